@@ -1,0 +1,551 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// This file holds the validation every backend shares, so that the same bad
+// input gets the same error on every backend. Each Check function returns the
+// geometry the backend needs, or an error naming the op, the argument and what
+// was expected.
+
+// Arg names a tensor argument of an op for error messages.
+type Arg struct {
+	Name string
+	T    *Tensor
+}
+
+// CheckArgs verifies that every tensor is present, not freed, owned by b, and
+// that all share one valid dtype, which it returns. Optional arguments that are
+// nil must be left out of args by the caller.
+func CheckArgs(b Backend, op string, args ...Arg) (DType, error) {
+	var dt DType
+	for i, a := range args {
+		t := a.T
+		switch {
+		case t == nil:
+			return 0, fmt.Errorf("%s: %s is nil, expected a tensor: %w", op, a.Name, ErrShape)
+		case t.buf.freed:
+			return 0, fmt.Errorf("%s: %s %v was freed: %w", op, a.Name, t, ErrFreed)
+		case t.buf.owner != b:
+			return 0, fmt.Errorf("%s: %s belongs to backend %q, expected %q: %w", op, a.Name, t.buf.owner.Name(), b.Name(), ErrBackend)
+		case !t.dtype.Valid():
+			return 0, fmt.Errorf("%s: %s has dtype %v, expected float32 or float64: %w", op, a.Name, t.dtype, ErrDType)
+		}
+		if i == 0 {
+			dt = t.dtype
+		} else if t.dtype != dt {
+			return 0, fmt.Errorf("%s: %s is %v but %s is %v, expected one dtype: %w", op, a.Name, t.dtype, args[0].Name, dt, ErrDType)
+		}
+	}
+	return dt, nil
+}
+
+// CheckHost verifies that data is a []float32 or []float64 matching t's dtype
+// and element count, for Upload and Download.
+func CheckHost(op string, t *Tensor, data any) error {
+	var n int
+	var dt DType
+	switch d := data.(type) {
+	case []float32:
+		n, dt = len(d), Float32
+	case []float64:
+		n, dt = len(d), Float64
+	default:
+		return fmt.Errorf("%s: host data is %T, expected []%v: %w", op, data, t.dtype, ErrDType)
+	}
+	if dt != t.dtype {
+		return fmt.Errorf("%s: host data is []%v, expected []%v for tensor %v: %w", op, dt, t.dtype, t, ErrDType)
+	}
+	if n != t.Len() {
+		return fmt.Errorf("%s: host data has %d elements, expected %d for tensor %v: %w", op, n, t.Len(), t, ErrShape)
+	}
+	return nil
+}
+
+func wantShape(op, name string, t *Tensor, want Shape) error {
+	if !t.shape.Equal(want) {
+		return fmt.Errorf("%s: %s has shape %v, expected %v: %w", op, name, t.shape, want, ErrShape)
+	}
+	return nil
+}
+
+func wantRank(op, name string, t *Tensor, rank int, layout string) error {
+	if len(t.shape) != rank {
+		return fmt.Errorf("%s: %s has shape %v (rank %d), expected rank %d %s: %w", op, name, t.shape, len(t.shape), rank, layout, ErrShape)
+	}
+	return nil
+}
+
+func wantLen(op, name string, t *Tensor, n int, ref string) error {
+	if t.Len() != n {
+		return fmt.Errorf("%s: %s %v has %d elements, expected %d like %s: %w", op, name, t.shape, t.Len(), n, ref, ErrShape)
+	}
+	return nil
+}
+
+// ConvGeom is the geometry of one Conv2D: input [N, C, H, W], kernel
+// [K, C/Groups, KH, KW], output [N, K, OH, OW].
+type ConvGeom struct {
+	N, C, H, W int
+	K, KH, KW  int
+	OH, OW     int
+	Groups     int
+	Stride     [2]int
+	Pad        [2]int
+	Dilation   [2]int
+}
+
+// FLOPs returns 2·N·K·OH·OW·(C/Groups)·KH·KW, the floating-point operations of
+// one forward pass (each gradient costs the same).
+func (g ConvGeom) FLOPs() float64 {
+	return 2 * float64(g.N) * float64(g.K) * float64(g.OH) * float64(g.OW) * float64(g.C/g.Groups) * float64(g.KH) * float64(g.KW)
+}
+
+// XShape returns [N, C, H, W].
+func (g ConvGeom) XShape() Shape { return Shape{g.N, g.C, g.H, g.W} }
+
+// WShape returns [K, C/Groups, KH, KW].
+func (g ConvGeom) WShape() Shape { return Shape{g.K, g.C / g.Groups, g.KH, g.KW} }
+
+// YShape returns [N, K, OH, OW].
+func (g ConvGeom) YShape() Shape { return Shape{g.N, g.K, g.OH, g.OW} }
+
+// ConvGeometry derives the geometry of a convolution from the input shape
+// [N, C, H, W], the kernel shape [K, C/groups, KH, KW] and the parameters.
+func ConvGeometry(x, w Shape, p Conv2DParams) (ConvGeom, error) {
+	const op = "conv2d"
+	if len(x) != 4 {
+		return ConvGeom{}, fmt.Errorf("%s: input has shape %v (rank %d), expected rank 4 [N C H W]: %w", op, x, len(x), ErrShape)
+	}
+	if len(w) != 4 {
+		return ConvGeom{}, fmt.Errorf("%s: kernel has shape %v (rank %d), expected rank 4 [K C/groups KH KW]: %w", op, w, len(w), ErrShape)
+	}
+	if err := x.Validate(); err != nil {
+		return ConvGeom{}, fmt.Errorf("%s: input: %w", op, err)
+	}
+	if err := w.Validate(); err != nil {
+		return ConvGeom{}, fmt.Errorf("%s: kernel: %w", op, err)
+	}
+	g := ConvGeom{N: x[0], C: x[1], H: x[2], W: x[3], K: w[0], KH: w[2], KW: w[3],
+		Groups: p.Groups, Stride: p.Stride, Pad: p.Pad, Dilation: p.Dilation}
+	if p.Groups < 1 {
+		return g, fmt.Errorf("%s: groups %d, expected ≥ 1: %w", op, p.Groups, ErrParam)
+	}
+	if g.C%p.Groups != 0 {
+		return g, fmt.Errorf("%s: groups %d does not divide the %d input channels: %w", op, p.Groups, g.C, ErrParam)
+	}
+	if g.K%p.Groups != 0 {
+		return g, fmt.Errorf("%s: groups %d does not divide the %d output channels: %w", op, p.Groups, g.K, ErrParam)
+	}
+	if w[1] != g.C/p.Groups {
+		return g, fmt.Errorf("%s: kernel %v has %d input channels, expected %d (input channels %d / groups %d): %w",
+			op, w, w[1], g.C/p.Groups, g.C, p.Groups, ErrShape)
+	}
+	var err error
+	if g.OH, err = OutSize(g.H, g.KH, p.Stride[0], p.Pad[0], p.Dilation[0]); err != nil {
+		return g, fmt.Errorf("%s: height: %w", op, err)
+	}
+	if g.OW, err = OutSize(g.W, g.KW, p.Stride[1], p.Pad[1], p.Dilation[1]); err != nil {
+		return g, fmt.Errorf("%s: width: %w", op, err)
+	}
+	return g, nil
+}
+
+// CheckConv2D validates the arguments of Backend.Conv2D; bias may be nil.
+func CheckConv2D(b Backend, y, x, w, bias *Tensor, p Conv2DParams) (ConvGeom, error) {
+	const op = "conv2d"
+	args := []Arg{{"output", y}, {"input", x}, {"kernel", w}}
+	if bias != nil {
+		args = append(args, Arg{"bias", bias})
+	}
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return ConvGeom{}, err
+	}
+	g, err := ConvGeometry(x.shape, w.shape, p)
+	if err != nil {
+		return g, err
+	}
+	if bias != nil {
+		if err := wantShape(op, "bias", bias, Shape{g.K}); err != nil {
+			return g, err
+		}
+	}
+	return g, wantShape(op, "output", y, g.YShape())
+}
+
+// CheckConv2DInputGrad validates the arguments of Backend.Conv2DInputGrad.
+func CheckConv2DInputGrad(b Backend, dx, dy, w *Tensor, p Conv2DParams) (ConvGeom, error) {
+	const op = "conv2d input gradient"
+	if _, err := CheckArgs(b, op, Arg{"input gradient", dx}, Arg{"output gradient", dy}, Arg{"kernel", w}); err != nil {
+		return ConvGeom{}, err
+	}
+	g, err := ConvGeometry(dx.shape, w.shape, p)
+	if err != nil {
+		return g, fmt.Errorf("%s: %w", op, err)
+	}
+	return g, wantShape(op, "output gradient", dy, g.YShape())
+}
+
+// CheckConv2DKernelGrad validates the arguments of Backend.Conv2DKernelGrad.
+func CheckConv2DKernelGrad(b Backend, dw, x, dy *Tensor, p Conv2DParams) (ConvGeom, error) {
+	const op = "conv2d kernel gradient"
+	if _, err := CheckArgs(b, op, Arg{"kernel gradient", dw}, Arg{"input", x}, Arg{"output gradient", dy}); err != nil {
+		return ConvGeom{}, err
+	}
+	g, err := ConvGeometry(x.shape, dw.shape, p)
+	if err != nil {
+		return g, fmt.Errorf("%s: %w", op, err)
+	}
+	return g, wantShape(op, "output gradient", dy, g.YShape())
+}
+
+// ChannelGeom splits a tensor of rank ≥ 2 around axis 1: Outer is the product
+// of the axes before it (the batch), C its size, Inner the product after it.
+type ChannelGeom struct{ Outer, C, Inner int }
+
+func channelGeom(op, name string, t *Tensor) (ChannelGeom, error) {
+	if len(t.shape) < 2 {
+		return ChannelGeom{}, fmt.Errorf("%s: %s has shape %v, expected rank ≥ 2 with channels on axis 1: %w", op, name, t.shape, ErrShape)
+	}
+	return ChannelGeom{Outer: t.shape[0], C: t.shape[1], Inner: t.shape[2:].Len()}, nil
+}
+
+// CheckBiasGrad validates the arguments of Backend.BiasGrad.
+func CheckBiasGrad(b Backend, db, dy *Tensor) (ChannelGeom, error) {
+	const op = "bias gradient"
+	if _, err := CheckArgs(b, op, Arg{"bias gradient", db}, Arg{"output gradient", dy}); err != nil {
+		return ChannelGeom{}, err
+	}
+	g, err := channelGeom(op, "output gradient", dy)
+	if err != nil {
+		return g, err
+	}
+	return g, wantShape(op, "bias gradient", db, Shape{g.C})
+}
+
+// CheckAddBias validates the arguments of Backend.AddBias.
+func CheckAddBias(b Backend, y, x, bias *Tensor) (ChannelGeom, error) {
+	const op = "add bias"
+	if _, err := CheckArgs(b, op, Arg{"output", y}, Arg{"input", x}, Arg{"bias", bias}); err != nil {
+		return ChannelGeom{}, err
+	}
+	g, err := channelGeom(op, "input", x)
+	if err != nil {
+		return g, err
+	}
+	if err := wantShape(op, "bias", bias, Shape{g.C}); err != nil {
+		return g, err
+	}
+	return g, wantShape(op, "output", y, x.shape)
+}
+
+// PoolGeom is the geometry of one pooling op: input [N, C, H, W], output
+// [N, C, OH, OW].
+type PoolGeom struct {
+	N, C, H, W int
+	OH, OW     int
+	Window     [2]int
+	Stride     [2]int
+	Pad        [2]int
+	ExcludePad bool
+}
+
+// XShape returns [N, C, H, W].
+func (g PoolGeom) XShape() Shape { return Shape{g.N, g.C, g.H, g.W} }
+
+// YShape returns [N, C, OH, OW].
+func (g PoolGeom) YShape() Shape { return Shape{g.N, g.C, g.OH, g.OW} }
+
+// PoolGeometry derives the geometry of a pooling op from the input shape.
+// Padding may be at most half the window, so that every window holds at least
+// one input element.
+func PoolGeometry(x Shape, p Pool2DParams) (PoolGeom, error) {
+	const op = "pool2d"
+	if len(x) != 4 {
+		return PoolGeom{}, fmt.Errorf("%s: input has shape %v (rank %d), expected rank 4 [N C H W]: %w", op, x, len(x), ErrShape)
+	}
+	if err := x.Validate(); err != nil {
+		return PoolGeom{}, fmt.Errorf("%s: input: %w", op, err)
+	}
+	g := PoolGeom{N: x[0], C: x[1], H: x[2], W: x[3], Window: p.Window, Stride: p.Stride, Pad: p.Pad, ExcludePad: p.ExcludePad}
+	for a, axis := range [2]string{"height", "width"} {
+		if p.Window[a] >= 1 && 2*p.Pad[a] > p.Window[a] {
+			return g, fmt.Errorf("%s: %s padding %d is more than half the window %d: %w", op, axis, p.Pad[a], p.Window[a], ErrParam)
+		}
+	}
+	var err error
+	if g.OH, err = OutSize(g.H, p.Window[0], p.Stride[0], p.Pad[0], 1); err != nil {
+		return g, fmt.Errorf("%s: height: %w", op, err)
+	}
+	if g.OW, err = OutSize(g.W, p.Window[1], p.Stride[1], p.Pad[1], 1); err != nil {
+		return g, fmt.Errorf("%s: width: %w", op, err)
+	}
+	return g, nil
+}
+
+// CheckPool2D validates the arguments of MaxPool2D and AvgPool2D.
+func CheckPool2D(b Backend, op string, y, x *Tensor, p Pool2DParams) (PoolGeom, error) {
+	if _, err := CheckArgs(b, op, Arg{"output", y}, Arg{"input", x}); err != nil {
+		return PoolGeom{}, err
+	}
+	g, err := PoolGeometry(x.shape, p)
+	if err != nil {
+		return g, fmt.Errorf("%s: %w", op, err)
+	}
+	return g, wantShape(op, "output", y, g.YShape())
+}
+
+// CheckPool2DBackward validates the arguments of MaxPool2DBackward (x not nil)
+// and AvgPool2DBackward (x nil).
+func CheckPool2DBackward(b Backend, op string, dx, dy, x *Tensor, p Pool2DParams) (PoolGeom, error) {
+	args := []Arg{{"input gradient", dx}, {"output gradient", dy}}
+	if x != nil {
+		args = append(args, Arg{"input", x})
+	}
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return PoolGeom{}, err
+	}
+	g, err := PoolGeometry(dx.shape, p)
+	if err != nil {
+		return g, fmt.Errorf("%s: %w", op, err)
+	}
+	if x != nil {
+		if err := wantShape(op, "input", x, dx.shape); err != nil {
+			return g, err
+		}
+	}
+	return g, wantShape(op, "output gradient", dy, g.YShape())
+}
+
+// CheckGlobalAvgPool validates GlobalAvgPool2D (pooled is y, image is x) and,
+// when backward is set, its backward op (pooled is dy, image is dx). It returns
+// the geometry with OH = OW = 1.
+func CheckGlobalAvgPool(b Backend, backward bool, pooled, image *Tensor) (PoolGeom, error) {
+	op, pn, in := "global average pool", "output", "input"
+	if backward {
+		op, pn, in = "global average pool backward", "output gradient", "input gradient"
+	}
+	if _, err := CheckArgs(b, op, Arg{in, image}, Arg{pn, pooled}); err != nil {
+		return PoolGeom{}, err
+	}
+	if err := wantRank(op, in, image, 4, "[N C H W]"); err != nil {
+		return PoolGeom{}, err
+	}
+	s := image.shape
+	g := PoolGeom{N: s[0], C: s[1], H: s[2], W: s[3], OH: 1, OW: 1, Window: [2]int{s[2], s[3]}, Stride: [2]int{1, 1}}
+	ps := pooled.shape
+	if !(ps.Equal(Shape{g.N, g.C}) || ps.Equal(Shape{g.N, g.C, 1, 1})) {
+		return g, fmt.Errorf("%s: %s has shape %v, expected [%d %d] or [%d %d 1 1]: %w", op, pn, ps, g.N, g.C, g.N, g.C, ErrShape)
+	}
+	return g, nil
+}
+
+// CheckMatMul validates Backend.MatMul and returns M, N and K (c is [M, N],
+// op(a) is [M, K], op(b) is [K, N]).
+func CheckMatMul(be Backend, c, a, b *Tensor, transA, transB bool) (m, n, k int, err error) {
+	const op = "matmul"
+	if _, err := CheckArgs(be, op, Arg{"c", c}, Arg{"a", a}, Arg{"b", b}); err != nil {
+		return 0, 0, 0, err
+	}
+	for _, x := range []Arg{{"c", c}, {"a", a}, {"b", b}} {
+		if err := wantRank(op, x.Name, x.T, 2, "(a matrix)"); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	m, k = a.shape[0], a.shape[1]
+	if transA {
+		m, k = k, m
+	}
+	kb, n := b.shape[0], b.shape[1]
+	if transB {
+		kb, n = n, kb
+	}
+	if kb != k {
+		return 0, 0, 0, fmt.Errorf("%s: op(a) is [%d %d] and op(b) is [%d %d], expected equal inner dimensions (transA %v, transB %v): %w",
+			op, m, k, kb, n, transA, transB, ErrShape)
+	}
+	return m, n, k, wantShape(op, "c", c, Shape{m, n})
+}
+
+// CheckSum validates Backend.Sum and returns, for each axis of src, whether it
+// is summed.
+func CheckSum(b Backend, dst, src *Tensor, axes []int) ([]bool, error) {
+	const op = "sum"
+	if _, err := CheckArgs(b, op, Arg{"output", dst}, Arg{"input", src}); err != nil {
+		return nil, err
+	}
+	r := len(src.shape)
+	sum := make([]bool, r)
+	if len(axes) == 0 {
+		for i := range sum {
+			sum[i] = true
+		}
+	}
+	for _, a := range axes {
+		if a < 0 || a >= r {
+			return nil, fmt.Errorf("%s: axis %d out of range for input %v, expected 0 ≤ axis < %d: %w", op, a, src.shape, r, ErrParam)
+		}
+		if sum[a] {
+			return nil, fmt.Errorf("%s: axis %d listed twice: %w", op, a, ErrParam)
+		}
+		sum[a] = true
+	}
+	var removed, ones Shape
+	for i, d := range src.shape {
+		if sum[i] {
+			ones = append(ones, 1)
+		} else {
+			removed = append(removed, d)
+			ones = append(ones, d)
+		}
+	}
+	ds := dst.shape
+	if ds.Equal(removed) || ds.Equal(ones) || (len(removed) == 0 && ds.Len() == 1) {
+		return sum, nil
+	}
+	return nil, fmt.Errorf("%s: output has shape %v, expected %v or %v: %w", op, ds, removed, ones, ErrShape)
+}
+
+// CheckElementwise validates an elementwise op: every tensor has dst's element
+// count. It returns that count.
+func CheckElementwise(b Backend, op string, args ...Arg) (int, error) {
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return 0, err
+	}
+	n := args[0].T.Len()
+	for _, a := range args[1:] {
+		if err := wantLen(op, a.Name, a.T, n, args[0].Name); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// CheckRows validates a row-wise op over the last axis (Softmax,
+// SoftmaxBackward, ArgMax): every tensor in same has x's shape, and rowsOut, if
+// not nil, has one element per row. It returns the number of rows and the row
+// length.
+func CheckRows(b Backend, op string, x Arg, rowsOut *Arg, same ...Arg) (rows, cols int, err error) {
+	args := append([]Arg{x}, same...)
+	if rowsOut != nil {
+		args = append(args, *rowsOut)
+	}
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return 0, 0, err
+	}
+	if len(x.T.shape) < 1 {
+		return 0, 0, fmt.Errorf("%s: %s is a scalar, expected rank ≥ 1: %w", op, x.Name, ErrShape)
+	}
+	cols = x.T.shape[len(x.T.shape)-1]
+	rows = x.T.Len() / cols
+	for _, a := range same {
+		if err := wantShape(op, a.Name, a.T, x.T.shape); err != nil {
+			return 0, 0, err
+		}
+	}
+	if rowsOut != nil && rowsOut.T.Len() != rows {
+		return 0, 0, fmt.Errorf("%s: %s %v has %d elements, expected %d (one per row of %s %v): %w",
+			op, rowsOut.Name, rowsOut.T.shape, rowsOut.T.Len(), rows, x.Name, x.T.shape, ErrShape)
+	}
+	return rows, cols, nil
+}
+
+// CheckLoss validates MSELoss, BCELoss and SoftmaxCrossEntropy: loss has one
+// element, target and grad (optional) have pred's shape; for softmax cross
+// entropy pred must be [N, C]. It returns pred's element count.
+func CheckLoss(b Backend, op string, loss, grad, pred, target *Tensor) (int, error) {
+	args := []Arg{{"loss", loss}, {"prediction", pred}, {"target", target}}
+	if grad != nil {
+		args = append(args, Arg{"gradient", grad})
+	}
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return 0, err
+	}
+	if loss.Len() != 1 {
+		return 0, fmt.Errorf("%s: loss has shape %v, expected one element: %w", op, loss.shape, ErrShape)
+	}
+	if err := wantShape(op, "target", target, pred.shape); err != nil {
+		return 0, err
+	}
+	if grad != nil {
+		if err := wantShape(op, "gradient", grad, pred.shape); err != nil {
+			return 0, err
+		}
+	}
+	return pred.Len(), nil
+}
+
+func checkRate(op, name string, v, lo, hi float64) error {
+	if math.IsNaN(v) || v < lo || v > hi {
+		return fmt.Errorf("%s: %s %v, expected in [%v, %v]: %w", op, name, v, lo, hi, ErrParam)
+	}
+	return nil
+}
+
+// CheckSGD validates Backend.SGDStep and returns param's element count.
+func CheckSGD(b Backend, param, grad, velocity *Tensor, o SGDParams) (int, error) {
+	const op = "sgd step"
+	args := []Arg{{"parameter", param}, {"gradient", grad}}
+	if o.Momentum != 0 || velocity != nil {
+		if velocity == nil {
+			return 0, fmt.Errorf("%s: momentum %v needs a velocity tensor, got nil: %w", op, o.Momentum, ErrShape)
+		}
+		args = append(args, Arg{"velocity", velocity})
+	}
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"learning rate", o.LR}, {"momentum", o.Momentum}, {"weight decay", o.WeightDecay}} {
+		if err := checkRate(op, c.name, c.v, 0, math.MaxFloat64); err != nil {
+			return 0, err
+		}
+	}
+	return checkSameShapes(b, op, args)
+}
+
+// CheckAdam validates Backend.AdamStep and returns param's element count.
+func CheckAdam(b Backend, param, grad, m, v *Tensor, o AdamParams, step int) (int, error) {
+	const op = "adam step"
+	if step < 1 {
+		return 0, fmt.Errorf("%s: step %d, expected ≥ 1: %w", op, step, ErrParam)
+	}
+	for _, c := range []struct {
+		name   string
+		v, max float64
+	}{{"learning rate", o.LR, math.MaxFloat64}, {"beta1", o.Beta1, 1}, {"beta2", o.Beta2, 1},
+		{"epsilon", o.Eps, math.MaxFloat64}, {"weight decay", o.WeightDecay, math.MaxFloat64}} {
+		if err := checkRate(op, c.name, c.v, 0, c.max); err != nil {
+			return 0, err
+		}
+	}
+	if o.Beta1 >= 1 || o.Beta2 >= 1 {
+		return 0, fmt.Errorf("%s: beta1 %v and beta2 %v, expected both < 1: %w", op, o.Beta1, o.Beta2, ErrParam)
+	}
+	return checkSameShapes(b, op, []Arg{{"parameter", param}, {"gradient", grad}, {"first moment", m}, {"second moment", v}})
+}
+
+func checkSameShapes(b Backend, op string, args []Arg) (int, error) {
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return 0, err
+	}
+	for _, a := range args[1:] {
+		if err := wantShape(op, a.Name, a.T, args[0].T.shape); err != nil {
+			return 0, err
+		}
+	}
+	return args[0].T.Len(), nil
+}
+
+// CheckDropout validates Backend.DropoutMask.
+func CheckDropout(b Backend, mask *Tensor, rate float64) error {
+	const op = "dropout mask"
+	if _, err := CheckArgs(b, op, Arg{"mask", mask}); err != nil {
+		return err
+	}
+	if math.IsNaN(rate) || rate < 0 || rate >= 1 {
+		return fmt.Errorf("%s: rate %v, expected in [0, 1): %w", op, rate, ErrParam)
+	}
+	return nil
+}
