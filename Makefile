@@ -1,0 +1,34 @@
+# vkcnn: `make test` is the project's test command (CI runs it through .ci/run).
+GO       ?= go
+FUZZTIME ?= 5s
+
+.PHONY: test fmt-check vet race nocgo fuzz bench generate
+
+## test: gofmt check, go vet, the race-detector test run, a CPU-only build, short fuzzing
+test: fmt-check vet race nocgo fuzz
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -timeout 60m ./...
+
+## nocgo: the CPU backend must build without cgo
+nocgo:
+	CGO_ENABLED=0 $(GO) build ./...
+
+## fuzz: each fuzz target for $(FUZZTIME)
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzConv2D$$' -fuzztime $(FUZZTIME) ./cpu
+	$(GO) test -run '^$$' -fuzz '^FuzzPool2D$$' -fuzztime $(FUZZTIME) ./cpu
+
+## bench: the conv benchmarks on the CPU backend
+bench:
+	$(GO) test -run '^$$' -bench Conv2D -benchtime 3x ./cpu
+
+## generate: recompile the GLSL shaders to SPIR-V (needs glslc)
+generate:
+	$(GO) generate ./shaders
