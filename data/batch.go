@@ -1,0 +1,95 @@
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// Perm returns a pseudo-random permutation of 0…n−1 determined by seed
+// (a Fisher–Yates shuffle driven by PCG), the same on every run and machine.
+// For a new order every epoch, pass a seed derived from the epoch, such as
+// seed+uint64(epoch). n < 1 gives an empty slice.
+func Perm(n int, seed uint64) []int {
+	p := seq(0, max(n, 0))
+	r := rand.New(rand.NewPCG(seed, 0x76_6b_63_6e_6e)) // "vkcnn"
+	for i := len(p) - 1; i > 0; i-- {
+		j := int(r.Uint64N(uint64(i + 1)))
+		p[i], p[j] = p[j], p[i]
+	}
+	return p
+}
+
+// Batches cuts order into consecutive batches of size indices; the last
+// batch is shorter when size does not divide len(order). The batches are
+// sub-slices of order (nothing is copied). It returns a tensor.ErrParam
+// error when size < 1.
+func Batches(order []int, size int) ([][]int, error) {
+	if size < 1 {
+		return nil, fmt.Errorf("batches: batch size %d, expected ≥ 1: %w", size, tensor.ErrParam)
+	}
+	out := make([][]int, 0, (len(order)+size-1)/size)
+	for lo := 0; lo < len(order); lo += size {
+		hi := min(lo+size, len(order))
+		out = append(out, order[lo:hi:hi])
+	}
+	return out, nil
+}
+
+// Batch copies the images idx of d into x, back to back ([len(idx), C, H, W]
+// in NCHW order), and their labels into y. x must have exactly
+// len(idx)·d.ItemLen() elements; y must have len(idx) elements, or be nil to
+// skip labels. It returns a tensor.ErrShape error for a buffer of the wrong
+// length and a tensor.ErrParam error naming the first index outside
+// [0, d.Len()).
+func Batch[T float32 | float64](d *Dataset, x []T, y []int, idx []int) error {
+	n := d.ItemLen()
+	if len(x) != len(idx)*n {
+		return fmt.Errorf("batch of %d images %v: image buffer has %d elements, expected %d: %w",
+			len(idx), d.Shape, len(x), len(idx)*n, tensor.ErrShape)
+	}
+	if y != nil && len(y) != len(idx) {
+		return fmt.Errorf("batch of %d images: label buffer has %d elements, expected %d: %w", len(idx), len(y), len(idx), tensor.ErrShape)
+	}
+	if len(d.Images) < d.Len()*n {
+		return fmt.Errorf("batch: dataset %q has %d image values for %d labels of %v: %w", d.Name, len(d.Images), d.Len(), d.Shape, tensor.ErrShape)
+	}
+	for k, i := range idx {
+		if i < 0 || i >= d.Len() {
+			return fmt.Errorf("batch: index %d at position %d, expected in [0, %d): %w", i, k, d.Len(), tensor.ErrParam)
+		}
+		src := d.Images[i*n : (i+1)*n]
+		dst := x[k*n : (k+1)*n]
+		for j, v := range src {
+			dst[j] = T(v)
+		}
+		if y != nil {
+			y[k] = d.Labels[i]
+		}
+	}
+	return nil
+}
+
+// OneHot writes one row of classes values per label into dst: 1 at the
+// label's column, 0 elsewhere (the target rows of a softmax cross-entropy).
+// dst must have len(labels)·classes elements. It returns a tensor.ErrShape
+// error for a wrong length and a tensor.ErrParam error for classes < 1 or a
+// label outside [0, classes).
+func OneHot[T float32 | float64](dst []T, labels []int, classes int) error {
+	if classes < 1 {
+		return fmt.Errorf("one-hot: %d classes, expected ≥ 1: %w", classes, tensor.ErrParam)
+	}
+	if len(dst) != len(labels)*classes {
+		return fmt.Errorf("one-hot: buffer has %d elements, expected %d (%d labels × %d classes): %w",
+			len(dst), len(labels)*classes, len(labels), classes, tensor.ErrShape)
+	}
+	clear(dst)
+	for i, l := range labels {
+		if l < 0 || l >= classes {
+			return fmt.Errorf("one-hot: label %d at position %d, expected in [0, %d): %w", l, i, classes, tensor.ErrParam)
+		}
+		dst[i*classes+l] = 1
+	}
+	return nil
+}

@@ -1,0 +1,222 @@
+package viz
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif"  // register GIF for ReadGray
+	_ "image/jpeg" // register JPEG for ReadGray
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+
+	xdraw "golang.org/x/image/draw"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// maxPixels bounds the size of a decoded or drawn picture (64 megapixels), so
+// that a hostile file header or a huge grid cannot exhaust memory.
+const maxPixels = 1 << 26
+
+// WriteGrayPNG saves an h×w image of row-major values as an 8-bit grayscale
+// PNG: values at or below lo are black, at or above hi white, linear in
+// between. lo == hi (for example both 0) picks the image's own minimum and
+// maximum among its finite values; NaN is drawn black. It returns a
+// tensor.ErrShape error when len(pix) ≠ h·w or the size is not positive, a
+// tensor.ErrParam error for lo > hi or a non-finite bound, and the file
+// system's error when writing fails.
+func WriteGrayPNG(path string, pix []float32, h, w int, lo, hi float64) error {
+	img, err := GrayImage(pix, h, w, lo, hi)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return savePNG(path, img)
+}
+
+// GrayImage converts an h×w image of row-major values to an 8-bit grayscale
+// image with the scale of WriteGrayPNG. Errors are those of WriteGrayPNG
+// without the file ones.
+func GrayImage(pix []float32, h, w int, lo, hi float64) (*image.Gray, error) {
+	if err := checkSize("gray image", len(pix), h, w); err != nil {
+		return nil, err
+	}
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || lo > hi {
+		return nil, fmt.Errorf("gray image: value range [%v, %v], expected finite lo ≤ hi (lo = hi for automatic): %w", lo, hi, tensor.ErrParam)
+	}
+	if lo == hi {
+		lo, hi = finiteRange(pix)
+	}
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i, v := range pix {
+		img.Pix[i] = grayLevel(float64(v), lo, hi)
+	}
+	return img, nil
+}
+
+// grayLevel maps v from [lo, hi] to 0…255, clamping; NaN gives 0, and so does
+// an empty range.
+func grayLevel(v, lo, hi float64) uint8 {
+	if !(hi > lo) || math.IsNaN(v) {
+		return 0
+	}
+	t := (v - lo) / (hi - lo)
+	return uint8(math.Round(255 * min(max(t, 0), 1)))
+}
+
+// finiteRange returns the smallest and largest finite values of pix, or 0, 0
+// when there are none.
+func finiteRange(pix []float32) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, v := range pix {
+		if f := float64(v); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			lo, hi = min(lo, f), max(hi, f)
+		}
+	}
+	if lo > hi {
+		return 0, 0
+	}
+	return lo, hi
+}
+
+// checkDims verifies that h×w is a positive size of at most maxPixels.
+func checkDims(what string, h, w int) error {
+	if h < 1 || w < 1 || h > maxPixels/w {
+		return fmt.Errorf("%s: size %d×%d, expected positive and at most %d pixels: %w", what, h, w, maxPixels, tensor.ErrShape)
+	}
+	return nil
+}
+
+// checkSize verifies that an h×w image has a sane size and n values.
+func checkSize(what string, n, h, w int) error {
+	if err := checkDims(what, h, w); err != nil {
+		return err
+	}
+	if n != h*w {
+		return fmt.Errorf("%s: %d values, expected %d for %d×%d: %w", what, n, h*w, h, w, tensor.ErrShape)
+	}
+	return nil
+}
+
+// ReadGray decodes a PNG, JPEG or GIF file into row-major gray values in
+// [0, 1] (0 black, 1 white; luminance 0.299 R + 0.587 G + 0.114 B; colours
+// are alpha-premultiplied, so transparent pixels read as black) and returns
+// them with the height and width. It returns the file system's error, the
+// decoder's error for a file that is not a supported picture, and a
+// tensor.ErrShape error for a picture above 64 megapixels, checked from the
+// header before decoding.
+func ReadGray(path string) (pix []float32, h, w int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer f.Close()
+	pix, h, w, err = DecodeGray(f)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	return pix, h, w, nil
+}
+
+// DecodeGray decodes a PNG, JPEG or GIF picture from r into gray values
+// like ReadGray, with the same errors except the file ones, plus r's read
+// error.
+func DecodeGray(r io.Reader) (pix []float32, h, w int, err error) {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("decoding the picture header (PNG, JPEG or GIF expected): %w", err)
+	}
+	if err := checkDims(format+" picture", cfg.Height, cfg.Width); err != nil {
+		return nil, 0, 0, err
+	}
+	img, _, err := image.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("decoding %s: %w", format, err)
+	}
+	b := img.Bounds()
+	h, w = b.Dy(), b.Dx()
+	pix = make([]float32, h*w)
+	for y := range h {
+		for x := range w {
+			g := color.Gray16Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray16)
+			pix[y*w+x] = float32(g.Y) / 0xffff
+		}
+	}
+	return pix, h, w, nil
+}
+
+// Resize rescales an h×w image of values in [0, 1] to nh×nw with a
+// Catmull–Rom filter (widened when shrinking, so that a large photo averages
+// down instead of aliasing), for example a photo of a digit to MNIST's 28×28.
+// Results are clamped to [0, 1] with 16-bit precision. It returns a
+// tensor.ErrShape error for a size that is not positive or does not match
+// len(pix).
+func Resize(pix []float32, h, w, nh, nw int) ([]float32, error) {
+	if err := checkSize("resize source", len(pix), h, w); err != nil {
+		return nil, err
+	}
+	if err := checkDims("resize target", nh, nw); err != nil {
+		return nil, err
+	}
+	src := image.NewGray16(image.Rect(0, 0, w, h))
+	for i, v := range pix {
+		g := uint16(math.Round(0xffff * min(max(float64(v), 0), 1)))
+		src.Pix[2*i], src.Pix[2*i+1] = uint8(g>>8), uint8(g)
+	}
+	dst := image.NewGray16(image.Rect(0, 0, nw, nh))
+	xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
+	out := make([]float32, nh*nw)
+	for i := range out {
+		out[i] = float32(uint16(dst.Pix[2*i])<<8|uint16(dst.Pix[2*i+1])) / 0xffff
+	}
+	return out, nil
+}
+
+// savePNG encodes img as PNG into path atomically.
+func savePNG(path string, img image.Image) error {
+	return writeAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
+}
+
+// writeAtomic writes a file through fill into a temporary file in path's
+// folder, syncs it and renames it to path, so that readers never see a
+// partial file. On failure the temporary file is removed.
+func writeAtomic(path string, fill func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if err = fill(bw); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
