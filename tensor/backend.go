@@ -108,9 +108,9 @@ type Backend interface {
 	// AddBias sets y = x + b with b [x.Dim(1)] broadcast along axis 1 of x
 	// (rank ≥ 2: [N, F] or [N, C, H, W]). y may alias x.
 	AddBias(y, x, b *Tensor) error
-	// Sum sums src over the listed axes (each once, in range) into dst, whose
-	// shape is src's with those axes removed or set to 1. No axes sums all
-	// elements into a one-element dst.
+	// Sum sums src over the listed axes (each once, in range, in any order)
+	// into dst, whose shape is src's with those axes removed or set to 1. No
+	// axes sums all elements into a one-element dst.
 	Sum(dst, src *Tensor, axes ...int) error
 
 	// Add sets dst = a + b elementwise; all three have the same element count.
@@ -137,9 +137,10 @@ type Backend interface {
 	// SoftmaxBackward sets dx = y ⊙ (dy − Σ_last(dy ⊙ y)), row by row, where y
 	// is Softmax's output.
 	SoftmaxBackward(dx, dy, y *Tensor) error
-	// DropoutMask fills mask with 0 (probability rate) or 1/(1−rate), drawing
-	// element i from DropoutUniform(seed, i) so that every backend makes the
-	// same mask. rate must be in [0, 1).
+	// DropoutMask fills mask with 0 (probability rate) or 1/(1−rate): element
+	// i is 0 when float64(DropoutUniform(seed, i)) < rate, else 1/(1−rate)
+	// rounded to the mask's dtype, so every backend makes the same mask. rate
+	// must be in [0, 1).
 	DropoutMask(mask *Tensor, rate float64, seed uint64) error
 	// ArgMax sets dst [rows] to the index (as a float) of the largest element
 	// of each row of x along its last axis; the first one on ties.

@@ -26,6 +26,8 @@ func CheckArgs(b Backend, op string, args ...Arg) (DType, error) {
 		switch {
 		case t == nil:
 			return 0, fmt.Errorf("%s: %s is nil, expected a tensor: %w", op, a.Name, ErrShape)
+		case t.buf == nil:
+			return 0, fmt.Errorf("%s: %s is a zero Tensor, expected one from Backend.Alloc: %w", op, a.Name, ErrShape)
 		case t.buf.freed:
 			return 0, fmt.Errorf("%s: %s %v was freed: %w", op, a.Name, t, ErrFreed)
 		case t.buf.owner != b:
@@ -452,9 +454,8 @@ func CheckRows(b Backend, op string, x Arg, rowsOut *Arg, same ...Arg) (rows, co
 	return rows, cols, nil
 }
 
-// CheckLoss validates MSELoss, BCELoss and SoftmaxCrossEntropy: loss has one
-// element, target and grad (optional) have pred's shape; for softmax cross
-// entropy pred must be [N, C]. It returns pred's element count.
+// CheckLoss validates MSELoss and BCELoss: loss has one element, target and
+// grad (optional) have pred's shape. It returns pred's element count.
 func CheckLoss(b Backend, op string, loss, grad, pred, target *Tensor) (int, error) {
 	args := []Arg{{"loss", loss}, {"prediction", pred}, {"target", target}}
 	if grad != nil {
@@ -475,6 +476,19 @@ func CheckLoss(b Backend, op string, loss, grad, pred, target *Tensor) (int, err
 		}
 	}
 	return pred.Len(), nil
+}
+
+// CheckSoftmaxCrossEntropy validates Backend.SoftmaxCrossEntropy: the checks
+// of CheckLoss, and logits of rank 2 [N C]. It returns N and C.
+func CheckSoftmaxCrossEntropy(b Backend, loss, grad, logits, target *Tensor) (rows, cols int, err error) {
+	const op = "softmax cross-entropy"
+	if _, err := CheckLoss(b, op, loss, grad, logits, target); err != nil {
+		return 0, 0, err
+	}
+	if err := wantRank(op, "logits", logits, 2, "[N C]"); err != nil {
+		return 0, 0, err
+	}
+	return logits.shape[0], logits.shape[1], nil
 }
 
 func checkRate(op, name string, v, lo, hi float64) error {

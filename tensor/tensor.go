@@ -54,13 +54,19 @@ func (t *Tensor) Len() int { return t.shape.Len() }
 // DType returns the element type.
 func (t *Tensor) DType() DType { return t.dtype }
 
-// Backend returns the backend that owns the tensor's memory.
-func (t *Tensor) Backend() Backend { return t.buf.owner }
+// Backend returns the backend that owns the tensor's memory, or nil for a zero
+// Tensor.
+func (t *Tensor) Backend() Backend {
+	if t.buf == nil {
+		return nil
+	}
+	return t.buf.owner
+}
 
 // Storage returns the backend memory behind the tensor, or nil once freed.
 // It is for backend implementations.
 func (t *Tensor) Storage() Storage {
-	if t.buf.freed {
+	if t.buf == nil || t.buf.freed {
 		return nil
 	}
 	return t.buf.store
@@ -68,12 +74,13 @@ func (t *Tensor) Storage() Storage {
 
 // Freed reports whether Free was called on this tensor or on a view sharing
 // its memory.
-func (t *Tensor) Freed() bool { return t.buf.freed }
+func (t *Tensor) Freed() bool { return t.buf == nil || t.buf.freed }
 
 // Free releases the tensor's memory. Views made by Reshape share that memory and
-// become unusable too. Freeing twice returns an ErrFreed error.
+// become unusable too. Freeing twice, or freeing a zero Tensor, returns an
+// ErrFreed error.
 func (t *Tensor) Free() error {
-	if t.buf.freed {
+	if t.Freed() {
 		return fmt.Errorf("free %v tensor %v: %w", t.dtype, t.shape, ErrFreed)
 	}
 	t.buf.freed = true
@@ -84,7 +91,7 @@ func (t *Tensor) Free() error {
 // element count. It returns an ErrShape error if the counts differ or the shape
 // is invalid, and an ErrFreed error on a freed tensor.
 func (t *Tensor) Reshape(s Shape) (*Tensor, error) {
-	if t.buf.freed {
+	if t.Freed() {
 		return nil, fmt.Errorf("reshape: %w", ErrFreed)
 	}
 	if err := s.Validate(); err != nil {

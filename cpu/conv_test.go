@@ -1,0 +1,168 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+func TestConv2DHand(t *testing.T) { both(t, testConv2DHand[float32], testConv2DHand[float64]) }
+
+// A 3×3 image and a 2×2 kernel worked out by hand.
+func testConv2DHand[T scalar](t *testing.T) {
+	b := New()
+	p := tensor.DefaultConv2D()
+	x := put[T](t, b, tensor.Shape{1, 1, 3, 3}, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	w := put[T](t, b, tensor.Shape{1, 1, 2, 2}, 1, 2, 3, 4)
+	bias := put[T](t, b, tensor.Shape{1}, 0.5)
+	y := put[T](t, b, tensor.Shape{1, 1, 2, 2})
+	must(t, b.Conv2D(y, x, w, bias, p))
+	// y00 = 1·1 + 2·2 + 4·3 + 5·4 = 37, then 47, 67, 77; plus the bias.
+	near(t, "forward", get[T](t, b, y), []float64{37.5, 47.5, 67.5, 77.5}, 0)
+
+	dy := put[T](t, b, tensor.Shape{1, 1, 2, 2}, 1, 1, 1, 1)
+	dx := put[T](t, b, tensor.Shape{1, 1, 3, 3})
+	must(t, b.Conv2DInputGrad(dx, dy, w, p))
+	// Each input gets the sum of the kernel taps of the windows covering it.
+	near(t, "input gradient", get[T](t, b, dx), []float64{1, 3, 2, 4, 10, 6, 3, 7, 4}, 0)
+
+	dw := put[T](t, b, tensor.Shape{1, 1, 2, 2})
+	must(t, b.Conv2DKernelGrad(dw, x, dy, p))
+	// Each tap gets the sum of the inputs it touches: 1+2+4+5, 2+3+5+6, ...
+	near(t, "kernel gradient", get[T](t, b, dw), []float64{12, 16, 24, 28}, 0)
+
+	db := put[T](t, b, tensor.Shape{1})
+	must(t, b.BiasGrad(db, dy))
+	near(t, "bias gradient", get[T](t, b, db), []float64{4}, 0)
+}
+
+// Stride 2 with padding 1 on a 3×3 image, worked out by hand; then a 1×1
+// kernel with stride 3 on a 5×5 image, where only the four inputs at rows and
+// columns 0 and 3 are reached and every other input gradient must be 0.
+func TestConv2DStridePad(t *testing.T) {
+	b := New()
+	p := tensor.Conv2DParams{Stride: [2]int{2, 2}, Pad: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}
+	x := put[float64](t, b, tensor.Shape{1, 1, 3, 3}, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	w := put[float64](t, b, tensor.Shape{1, 1, 2, 2}, 1, 2, 3, 4)
+	y := put[float64](t, b, tensor.Shape{1, 1, 2, 2})
+	must(t, b.Conv2D(y, x, w, nil, p))
+	// Window (0,0) covers padded rows -1..0, cols -1..0: only x00 under w11.
+	near(t, "forward", get[float64](t, b, y), []float64{1 * 4, 2*3 + 3*4, 4*2 + 7*4, 5*1 + 6*2 + 8*3 + 9*4}, 0)
+
+	p = tensor.Conv2DParams{Stride: [2]int{3, 3}, Dilation: [2]int{1, 1}, Groups: 1}
+	x = put[float64](t, b, tensor.Shape{1, 1, 5, 5})
+	w = put[float64](t, b, tensor.Shape{1, 1, 1, 1}, 2)
+	dy := put[float64](t, b, tensor.Shape{1, 1, 2, 2}, 1, 2, 3, 4)
+	dx := put[float64](t, b, tensor.Shape{1, 1, 5, 5})
+	must(t, b.Fill(dx, 99))
+	must(t, b.Conv2DInputGrad(dx, dy, w, p))
+	want := make([]float64, 25)
+	want[0], want[3], want[15], want[18] = 2, 4, 6, 8
+	near(t, "strided 1x1 input gradient", get[float64](t, b, dx), want, 0)
+}
+
+// naiveConv computes forward, input gradient and kernel gradient straight from
+// the definitions, in float64.
+func naiveConv(g tensor.ConvGeom, x, w, bias, dy []float64) (y, dx, dw []float64) {
+	cg, kg := g.C/g.Groups, g.K/g.Groups
+	y = make([]float64, g.N*g.K*g.OH*g.OW)
+	dx = make([]float64, len(x))
+	dw = make([]float64, len(w))
+	for n := 0; n < g.N; n++ {
+		for k := 0; k < g.K; k++ {
+			gr := k / kg
+			for oh := 0; oh < g.OH; oh++ {
+				for ow := 0; ow < g.OW; ow++ {
+					yi := ((n*g.K+k)*g.OH+oh)*g.OW + ow
+					s := 0.0
+					if bias != nil {
+						s = bias[k]
+					}
+					for c := 0; c < cg; c++ {
+						for i := 0; i < g.KH; i++ {
+							for j := 0; j < g.KW; j++ {
+								ih := oh*g.Stride[0] - g.Pad[0] + i*g.Dilation[0]
+								iw := ow*g.Stride[1] - g.Pad[1] + j*g.Dilation[1]
+								if ih < 0 || ih >= g.H || iw < 0 || iw >= g.W {
+									continue
+								}
+								xi := ((n*g.C+gr*cg+c)*g.H+ih)*g.W + iw
+								wi := ((k*cg+c)*g.KH+i)*g.KW + j
+								s += x[xi] * w[wi]
+								dx[xi] += dy[yi] * w[wi]
+								dw[wi] += dy[yi] * x[xi]
+							}
+						}
+					}
+					y[yi] = s
+				}
+			}
+		}
+	}
+	return y, dx, dw
+}
+
+func randVals(r *rand.Rand, n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = r.Float64()*2 - 1
+	}
+	return v
+}
+
+func TestConv2DReference(t *testing.T) {
+	both(t, testConv2DReference[float32], testConv2DReference[float64])
+}
+
+// The three conv ops against naiveConv on geometries that exercise every path:
+// pointwise, padding wider than the kernel reach, stride above the kernel,
+// dilation, rectangular kernels, groups and depthwise, batch 1 and odd sizes,
+// each with 1 thread and one band, and with 3 threads and bands of two rows.
+func testConv2DReference[T scalar](t *testing.T) {
+	type cs struct {
+		n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g int
+	}
+	cases := []cs{
+		{2, 3, 5, 6, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1},
+		{3, 4, 7, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+		{1, 2, 6, 7, 3, 3, 2, 2, 3, 2, 1, 1, 1, 1},
+		{2, 4, 9, 8, 4, 3, 3, 1, 2, 2, 2, 2, 3, 4},
+		{5, 1, 4, 4, 2, 2, 2, 3, 3, 0, 0, 1, 1, 1},
+		{2, 6, 5, 5, 6, 1, 1, 2, 2, 0, 0, 1, 1, 3},
+		{1, 3, 3, 3, 3, 3, 3, 1, 1, 3, 3, 1, 1, 3},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for ci, c := range cases {
+		p := tensor.Conv2DParams{Stride: [2]int{c.sh, c.sw}, Pad: [2]int{c.ph, c.pw}, Dilation: [2]int{c.dh, c.dw}, Groups: c.g}
+		g, err := tensor.ConvGeometry(tensor.Shape{c.n, c.c, c.h, c.w}, tensor.Shape{c.k, c.c / c.g, c.kh, c.kw}, p)
+		must(t, err)
+		xv, wv, bv := randVals(r, g.XShape().Len()), randVals(r, g.WShape().Len()), randVals(r, g.K)
+		dyv := randVals(r, g.YShape().Len())
+		wantY, wantDX, wantDW := naiveConv(g, xv, wv, bv, dyv)
+		for _, threads := range []int{1, 3} {
+			t.Run(fmt.Sprintf("case%d/threads%d", ci, threads), func(t *testing.T) {
+				b := New(Threads(threads))
+				if threads == 3 {
+					// Bands of one or two output rows.
+					b.colBudget = 2 * g.C / g.Groups * g.KH * g.KW * g.OW
+				}
+				x, w := put[T](t, b, g.XShape(), xv...), put[T](t, b, g.WShape(), wv...)
+				bias, dy := put[T](t, b, tensor.Shape{g.K}, bv...), put[T](t, b, g.YShape(), dyv...)
+				y, dx, dw := put[T](t, b, g.YShape()), put[T](t, b, g.XShape()), put[T](t, b, g.WShape())
+				// Garbage in the outputs must be overwritten.
+				for _, o := range []*tensor.Tensor{y, dx, dw} {
+					must(t, b.Fill(o, 7))
+				}
+				must(t, b.Conv2D(y, x, w, bias, p))
+				must(t, b.Conv2DInputGrad(dx, dy, w, p))
+				must(t, b.Conv2DKernelGrad(dw, x, dy, p))
+				rel := 10 * tol[T]()
+				near(t, "forward", get[T](t, b, y), wantY, rel)
+				near(t, "input gradient", get[T](t, b, dx), wantDX, rel)
+				near(t, "kernel gradient", get[T](t, b, dw), wantDW, rel)
+			})
+		}
+	}
+}

@@ -1,0 +1,529 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// This file holds the elementwise ops (add, mul, scale, activations and their
+// gradients, the dropout mask), the row-wise ops over the last axis (softmax,
+// argmax) and the channel and axis reductions (bias add, bias gradient, sum).
+// Elementwise ops split the flat index range over the workers; the
+// destination may alias an input, as each element is read before it is
+// written.
+
+// elementwise validates an op whose tensors all have the element count of
+// args[0], the destination, and runs k32 or k64 on matching chunks of up to
+// three tensors (c is nil for a unary op).
+func (b *Backend) elementwise(op string, args []tensor.Arg, k32 func(d, a, c []float32), k64 func(d, a, c []float64)) error {
+	if err := b.open(op); err != nil {
+		return err
+	}
+	n, err := tensor.CheckElementwise(b, op, args...)
+	if err != nil {
+		return err
+	}
+	if args[0].T.DType() == tensor.Float32 {
+		runElementwise(b, n, args, k32)
+	} else {
+		runElementwise(b, n, args, k64)
+	}
+	return nil
+}
+
+func runElementwise[T scalar](b *Backend, n int, args []tensor.Arg, k func(d, a, c []T)) {
+	var s [3][]T
+	for i, a := range args {
+		s[i] = data[T](a.T)
+	}
+	b.parallel(n, elemGrain, func(_, lo, hi int) {
+		var c []T
+		if s[2] != nil {
+			c = s[2][lo:hi]
+		}
+		k(s[0][lo:hi], s[1][lo:hi], c)
+	})
+}
+
+func args3(dst, a, c *tensor.Tensor, names ...string) []tensor.Arg {
+	return []tensor.Arg{{Name: names[0], T: dst}, {Name: names[1], T: a}, {Name: names[2], T: c}}
+}
+
+func args2(dst, a *tensor.Tensor, names ...string) []tensor.Arg {
+	return []tensor.Arg{{Name: names[0], T: dst}, {Name: names[1], T: a}}
+}
+
+// Add sets dst = a + c elementwise; all three have the same element count and
+// dst may alias either input. Errors wrap ErrShape, ErrDType, ErrBackend,
+// ErrFreed or ErrClosed.
+func (b *Backend) Add(dst, a, c *tensor.Tensor) error {
+	return b.elementwise("add", args3(dst, a, c, "output", "a", "b"), addK[float32], addK[float64])
+}
+
+func addK[T scalar](d, a, c []T) {
+	a, c = a[:len(d)], c[:len(d)]
+	for i := range d {
+		d[i] = a[i] + c[i]
+	}
+}
+
+// Mul sets dst = a ⊙ c elementwise. Errors as for Add.
+func (b *Backend) Mul(dst, a, c *tensor.Tensor) error {
+	return b.elementwise("mul", args3(dst, a, c, "output", "a", "b"), mulK[float32], mulK[float64])
+}
+
+func mulK[T scalar](d, a, c []T) {
+	a, c = a[:len(d)], c[:len(d)]
+	for i := range d {
+		d[i] = a[i] * c[i]
+	}
+}
+
+// Scale sets dst = alpha·x, with alpha rounded to the tensors' dtype. Errors as
+// for Add.
+func (b *Backend) Scale(dst, x *tensor.Tensor, alpha float64) error {
+	return b.elementwise("scale", args2(dst, x, "output", "input"),
+		func(d, a, _ []float32) { scaleK(d, a, float32(alpha)) },
+		func(d, a, _ []float64) { scaleK(d, a, alpha) })
+}
+
+func scaleK[T scalar](d, a []T, alpha T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] = alpha * a[i]
+	}
+}
+
+// ReLU sets dst = max(x, 0) (NaN stays NaN). Errors as for Add.
+func (b *Backend) ReLU(dst, x *tensor.Tensor) error {
+	return b.elementwise("relu", args2(dst, x, "output", "input"), reluK[float32], reluK[float64])
+}
+
+func reluK[T scalar](d, a, _ []T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] = max(a[i], 0)
+	}
+}
+
+// ReLUBackward sets dx = dy where x > 0, else 0. Errors as for Add.
+func (b *Backend) ReLUBackward(dx, dy, x *tensor.Tensor) error {
+	return b.elementwise("relu backward", args3(dx, dy, x, "input gradient", "output gradient", "input"),
+		reluBackwardK[float32], reluBackwardK[float64])
+}
+
+func reluBackwardK[T scalar](dx, dy, x []T) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	for i := range dx {
+		if x[i] > 0 {
+			dx[i] = dy[i]
+		} else {
+			dx[i] = 0
+		}
+	}
+}
+
+// sigmoid returns 1/(1+e^−x) without overflow: for x < 0 it uses e^x/(1+e^x).
+func sigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
+}
+
+// Sigmoid sets dst = 1/(1+e^−x), computed in float64 without overflow for any
+// x. Errors as for Add.
+func (b *Backend) Sigmoid(dst, x *tensor.Tensor) error {
+	return b.elementwise("sigmoid", args2(dst, x, "output", "input"), sigmoidK[float32], sigmoidK[float64])
+}
+
+func sigmoidK[T scalar](d, a, _ []T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] = T(sigmoid(float64(a[i])))
+	}
+}
+
+// SigmoidBackward sets dx = dy·y·(1−y), where y is Sigmoid's output. Errors as
+// for Add.
+func (b *Backend) SigmoidBackward(dx, dy, y *tensor.Tensor) error {
+	return b.elementwise("sigmoid backward", args3(dx, dy, y, "input gradient", "output gradient", "output"),
+		sigmoidBackwardK[float32], sigmoidBackwardK[float64])
+}
+
+func sigmoidBackwardK[T scalar](dx, dy, y []T) {
+	dy, y = dy[:len(dx)], y[:len(dx)]
+	for i := range dx {
+		dx[i] = dy[i] * y[i] * (1 - y[i])
+	}
+}
+
+// Tanh sets dst = tanh(x), computed in float64. Errors as for Add.
+func (b *Backend) Tanh(dst, x *tensor.Tensor) error {
+	return b.elementwise("tanh", args2(dst, x, "output", "input"), tanhK[float32], tanhK[float64])
+}
+
+func tanhK[T scalar](d, a, _ []T) {
+	a = a[:len(d)]
+	for i := range d {
+		d[i] = T(math.Tanh(float64(a[i])))
+	}
+}
+
+// TanhBackward sets dx = dy·(1−y²), where y is Tanh's output. Errors as for
+// Add.
+func (b *Backend) TanhBackward(dx, dy, y *tensor.Tensor) error {
+	return b.elementwise("tanh backward", args3(dx, dy, y, "input gradient", "output gradient", "output"),
+		tanhBackwardK[float32], tanhBackwardK[float64])
+}
+
+func tanhBackwardK[T scalar](dx, dy, y []T) {
+	dy, y = dy[:len(dx)], y[:len(dx)]
+	for i := range dx {
+		dx[i] = dy[i] * (1 - y[i]*y[i])
+	}
+}
+
+// DropoutMask fills mask with 0 where DropoutUniform(seed, i) < rate and with
+// 1/(1−rate), computed in the mask's dtype, elsewhere. The comparison is exact
+// (u is a multiple of 2^−24, compared with rate in float64), so the mask is the
+// same on every backend. rate must be in [0, 1); errors wrap ErrParam,
+// ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) DropoutMask(mask *tensor.Tensor, rate float64, seed uint64) error {
+	if err := b.open("dropout mask"); err != nil {
+		return err
+	}
+	if err := tensor.CheckDropout(b, mask, rate); err != nil {
+		return err
+	}
+	if mask.DType() == tensor.Float32 {
+		dropoutMask(b, data[float32](mask), rate, seed)
+	} else {
+		dropoutMask(b, data[float64](mask), rate, seed)
+	}
+	return nil
+}
+
+func dropoutMask[T scalar](b *Backend, m []T, rate float64, seed uint64) {
+	keep := 1 / (1 - T(rate))
+	b.parallel(len(m), elemGrain, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if float64(tensor.DropoutUniform(seed, uint32(i))) >= rate {
+				m[i] = keep
+			} else {
+				m[i] = 0
+			}
+		}
+	})
+}
+
+// rowGrainFor returns how many rows of length cols one worker should get at
+// least, so that a worker has a few thousand elements to process.
+func rowGrainFor(cols int) int { return max(1, 4096/max(cols, 1)) }
+
+// Softmax sets dst to the softmax of x along its last axis (rank ≥ 1). It
+// subtracts the row maximum first, so no exponential overflows, and sums each
+// row in float64. dst may alias x. Errors wrap ErrShape, ErrDType, ErrBackend,
+// ErrFreed or ErrClosed.
+func (b *Backend) Softmax(dst, x *tensor.Tensor) error {
+	const op = "softmax"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	rows, cols, err := tensor.CheckRows(b, op, tensor.Arg{Name: "input", T: x}, nil, tensor.Arg{Name: "output", T: dst})
+	if err != nil {
+		return err
+	}
+	if x.DType() == tensor.Float32 {
+		softmax(b, rows, cols, data[float32](dst), data[float32](x))
+	} else {
+		softmax(b, rows, cols, data[float64](dst), data[float64](x))
+	}
+	return nil
+}
+
+func softmax[T scalar](b *Backend, rows, cols int, dst, x []T) {
+	b.parallel(rows, rowGrainFor(cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, dr := x[r*cols:][:cols], dst[r*cols:][:cols]
+			m := xr[0]
+			for _, v := range xr[1:] {
+				m = max(m, v)
+			}
+			var s float64
+			for j, v := range xr {
+				e := T(math.Exp(float64(v - m)))
+				dr[j] = e
+				s += float64(e)
+			}
+			inv := 1 / s
+			for j, v := range dr {
+				dr[j] = T(float64(v) * inv)
+			}
+		}
+	})
+}
+
+// SoftmaxBackward sets dx = y ⊙ (dy − Σ_last(dy ⊙ y)) row by row, where y is
+// Softmax's output; the row sums are taken in float64. dx may alias dy or y.
+// Errors wrap ErrShape, ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) SoftmaxBackward(dx, dy, y *tensor.Tensor) error {
+	const op = "softmax backward"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	rows, cols, err := tensor.CheckRows(b, op, tensor.Arg{Name: "output", T: y}, nil,
+		tensor.Arg{Name: "input gradient", T: dx}, tensor.Arg{Name: "output gradient", T: dy})
+	if err != nil {
+		return err
+	}
+	if y.DType() == tensor.Float32 {
+		softmaxBackward(b, rows, cols, data[float32](dx), data[float32](dy), data[float32](y))
+	} else {
+		softmaxBackward(b, rows, cols, data[float64](dx), data[float64](dy), data[float64](y))
+	}
+	return nil
+}
+
+func softmaxBackward[T scalar](b *Backend, rows, cols int, dx, dy, y []T) {
+	b.parallel(rows, rowGrainFor(cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			dxr, dyr, yr := dx[r*cols:][:cols], dy[r*cols:][:cols], y[r*cols:][:cols]
+			var dot float64
+			for j, v := range yr {
+				dot += float64(dyr[j]) * float64(v)
+			}
+			for j, v := range yr {
+				dxr[j] = T(float64(v) * (float64(dyr[j]) - dot))
+			}
+		}
+	})
+}
+
+// greater reports whether v beats the current maximum best: it is larger, or
+// it is the first NaN (NaN wins, as it does in PyTorch).
+func greater[T scalar](v, best T) bool {
+	return v > best || (v != v && best == best)
+}
+
+// ArgMax sets dst, which has one element per row, to the index (as a float) of
+// the largest element of each row of x along its last axis: the first one on
+// ties, and the first NaN if the row has one. Errors wrap ErrShape, ErrDType,
+// ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) ArgMax(dst, x *tensor.Tensor) error {
+	const op = "argmax"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	rows, cols, err := tensor.CheckRows(b, op, tensor.Arg{Name: "input", T: x}, &tensor.Arg{Name: "output", T: dst})
+	if err != nil {
+		return err
+	}
+	if x.DType() == tensor.Float32 {
+		argMax(b, rows, cols, data[float32](dst), data[float32](x))
+	} else {
+		argMax(b, rows, cols, data[float64](dst), data[float64](x))
+	}
+	return nil
+}
+
+func argMax[T scalar](b *Backend, rows, cols int, dst, x []T) {
+	b.parallel(rows, rowGrainFor(cols), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr := x[r*cols:][:cols]
+			best := 0
+			for j, v := range xr {
+				if greater(v, xr[best]) {
+					best = j
+				}
+			}
+			dst[r] = T(best)
+		}
+	})
+}
+
+// AddBias sets y = x + bias with bias [x.Dim(1)] broadcast along axis 1 of x
+// (rank ≥ 2: [N, F] or [N, C, H, W]). y may alias x. Errors wrap ErrShape,
+// ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) AddBias(y, x, bias *tensor.Tensor) error {
+	if err := b.open("add bias"); err != nil {
+		return err
+	}
+	g, err := tensor.CheckAddBias(b, y, x, bias)
+	if err != nil {
+		return err
+	}
+	if y.DType() == tensor.Float32 {
+		addBias(b, g, data[float32](y), data[float32](x), data[float32](bias))
+	} else {
+		addBias(b, g, data[float64](y), data[float64](x), data[float64](bias))
+	}
+	return nil
+}
+
+func addBias[T scalar](b *Backend, g tensor.ChannelGeom, y, x, bias []T) {
+	b.parallel(g.Outer*g.C, max(1, elemGrain/g.Inner), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			v := bias[r%g.C]
+			yr, xr := y[r*g.Inner:][:g.Inner], x[r*g.Inner:][:g.Inner]
+			for i, xv := range xr {
+				yr[i] = xv + v
+			}
+		}
+	})
+}
+
+// sum64 returns the sum of s accumulated in float64.
+func sum64[T scalar](s []T) float64 {
+	var t float64
+	for _, v := range s {
+		t += float64(v)
+	}
+	return t
+}
+
+// BiasGrad sums dy over every axis but axis 1 into db ([dy.Dim(1)]),
+// accumulating in float64: the bias gradient of Conv2D (dy [N, K, OH, OW]) and
+// of AddBias (dy [N, F]). Errors wrap ErrShape, ErrDType, ErrBackend, ErrFreed
+// or ErrClosed.
+func (b *Backend) BiasGrad(db, dy *tensor.Tensor) error {
+	if err := b.open("bias gradient"); err != nil {
+		return err
+	}
+	g, err := tensor.CheckBiasGrad(b, db, dy)
+	if err != nil {
+		return err
+	}
+	if db.DType() == tensor.Float32 {
+		biasGrad(b, g, data[float32](db), data[float32](dy))
+	} else {
+		biasGrad(b, g, data[float64](db), data[float64](dy))
+	}
+	return nil
+}
+
+func biasGrad[T scalar](b *Backend, g tensor.ChannelGeom, db, dy []T) {
+	b.parallel(g.C, max(1, elemGrain/(g.Outer*g.Inner)), func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var s float64
+			for o := 0; o < g.Outer; o++ {
+				s += sum64(dy[(o*g.C+c)*g.Inner:][:g.Inner])
+			}
+			db[c] = T(s)
+		}
+	})
+}
+
+// Sum sums src over the listed axes (each once, in range) into dst, whose
+// shape is src's with those axes removed or set to 1; no axes sums every
+// element into a one-element dst. Sums accumulate in float64. Errors wrap
+// ErrParam (bad axes), ErrShape, ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) Sum(dst, src *tensor.Tensor, axes ...int) error {
+	if err := b.open("sum"); err != nil {
+		return err
+	}
+	summed, err := tensor.CheckSum(b, dst, src, axes)
+	if err != nil {
+		return err
+	}
+	r := newReduction(src.Shape(), summed)
+	if dst.DType() == tensor.Float32 {
+		sumAxes(b, &r, data[float32](dst), data[float32](src))
+	} else {
+		sumAxes(b, &r, data[float64](dst), data[float64](src))
+	}
+	return nil
+}
+
+// reduction describes Sum over a shape whose adjacent axes that are all
+// summed or all kept are merged into one, and size-1 axes dropped: dims
+// alternate between kept and summed runs.
+type reduction struct {
+	dims    []int
+	summed  []bool
+	stride  []int // src stride of each merged axis
+	dstride []int // dst stride of each merged axis (0 when summed)
+}
+
+func newReduction(shape tensor.Shape, summed []bool) reduction {
+	var r reduction
+	for i, d := range shape {
+		switch {
+		case d == 1:
+		case len(r.dims) > 0 && r.summed[len(r.summed)-1] == summed[i]:
+			r.dims[len(r.dims)-1] *= d
+		default:
+			r.dims = append(r.dims, d)
+			r.summed = append(r.summed, summed[i])
+		}
+	}
+	if len(r.dims) == 0 {
+		r.dims, r.summed = []int{1}, []bool{true}
+	}
+	r.stride = make([]int, len(r.dims))
+	r.dstride = make([]int, len(r.dims))
+	s, ds := 1, 1
+	for i := len(r.dims) - 1; i >= 0; i-- {
+		r.stride[i] = s
+		s *= r.dims[i]
+		if !r.summed[i] {
+			r.dstride[i] = ds
+			ds *= r.dims[i]
+		}
+	}
+	return r
+}
+
+// reduceInto accumulates src, the block of merged axes ax and below, into acc at
+// offset do.
+func reduceInto[T scalar](r *reduction, acc []float64, src []T, ax, do int) {
+	n := r.dims[ax]
+	if ax == len(r.dims)-1 {
+		if r.summed[ax] {
+			acc[do] += sum64(src[:n])
+			return
+		}
+		a := acc[do:][:n]
+		for i, v := range src[:n] {
+			a[i] += float64(v)
+		}
+		return
+	}
+	for i := 0; i < n; i++ {
+		reduceInto(r, acc, src[i*r.stride[ax]:], ax+1, do+i*r.dstride[ax])
+	}
+}
+
+// sumAxes splits the outermost merged axis over the workers, each summing
+// into its own float64 accumulator, and adds the accumulators in worker order.
+func sumAxes[T scalar](b *Backend, r *reduction, dst, src []T) {
+	outer := r.dims[0]
+	grain := max(1, elemGrain/r.stride[0])
+	nw := b.workers(outer, grain)
+	acc := make([]float64, nw*len(dst))
+	b.parallel(outer, grain, func(w, lo, hi int) {
+		a := acc[w*len(dst):][:len(dst)]
+		if len(r.dims) > 1 {
+			for i := lo; i < hi; i++ {
+				reduceInto(r, a, src[i*r.stride[0]:], 1, i*r.dstride[0])
+			}
+			return
+		}
+		if r.summed[0] {
+			a[0] += sum64(src[lo:hi])
+			return
+		}
+		for i := lo; i < hi; i++ {
+			a[i] += float64(src[i])
+		}
+	})
+	for i := range dst {
+		s := acc[i]
+		for w := 1; w < nw; w++ {
+			s += acc[w*len(dst)+i]
+		}
+		dst[i] = T(s)
+	}
+}

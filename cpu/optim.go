@@ -1,0 +1,86 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// The optimizer steps update every element independently, so the elements are
+// split over the workers. The arithmetic runs in float64 and is rounded once to
+// the tensors' dtype on store.
+
+// SGDStep updates param in place with PyTorch's SGD: g = grad +
+// WeightDecay·param; with momentum v = Momentum·v + g and param −= LR·v, else
+// param −= LR·g. velocity has param's shape; it is required when Momentum ≠ 0
+// and otherwise may be nil (it is left untouched). Errors wrap ErrParam
+// (negative or NaN rates), ErrShape, ErrDType, ErrBackend, ErrFreed or
+// ErrClosed.
+func (b *Backend) SGDStep(param, grad, velocity *tensor.Tensor, o tensor.SGDParams) error {
+	if err := b.open("sgd step"); err != nil {
+		return err
+	}
+	if _, err := tensor.CheckSGD(b, param, grad, velocity, o); err != nil {
+		return err
+	}
+	if o.Momentum == 0 {
+		velocity = nil
+	}
+	if param.DType() == tensor.Float32 {
+		sgdStep(b, data[float32](param), data[float32](grad), optData[float32](velocity), o)
+	} else {
+		sgdStep(b, data[float64](param), data[float64](grad), optData[float64](velocity), o)
+	}
+	return nil
+}
+
+func sgdStep[T scalar](b *Backend, param, grad, vel []T, o tensor.SGDParams) {
+	b.parallel(len(param), elemGrain, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p := float64(param[i])
+			g := float64(grad[i]) + o.WeightDecay*p
+			if vel != nil {
+				v := o.Momentum*float64(vel[i]) + g
+				vel[i] = T(v)
+				g = v
+			}
+			param[i] = T(p - o.LR*g)
+		}
+	})
+}
+
+// AdamStep updates param, m and v in place with PyTorch's Adam (L2 weight
+// decay added to the gradient, bias-corrected moments): g = grad +
+// WeightDecay·param; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+// param −= LR·(m/(1−β1^t)) / (√(v/(1−β2^t)) + Eps), where t = step ≥ 1.
+// Errors wrap ErrParam (step < 1, rates out of range), ErrShape, ErrDType,
+// ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) AdamStep(param, grad, m, v *tensor.Tensor, o tensor.AdamParams, step int) error {
+	if err := b.open("adam step"); err != nil {
+		return err
+	}
+	if _, err := tensor.CheckAdam(b, param, grad, m, v, o, step); err != nil {
+		return err
+	}
+	if param.DType() == tensor.Float32 {
+		adamStep(b, data[float32](param), data[float32](grad), data[float32](m), data[float32](v), o, step)
+	} else {
+		adamStep(b, data[float64](param), data[float64](grad), data[float64](m), data[float64](v), o, step)
+	}
+	return nil
+}
+
+func adamStep[T scalar](b *Backend, param, grad, m, v []T, o tensor.AdamParams, step int) {
+	bc1 := 1 - math.Pow(o.Beta1, float64(step))
+	bc2 := 1 - math.Pow(o.Beta2, float64(step))
+	b.parallel(len(param), elemGrain, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p := float64(param[i])
+			g := float64(grad[i]) + o.WeightDecay*p
+			mi := o.Beta1*float64(m[i]) + (1-o.Beta1)*g
+			vi := o.Beta2*float64(v[i]) + (1-o.Beta2)*g*g
+			m[i], v[i] = T(mi), T(vi)
+			param[i] = T(p - o.LR*(mi/bc1)/(math.Sqrt(vi/bc2)+o.Eps))
+		}
+	})
+}

@@ -1,0 +1,320 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// Pooling works plane by plane: one (image, channel) plane of the input maps
+// to one plane of the output, so the planes are split over the workers and
+// each writes only its own. Within a plane the kernels go one output row at a
+// time and, for each window row h and window column kw, sweep the output
+// columns whose tap (h, kw) lies inside the input: a short strided loop with
+// no per-window set-up, visiting each window in row-major order.
+
+// extent returns the input rows [lo, hi) that the windows of output row oh
+// cover, clipped to the input (padding left out).
+func extent(g *tensor.PoolGeom, oh int) (lo, hi int) {
+	lo = oh*g.Stride[0] - g.Pad[0]
+	return max(lo, 0), min(lo+g.Window[0], g.H)
+}
+
+// taps returns, for window column kw, the offset off such that output column
+// ow reads input column ow·stride + off, and the output columns [lo, hi) for
+// which that column lies inside the input.
+func taps(g *tensor.PoolGeom, kw int) (off, lo, hi int) {
+	off = kw - g.Pad[1]
+	lo, hi = span(g.OW, g.Stride[1], off, g.W)
+	return off, lo, hi
+}
+
+// argmaxRow sets idx[ow] to the index in the plane x of the maximum of each
+// window of output row oh: the first in row-major window order on ties, or
+// the first NaN if the window holds one. It finds the maxima first, into val,
+// then sweeps the window taps in reverse order recording where x equals the
+// maximum, so that the first match is recorded last; both passes are free of
+// data-dependent branches. Every window holds at least one input element
+// (PoolGeometry bounds the padding).
+func argmaxRow[T scalar](g *tensor.PoolGeom, x []T, oh int, idx []int, val []T) {
+	maxRow(g, x, oh, val)
+	h0, h1 := extent(g, oh)
+	sw := g.Stride[1]
+	for h := h1 - 1; h >= h0; h-- {
+		xr := x[h*g.W:][:g.W]
+		for kw := g.Window[1] - 1; kw >= 0; kw-- {
+			off, lo, hi := taps(g, kw)
+			for ow := lo; ow < hi; ow++ {
+				i := idx[ow]
+				if v := xr[ow*sw+off]; v == val[ow] || v != v {
+					i = h*g.W + ow*sw + off
+				}
+				idx[ow] = i
+			}
+		}
+	}
+}
+
+// maxRow sets y[ow] to the maximum of each window of output row oh of the
+// plane x; a NaN in a window gives NaN.
+func maxRow[T scalar](g *tensor.PoolGeom, x []T, oh int, y []T) {
+	for i := range y {
+		y[i] = T(math.Inf(-1))
+	}
+	h0, h1 := extent(g, oh)
+	sw := g.Stride[1]
+	for h := h0; h < h1; h++ {
+		xr := x[h*g.W:][:g.W]
+		for kw := 0; kw < g.Window[1]; kw++ {
+			off, lo, hi := taps(g, kw)
+			for ow := lo; ow < hi; ow++ {
+				y[ow] = max(y[ow], xr[ow*sw+off])
+			}
+		}
+	}
+}
+
+// MaxPool2D sets y [N, C, OH, OW] to the maximum of each window of x
+// [N, C, H, W]; padding never wins and a NaN in a window gives NaN. Errors wrap
+// ErrShape, ErrParam, ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) MaxPool2D(y, x *tensor.Tensor, p tensor.Pool2DParams) error {
+	const op = "max pool"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	g, err := tensor.CheckPool2D(b, op, y, x, p)
+	if err != nil {
+		return err
+	}
+	if y.DType() == tensor.Float32 {
+		maxPool(b, &g, data[float32](y), data[float32](x))
+	} else {
+		maxPool(b, &g, data[float64](y), data[float64](x))
+	}
+	return nil
+}
+
+func maxPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xp, yp := x[pl*hw:][:hw], y[pl*ohw:][:ohw]
+			for oh := 0; oh < g.OH; oh++ {
+				maxRow(g, xp, oh, yp[oh*g.OW:][:g.OW])
+			}
+		}
+	})
+}
+
+// MaxPool2DBackward routes each dy element to the position of its window's
+// maximum in x (the first in row-major window order on ties), summing where
+// windows overlap; positions that are no window's maximum get 0. dx and x are
+// [N, C, H, W], dy is [N, C, OH, OW]. Errors wrap ErrShape, ErrParam,
+// ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) MaxPool2DBackward(dx, dy, x *tensor.Tensor, p tensor.Pool2DParams) error {
+	const op = "max pool backward"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	g, err := tensor.CheckPool2DBackward(b, op, dx, dy, x, p)
+	if err != nil {
+		return err
+	}
+	if dx.DType() == tensor.Float32 {
+		maxPoolBackward(b, &g, data[float32](dx), data[float32](dy), data[float32](x))
+	} else {
+		maxPoolBackward(b, &g, data[float64](dx), data[float64](dy), data[float64](x))
+	}
+	return nil
+}
+
+func maxPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy, x []T) {
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+		idx, val := make([]int, g.OW), make([]T, g.OW)
+		for pl := lo; pl < hi; pl++ {
+			xp, dxp, dyp := x[pl*hw:][:hw], dx[pl*hw:][:hw], dy[pl*ohw:][:ohw]
+			clear(dxp)
+			for oh := 0; oh < g.OH; oh++ {
+				argmaxRow(g, xp, oh, idx, val)
+				for ow, i := range idx {
+					dxp[i] += dyp[oh*g.OW+ow]
+				}
+			}
+		}
+	})
+}
+
+// divisors sets div[ow] to what the average of each window of output row oh
+// divides by: the full window size, or with ExcludePad the number of input
+// elements inside the window.
+func divisors[T scalar](g *tensor.PoolGeom, oh int, div []T) {
+	if !g.ExcludePad {
+		for i := range div {
+			div[i] = T(g.Window[0] * g.Window[1])
+		}
+		return
+	}
+	h0, h1 := extent(g, oh)
+	for ow := range div {
+		w0 := ow*g.Stride[1] - g.Pad[1]
+		div[ow] = T((h1 - h0) * (min(w0+g.Window[1], g.W) - max(w0, 0)))
+	}
+}
+
+// AvgPool2D sets y [N, C, OH, OW] to the mean of each window of x
+// [N, C, H, W]: the sum of the input elements inside the window divided by
+// the window size, or with ExcludePad by their count. Errors wrap ErrShape,
+// ErrParam, ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) AvgPool2D(y, x *tensor.Tensor, p tensor.Pool2DParams) error {
+	const op = "average pool"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	g, err := tensor.CheckPool2D(b, op, y, x, p)
+	if err != nil {
+		return err
+	}
+	if y.DType() == tensor.Float32 {
+		avgPool(b, &g, data[float32](y), data[float32](x))
+	} else {
+		avgPool(b, &g, data[float64](y), data[float64](x))
+	}
+	return nil
+}
+
+func avgPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
+	hw, ohw, sw := g.H*g.W, g.OH*g.OW, g.Stride[1]
+	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+		div := make([]T, g.OW)
+		for pl := lo; pl < hi; pl++ {
+			xp, yp := x[pl*hw:][:hw], y[pl*ohw:][:ohw]
+			for oh := 0; oh < g.OH; oh++ {
+				yr := yp[oh*g.OW:][:g.OW]
+				clear(yr)
+				h0, h1 := extent(g, oh)
+				for h := h0; h < h1; h++ {
+					xr := xp[h*g.W:][:g.W]
+					for kw := 0; kw < g.Window[1]; kw++ {
+						off, lo, hi := taps(g, kw)
+						for ow := lo; ow < hi; ow++ {
+							yr[ow] += xr[ow*sw+off]
+						}
+					}
+				}
+				divisors(g, oh, div)
+				for i, d := range div {
+					yr[i] /= d
+				}
+			}
+		}
+	})
+}
+
+// AvgPool2DBackward spreads each dy element evenly over the input elements of
+// its window, dividing as AvgPool2D does, and sums where windows overlap. dx is
+// [N, C, H, W], dy is [N, C, OH, OW]. Errors wrap ErrShape, ErrParam,
+// ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) AvgPool2DBackward(dx, dy *tensor.Tensor, p tensor.Pool2DParams) error {
+	const op = "average pool backward"
+	if err := b.open(op); err != nil {
+		return err
+	}
+	g, err := tensor.CheckPool2DBackward(b, op, dx, dy, nil, p)
+	if err != nil {
+		return err
+	}
+	if dx.DType() == tensor.Float32 {
+		avgPoolBackward(b, &g, data[float32](dx), data[float32](dy))
+	} else {
+		avgPoolBackward(b, &g, data[float64](dx), data[float64](dy))
+	}
+	return nil
+}
+
+func avgPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy []T) {
+	hw, ohw, sw := g.H*g.W, g.OH*g.OW, g.Stride[1]
+	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+		share := make([]T, g.OW)
+		for pl := lo; pl < hi; pl++ {
+			dxp, dyp := dx[pl*hw:][:hw], dy[pl*ohw:][:ohw]
+			clear(dxp)
+			for oh := 0; oh < g.OH; oh++ {
+				divisors(g, oh, share)
+				for i, d := range dyp[oh*g.OW:][:g.OW] {
+					share[i] = d / share[i]
+				}
+				h0, h1 := extent(g, oh)
+				for h := h0; h < h1; h++ {
+					dxr := dxp[h*g.W:][:g.W]
+					for kw := 0; kw < g.Window[1]; kw++ {
+						off, lo, hi := taps(g, kw)
+						for ow := lo; ow < hi; ow++ {
+							dxr[ow*sw+off] += share[ow]
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// GlobalAvgPool2D sets y ([N, C] or [N, C, 1, 1]) to the mean of each channel
+// plane of x [N, C, H, W], summed in float64. Errors wrap ErrShape, ErrDType,
+// ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) GlobalAvgPool2D(y, x *tensor.Tensor) error {
+	if err := b.open("global average pool"); err != nil {
+		return err
+	}
+	g, err := tensor.CheckGlobalAvgPool(b, false, y, x)
+	if err != nil {
+		return err
+	}
+	if y.DType() == tensor.Float32 {
+		globalAvgPool(b, &g, data[float32](y), data[float32](x))
+	} else {
+		globalAvgPool(b, &g, data[float64](y), data[float64](x))
+	}
+	return nil
+}
+
+func globalAvgPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
+	hw := g.H * g.W
+	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			y[pl] = T(sum64(x[pl*hw:][:hw]) / float64(hw))
+		}
+	})
+}
+
+// GlobalAvgPool2DBackward sets every element of plane (n, c) of dx
+// [N, C, H, W] to dy[n, c]/(H·W); dy is [N, C] or [N, C, 1, 1]. Errors wrap
+// ErrShape, ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) GlobalAvgPool2DBackward(dx, dy *tensor.Tensor) error {
+	if err := b.open("global average pool backward"); err != nil {
+		return err
+	}
+	g, err := tensor.CheckGlobalAvgPool(b, true, dy, dx)
+	if err != nil {
+		return err
+	}
+	if dx.DType() == tensor.Float32 {
+		globalAvgPoolBackward(b, &g, data[float32](dx), data[float32](dy))
+	} else {
+		globalAvgPoolBackward(b, &g, data[float64](dx), data[float64](dy))
+	}
+	return nil
+}
+
+func globalAvgPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy []T) {
+	hw := g.H * g.W
+	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			v := dy[pl] / T(hw)
+			row := dx[pl*hw:][:hw]
+			for i := range row {
+				row[i] = v
+			}
+		}
+	})
+}
