@@ -24,6 +24,11 @@ nocgo:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConv2D$$' -fuzztime $(FUZZTIME) ./cpu
 	$(GO) test -run '^$$' -fuzz '^FuzzPool2D$$' -fuzztime $(FUZZTIME) ./cpu
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadSafetensors$$' -fuzztime $(FUZZTIME) ./nn
+	$(GO) test -run '^$$' -fuzz '^FuzzReadNpy$$' -fuzztime $(FUZZTIME) ./nn
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./nn
+	$(GO) test -run '^$$' -fuzz '^FuzzReadImages$$' -fuzztime $(FUZZTIME) ./data
+	$(GO) test -run '^$$' -fuzz '^FuzzReadLabels$$' -fuzztime $(FUZZTIME) ./data
 
 ## bench: the conv benchmarks on the CPU backend
 bench:

@@ -1,0 +1,68 @@
+// Package nn builds, trains, checks and stores convolutional neural networks on
+// any tensor.Backend (the CPU backend, or Vulkan on a GPU).
+//
+// A model is a Sequential of layers, created PyTorch-style and then built for a
+// per-sample input shape, which allocates and initializes the parameters on the
+// backend:
+//
+//	m := nn.NewSequential(
+//		nn.Conv2D(1, 8, 3, nn.Pad(1)), nn.ReLU(), nn.MaxPool2D(2),
+//		nn.Flatten(), nn.Dense(8*14*14, 10))
+//	err := m.Build(backend, tensor.Shape{1, 28, 28}, seed)
+//
+// Forward, Backward and the optimizers run entirely on the backend; parameters,
+// gradients and activations are device tensors, allocated once per batch size
+// and reused. Fit runs the whole training loop, reading back one loss value and
+// one small vector of predicted classes per step.
+//
+// # Layers
+//
+// Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Reshape, Dense, ReLU,
+// Sigmoid, Tanh, Softmax and Dropout. Shapes are per sample: a convolution takes
+// [C, H, W], Dense takes [in]. GlobalAvgPool2D returns [C] (PyTorch's
+// AdaptiveAvgPool2d(1) followed by Flatten), so a Dense layer can follow it
+// directly.
+//
+// # Model spec
+//
+// A model can be written on one line, for example
+//
+//	conv(1,8,3,p1) relu maxpool(2) flatten dense(1568,10)
+//
+// Parse turns such a spec into a Sequential and Sequential.String prints it back
+// in canonical form (Parse(m.String()).String() == m.String()). Layers are
+// separated by white space; arguments by commas, with optional spaces. A size
+// written N means N×N; NxM means height N and width M. The grammar:
+//
+//	spec    = layer { " " layer }
+//	layer   = "conv(" in "," out "," size { "," convopt } ")"
+//	        | "maxpool(" size { "," poolopt } ")"
+//	        | "avgpool(" size { "," poolopt | ",excludepad" } ")"
+//	        | "gap" | "flatten" | "relu" | "sigmoid" | "tanh" | "softmax"
+//	        | "reshape(" dim { "," dim } ")"     one dim may be -1
+//	        | "dense(" in "," out [ ",nobias" ] ")"
+//	        | "dropout(" rate ")"                 0 ≤ rate < 1
+//	convopt = "s" size | "p" size | "d" size | "g" int | "nobias"
+//	poolopt = "s" size | "p" size                 stride defaults to the window
+//	size    = int | int "x" int
+//
+// The spec describes the architecture only: initializers and frozen parameters
+// are not part of it.
+//
+// # Files
+//
+// SaveSafetensors and LoadSafetensors store weights in the safetensors format
+// with the names and layouts of PyTorch's nn.Sequential state_dict ("0.weight",
+// "0.bias", "3.weight", …; the index is the layer's position, parameterless
+// layers included; convolution weights [out, in/groups, kh, kw], dense weights
+// [out, in]), so weights move between vkcnn and PyTorch both ways. SaveNpy and
+// LoadNpy read and write NumPy .npy arrays. Every file is written to a temporary
+// name in the same directory and then renamed.
+//
+// # Errors
+//
+// Bad input returns an error naming what is wrong and what was expected. Errors
+// about shapes, dtypes and parameters wrap tensor.ErrShape, tensor.ErrDType and
+// tensor.ErrParam; malformed files wrap ErrFormat; using a model before Build
+// returns ErrNotBuilt.
+package nn

@@ -1,0 +1,580 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// Dataset is a set of samples in host memory, for Fit, Evaluate and Predict.
+//
+// Targets come from Targets when it is set, else from Labels: a label becomes
+// a one-hot row of the output width or, for a model with a single output
+// (binary classification), the value 0 or 1 itself.
+//
+// Accuracy compares classes: the predicted class of a sample is the argmax of
+// its output row, or for a single output 1 when the output is ≥ 0.5 and 0
+// otherwise; the true class is the label, or, without labels, the class of the
+// target row found the same way.
+type Dataset struct {
+	// X holds the N samples one after the other, each laid out as the model's
+	// per-sample input shape (row-major).
+	X []float32
+	// Labels are class indices, one per sample: in [0, C) for C outputs, 0 or
+	// 1 for a single output. Optional when Targets is set.
+	Labels []int
+	// Targets are target rows, one per sample with the model's per-sample
+	// output size. Optional when Labels is set.
+	Targets []float32
+}
+
+// check validates the dataset against the model and returns the sample count.
+// With needTarget, Labels or Targets must be present.
+func (d *Dataset) check(what string, m *Sequential, needTarget bool) (int, error) {
+	in, out := m.shapes[0], m.shapes[len(m.shapes)-1].Len()
+	if len(d.X) == 0 || len(d.X)%in.Len() != 0 {
+		return 0, fmt.Errorf("%s: X has %d values, expected a positive multiple of %d (input %v): %w", what, len(d.X), in.Len(), in, tensor.ErrShape)
+	}
+	n := len(d.X) / in.Len()
+	if needTarget && d.Labels == nil && d.Targets == nil {
+		return 0, fmt.Errorf("%s: no Labels and no Targets, expected one of them: %w", what, tensor.ErrShape)
+	}
+	if d.Labels != nil {
+		if len(d.Labels) != n {
+			return 0, fmt.Errorf("%s: %d labels, expected %d (one per sample): %w", what, len(d.Labels), n, tensor.ErrShape)
+		}
+		classes := max(out, 2)
+		for i, l := range d.Labels {
+			if l < 0 || l >= classes {
+				return 0, fmt.Errorf("%s: label %d is %d, expected in [0, %d) for output size %d: %w", what, i, l, classes, out, tensor.ErrParam)
+			}
+		}
+	}
+	if d.Targets != nil && len(d.Targets) != n*out {
+		return 0, fmt.Errorf("%s: %d target values, expected %d (%d samples × output size %d): %w", what, len(d.Targets), n*out, n, out, tensor.ErrShape)
+	}
+	return n, nil
+}
+
+// trueClass returns the class of sample i for accuracy, or -1 without
+// labels or targets.
+func (d *Dataset) trueClass(i, cols int) int {
+	switch {
+	case d.Labels != nil:
+		return d.Labels[i]
+	case d.Targets != nil:
+		return rowClass(d.Targets[i*cols : (i+1)*cols])
+	}
+	return -1
+}
+
+// rowClass returns the argmax of a row, or for a single value 1 when it is
+// ≥ 0.5, else 0.
+func rowClass[T float32 | float64](row []T) int {
+	if len(row) == 1 {
+		if row[0] >= 0.5 {
+			return 1
+		}
+		return 0
+	}
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+// batchIO holds the device and host buffers Fit, Evaluate and Predict use
+// for one batch size.
+type batchIO struct {
+	x, target, loss, grad, classes *tensor.Tensor // classes: [N]
+	hx, htarget, hloss, hclasses   any            // host []float32 or []float64
+	hout                           any            // Predict's outputs
+}
+
+// ioFor returns the plan and the batch buffers for batch size n, allocating
+// them on first use.
+func (m *Sequential) ioFor(n int) (*plan, *batchIO, error) {
+	pl, err := m.planFor(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pl.io != nil {
+		return pl, pl.io, nil
+	}
+	out := m.shapes[len(m.shapes)-1].Len()
+	bio := &batchIO{}
+	for _, a := range []struct {
+		t     **tensor.Tensor
+		h     *any
+		shape tensor.Shape
+	}{
+		{&bio.x, &bio.hx, batchShape(n, m.shapes[0])},
+		{&bio.target, &bio.htarget, tensor.Shape{n, out}},
+		{&bio.loss, &bio.hloss, tensor.Shape{1}},
+		{&bio.grad, nil, tensor.Shape{n, out}},
+		{&bio.classes, &bio.hclasses, tensor.Shape{n}},
+	} {
+		if *a.t, err = pl.alloc(a.shape); err != nil {
+			return nil, nil, err
+		}
+		if a.h != nil {
+			*a.h = newHost(m.dt, a.shape.Len())
+		}
+	}
+	bio.hout = newHost(m.dt, n*out)
+	pl.io = bio
+	return pl, bio, nil
+}
+
+// newHost returns a zeroed host slice of dtype dt.
+func newHost(dt tensor.DType, n int) any {
+	if dt == tensor.Float64 {
+		return make([]float64, n)
+	}
+	return make([]float32, n)
+}
+
+// hostAt returns element i of a []float32 or []float64.
+func hostAt(h any, i int) float64 {
+	if d, ok := h.([]float64); ok {
+		return d[i]
+	}
+	return float64(h.([]float32)[i])
+}
+
+// gather copies rows idx of src (rows of length row) into dst, converting.
+func gather[T float32 | float64](dst []T, src []float32, idx []int, row int) {
+	for k, i := range idx {
+		d, s := dst[k*row:(k+1)*row], src[i*row:(i+1)*row]
+		for j, v := range s {
+			d[j] = T(v)
+		}
+	}
+}
+
+// targetRows writes the target rows of samples idx into dst.
+func targetRows[T float32 | float64](dst []T, d *Dataset, idx []int, cols int) {
+	if d.Targets != nil {
+		gather(dst, d.Targets, idx, cols)
+		return
+	}
+	clear(dst)
+	for k, i := range idx {
+		if cols == 1 {
+			dst[k] = T(d.Labels[i])
+		} else {
+			dst[k*cols+d.Labels[i]] = 1
+		}
+	}
+}
+
+// upload copies the samples idx (and, with targets, their target rows) to
+// the batch buffers.
+func (bio *batchIO) upload(b tensor.Backend, d *Dataset, idx []int, row, cols int, targets bool) error {
+	switch hx := bio.hx.(type) {
+	case []float32:
+		gather(hx, d.X, idx, row)
+		if targets {
+			targetRows(bio.htarget.([]float32), d, idx, cols)
+		}
+	case []float64:
+		gather(hx, d.X, idx, row)
+		if targets {
+			targetRows(bio.htarget.([]float64), d, idx, cols)
+		}
+	}
+	if err := b.Upload(bio.x, bio.hx); err != nil {
+		return err
+	}
+	if targets {
+		return b.Upload(bio.target, bio.htarget)
+	}
+	return nil
+}
+
+// batchResult is what one step reads back.
+type batchResult struct {
+	loss    float64 // mean over the batch; NaN without a loss
+	correct int     // -1 without targets
+}
+
+// runBatch uploads samples idx, runs the forward pass and, with a loss, the
+// loss; with an optimizer also the backward pass and the update. It reads
+// back the loss value and the predicted classes (two small downloads after one
+// wait).
+func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, opt Optimizer) (batchResult, error) {
+	res := batchResult{loss: math.NaN(), correct: -1}
+	n, row, cols := len(idx), m.shapes[0].Len(), m.shapes[len(m.shapes)-1].Len()
+	_, bio, err := m.ioFor(n)
+	if err != nil {
+		return res, err
+	}
+	hasTarget := d.Labels != nil || d.Targets != nil
+	if err := bio.upload(m.b, d, idx, row, cols, hasTarget && loss != nil); err != nil {
+		return res, err
+	}
+	out, err := m.Forward(bio.x)
+	if err != nil {
+		return res, err
+	}
+	flat, err := out.Reshape(tensor.Shape{n, cols})
+	if err != nil {
+		return res, err
+	}
+	if loss != nil && hasTarget {
+		var grad *tensor.Tensor
+		if opt != nil {
+			grad = bio.grad
+		}
+		if err := loss.Compute(bio.loss, grad, flat, bio.target); err != nil {
+			return res, fmt.Errorf("%s loss: %w", loss.Name(), err)
+		}
+	}
+	if cols > 1 {
+		if err := m.b.ArgMax(bio.classes, flat); err != nil {
+			return res, err
+		}
+	}
+	if opt != nil {
+		dy, err := bio.grad.Reshape(batchShape(n, m.shapes[len(m.shapes)-1]))
+		if err != nil {
+			return res, err
+		}
+		if _, err := m.backward(dy, false); err != nil {
+			return res, err
+		}
+		if err := opt.Step(m.Params()); err != nil {
+			return res, err
+		}
+	}
+	if loss != nil && hasTarget {
+		if err := m.b.Download(bio.hloss, bio.loss); err != nil {
+			return res, err
+		}
+		res.loss = hostAt(bio.hloss, 0)
+	}
+	src := bio.classes
+	if cols == 1 {
+		src = flat
+	}
+	if err := m.b.Download(bio.hclasses, src); err != nil {
+		return res, err
+	}
+	if hasTarget {
+		res.correct = 0
+		for k, i := range idx {
+			var pred int
+			if cols == 1 {
+				pred = rowClass([]float64{hostAt(bio.hclasses, k)})
+			} else {
+				pred = int(hostAt(bio.hclasses, k))
+			}
+			if pred == d.trueClass(i, cols) {
+				res.correct++
+			}
+		}
+	}
+	return res, nil
+}
+
+// FitConfig configures Fit. Epochs, BatchSize, Loss and Optimizer are
+// required.
+type FitConfig struct {
+	// Epochs is the number of passes over the training set.
+	Epochs int
+	// BatchSize is the number of samples per step; the last batch of an
+	// epoch may be smaller.
+	BatchSize int
+	// Loss is the objective, e.g. CrossEntropyLoss().
+	Loss Loss
+	// Optimizer updates the parameters after each batch, e.g. NewSGD(…).
+	Optimizer Optimizer
+	// Shuffle reorders the samples every epoch, drawing from Seed.
+	Shuffle bool
+	// Seed seeds the shuffling (math/rand/v2 PCG): the same seed gives the
+	// same order.
+	Seed uint64
+	// Validation, when not nil, is evaluated after every epoch.
+	Validation *Dataset
+	// OnStep, when not nil, is called after every step. Returning ErrStop
+	// ends training early (Fit returns no error); another error ends it and
+	// is returned.
+	OnStep func(StepInfo) error
+	// OnEpoch, when not nil, is called after every epoch, with the same
+	// convention as OnStep.
+	OnEpoch func(EpochInfo) error
+}
+
+// StepInfo describes one training step, for FitConfig.OnStep.
+type StepInfo struct {
+	// Epoch (1-based) of Epochs.
+	Epoch, Epochs int
+	// Step (1-based) of Steps in this epoch.
+	Step, Steps int
+	// Samples in this batch.
+	Samples int
+	// Loss is the batch's mean loss, before the update.
+	Loss float64
+	// Accuracy is the fraction of the batch classified right, before the
+	// update.
+	Accuracy float64
+}
+
+// EpochInfo summarizes one epoch, for FitConfig.OnEpoch and Fit's history.
+type EpochInfo struct {
+	// Epoch (1-based) of Epochs.
+	Epoch, Epochs int
+	// Loss and Accuracy are the training batches' values (each measured
+	// before its update) averaged over the epoch's samples.
+	Loss, Accuracy float64
+	// ValLoss and ValAccuracy are measured on the validation set after the
+	// epoch; NaN without one.
+	ValLoss, ValAccuracy float64
+	// Duration is the epoch's wall time, validation included.
+	Duration time.Duration
+}
+
+// Fit trains the model on train with cfg and returns one EpochInfo per epoch
+// completed. Every step stays on the backend: upload the batch (labels become
+// one-hot rows on the host), forward, loss, backward, optimizer step; then it
+// reads back the loss value and the predicted classes of the batch (ArgMax on
+// the backend, or the outputs themselves for a single-output model), which
+// give the training accuracy. Batch buffers are allocated once per batch size
+// and reused. The model is in training mode during the epochs and returns to
+// its previous mode afterwards. Errors: ErrNotBuilt, and tensor.ErrParam or
+// tensor.ErrShape errors naming a bad setting or dataset.
+func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
+	if err := m.ready("fit"); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Epochs < 1:
+		return nil, fmt.Errorf("fit: %d epochs, expected ≥ 1: %w", cfg.Epochs, tensor.ErrParam)
+	case cfg.BatchSize < 1:
+		return nil, fmt.Errorf("fit: batch size %d, expected ≥ 1: %w", cfg.BatchSize, tensor.ErrParam)
+	case cfg.Loss == nil:
+		return nil, fmt.Errorf("fit: no loss, expected e.g. nn.CrossEntropyLoss(): %w", tensor.ErrParam)
+	case cfg.Optimizer == nil:
+		return nil, fmt.Errorf("fit: no optimizer, expected e.g. nn.NewSGD(…): %w", tensor.ErrParam)
+	}
+	n, err := train.check("fit: training set", m, true)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Validation != nil {
+		if _, err := cfg.Validation.check("fit: validation set", m, true); err != nil {
+			return nil, err
+		}
+	}
+	defer m.SetTraining(m.train)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73687566666c65))
+	steps := (n + cfg.BatchSize - 1) / cfg.BatchSize
+	var history []EpochInfo
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		start := time.Now()
+		m.SetTraining(true)
+		if cfg.Shuffle {
+			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		var lossSum float64
+		correct := 0
+		for s := range steps {
+			idx := order[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, n)]
+			r, err := m.runBatch(&train, idx, cfg.Loss, cfg.Optimizer)
+			if err != nil {
+				return history, fmt.Errorf("fit: epoch %d step %d: %w", epoch, s+1, err)
+			}
+			lossSum += r.loss * float64(len(idx))
+			correct += r.correct
+			if cfg.OnStep != nil {
+				info := StepInfo{Epoch: epoch, Epochs: cfg.Epochs, Step: s + 1, Steps: steps, Samples: len(idx),
+					Loss: r.loss, Accuracy: float64(r.correct) / float64(len(idx))}
+				if stop, err := callback(cfg.OnStep(info)); stop {
+					return history, err
+				}
+			}
+		}
+		info := EpochInfo{Epoch: epoch, Epochs: cfg.Epochs, Loss: lossSum / float64(n),
+			Accuracy: float64(correct) / float64(n), ValLoss: math.NaN(), ValAccuracy: math.NaN()}
+		if cfg.Validation != nil {
+			v, err := m.Evaluate(*cfg.Validation, cfg.Loss, cfg.BatchSize)
+			if err != nil {
+				return history, fmt.Errorf("fit: epoch %d validation: %w", epoch, err)
+			}
+			info.ValLoss, info.ValAccuracy = v.Loss, v.Accuracy
+		}
+		info.Duration = time.Since(start)
+		history = append(history, info)
+		if cfg.OnEpoch != nil {
+			if stop, err := callback(cfg.OnEpoch(info)); stop {
+				return history, err
+			}
+		}
+	}
+	return history, nil
+}
+
+// callback interprets a callback's result: stop on any error, and report it
+// unless it is ErrStop.
+func callback(err error) (stop bool, _ error) {
+	if err == nil {
+		return false, nil
+	}
+	if errors.Is(err, ErrStop) {
+		return true, nil
+	}
+	return true, err
+}
+
+// EvalResult is what Evaluate measures.
+type EvalResult struct {
+	// Loss is the mean loss over the samples (NaN without a loss or targets).
+	Loss float64
+	// Accuracy is the fraction of samples classified right (NaN without
+	// labels or targets).
+	Accuracy float64
+	// Samples is the number of samples evaluated.
+	Samples int
+}
+
+// evalBatches checks batchSize and d, switches the model to evaluation mode
+// for the duration and calls f with the indices of consecutive batches of up
+// to batchSize samples. It returns the sample count.
+func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(idx []int) error) (int, error) {
+	if err := m.ready(op); err != nil {
+		return 0, err
+	}
+	if batchSize < 1 {
+		return 0, fmt.Errorf("%s: batch size %d, expected ≥ 1: %w", op, batchSize, tensor.ErrParam)
+	}
+	n, err := d.check(op, m, false)
+	if err != nil {
+		return 0, err
+	}
+	defer m.SetTraining(m.train)
+	m.SetTraining(false)
+	idx := make([]int, 0, batchSize)
+	for lo := 0; lo < n; lo += batchSize {
+		idx = idx[:0]
+		for i := lo; i < min(lo+batchSize, n); i++ {
+			idx = append(idx, i)
+		}
+		if err := f(idx); err != nil {
+			return 0, fmt.Errorf("%s: samples %d–%d: %w", op, lo, lo+len(idx)-1, err)
+		}
+	}
+	return n, nil
+}
+
+// Evaluate runs the model in evaluation mode over d in batches of batchSize
+// and returns the mean loss (loss may be nil) and the accuracy. It reads back
+// one loss value and the predicted classes per batch.
+func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, error) {
+	res := EvalResult{Loss: math.NaN(), Accuracy: math.NaN()}
+	var lossSum float64
+	correct := 0
+	n, err := m.evalBatches("evaluate", &d, batchSize, func(idx []int) error {
+		r, err := m.runBatch(&d, idx, loss, nil)
+		lossSum += r.loss * float64(len(idx))
+		correct += r.correct
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Samples = n
+	res.Loss = lossSum / float64(n)
+	if correct >= 0 {
+		res.Accuracy = float64(correct) / float64(n)
+	}
+	return res, nil
+}
+
+// Prediction is the model's answer for one sample.
+type Prediction struct {
+	// Class is the predicted class index.
+	Class int
+	// Confidence is the probability of Class, in [0, 1].
+	Confidence float64
+	// Probs lists the probability of every class.
+	Probs []float64
+}
+
+// Predict runs the model in evaluation mode over the samples in x (laid out
+// as Dataset.X) in batches of batchSize and returns one Prediction per sample.
+// Outputs become probabilities as follows: a model ending in Softmax gives
+// them directly; other multi-output models get a softmax over their outputs
+// (logits); a single output is taken as the probability p of class 1, clamped
+// to [0, 1], with Probs [1−p, p].
+func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
+	d := Dataset{X: x}
+	var preds []Prediction
+	_, err := m.evalBatches("predict", &d, batchSize, func(idx []int) error {
+		_, bio, err := m.ioFor(len(idx))
+		if err != nil {
+			return err
+		}
+		cols := m.shapes[len(m.shapes)-1].Len()
+		if err := bio.upload(m.b, &d, idx, m.shapes[0].Len(), cols, false); err != nil {
+			return err
+		}
+		out, err := m.Forward(bio.x)
+		if err != nil {
+			return err
+		}
+		if err := m.b.Download(bio.hout, out); err != nil {
+			return err
+		}
+		softmaxed := m.layers[len(m.layers)-1].Kind() == "softmax"
+		for k := range idx {
+			row := make([]float64, cols)
+			for j := range row {
+				row[j] = hostAt(bio.hout, k*cols+j)
+			}
+			preds = append(preds, prediction(row, softmaxed))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return preds, nil
+}
+
+// prediction turns one output row into class probabilities.
+func prediction(row []float64, softmaxed bool) Prediction {
+	if len(row) == 1 {
+		p := min(max(row[0], 0), 1)
+		c := rowClass([]float64{p})
+		probs := []float64{1 - p, p}
+		return Prediction{Class: c, Confidence: probs[c], Probs: probs}
+	}
+	probs := row
+	if !softmaxed {
+		hi := math.Inf(-1)
+		for _, v := range row {
+			hi = max(hi, v)
+		}
+		sum := 0.0
+		for j, v := range row {
+			probs[j] = math.Exp(v - hi)
+			sum += probs[j]
+		}
+		for j := range probs {
+			probs[j] /= sum
+		}
+	}
+	c := rowClass(probs)
+	return Prediction{Class: c, Confidence: probs[c], Probs: probs}
+}

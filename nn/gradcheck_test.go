@@ -1,0 +1,156 @@
+package nn_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// upload allocates a tensor of shape on b and fills it with data (float64).
+func upload(t testing.TB, b tensor.Backend, dt tensor.DType, shape tensor.Shape, data []float64) *tensor.Tensor {
+	t.Helper()
+	x, err := nn.FromHost(b, dt, nn.HostTensor{Shape: shape, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Free() })
+	return x
+}
+
+// randn returns n normal values from a seeded generator.
+func randn(seed uint64, n int) []float64 {
+	r := rand.New(rand.NewPCG(seed, 1))
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = r.NormFloat64()
+	}
+	return v
+}
+
+// awayFromZero pushes values out of (−margin, margin), so that ReLU kinks and
+// max-pool ties stay far from the finite-difference steps.
+func awayFromZero(v []float64, margin float64) []float64 {
+	for i, x := range v {
+		if x >= 0 && x < margin {
+			v[i] = x + margin
+		} else if x < 0 && x > -margin {
+			v[i] = x - margin
+		}
+	}
+	return v
+}
+
+// probRows returns n rows of c positive values summing to 1.
+func probRows(seed uint64, n, c int) []float64 {
+	r := rand.New(rand.NewPCG(seed, 2))
+	v := make([]float64, n*c)
+	for i := range n {
+		s := 0.0
+		for j := range c {
+			v[i*c+j] = 0.1 + r.Float64()
+			s += v[i*c+j]
+		}
+		for j := range c {
+			v[i*c+j] /= s
+		}
+	}
+	return v
+}
+
+func gradCheck(t *testing.T, m *nn.Sequential, in tensor.Shape, loss nn.Loss, n int, seed uint64) nn.GradCheckResult {
+	t.Helper()
+	b := cpu64(t)
+	if err := m.BuildDType(b, tensor.Float64, in, seed); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Free() })
+	x := upload(t, b, tensor.Float64, append(tensor.Shape{n}, in...), awayFromZero(randn(seed+1, n*in.Len()), 0.05))
+	out := m.OutShape().Len()
+	var target *tensor.Tensor
+	switch loss.Name() {
+	case "bce":
+		target = upload(t, b, tensor.Float64, tensor.Shape{n, out}, probRows(seed+2, n*out, 1))
+	default:
+		target = upload(t, b, tensor.Float64, tensor.Shape{n, out}, probRows(seed+2, n, out))
+	}
+	res, err := nn.GradCheck(m, loss, x, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestGradCheckModel checks a conv-pool-dense-softmax model and a
+// conv-pool-dense model trained from logits.
+func TestGradCheckModel(t *testing.T) {
+	for _, c := range []struct {
+		spec string
+		loss nn.Loss
+	}{
+		{"conv(1,3,3,p1) relu maxpool(2) flatten dense(12,4) softmax", nn.MSELoss()},
+		{"conv(2,4,3,s2,p1,g2) tanh avgpool(2) flatten dense(4,3) dropout(0.3)", nn.CrossEntropyLoss()},
+	} {
+		t.Run(c.spec, func(t *testing.T) {
+			m, err := nn.Parse(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := tensor.Shape{1, 4, 4}
+			if c.spec[5] == '2' {
+				in = tensor.Shape{2, 4, 4}
+			}
+			m.SetTraining(true)
+			res := gradCheck(t, m, in, c.loss, 3, 7)
+			t.Logf("%d elements, max relative error %.3g at %s (analytic %.6g, numeric %.6g)", res.Checked, res.MaxRelErr, res.Worst, res.Analytic, res.Numeric)
+			if res.MaxRelErr > 1e-6 {
+				t.Errorf("max relative error %.3g at %s (analytic %.6g, numeric %.6g), expected < 1e-6", res.MaxRelErr, res.Worst, res.Analytic, res.Numeric)
+			}
+		})
+	}
+}
+
+// TestGradCheckLayers checks every layer kind and the main options on their
+// own, in float64 on the CPU backend.
+func TestGradCheckLayers(t *testing.T) {
+	for _, c := range []struct {
+		spec string
+		in   tensor.Shape
+		loss nn.Loss
+	}{
+		{"conv(2,3,3)", tensor.Shape{2, 5, 5}, nn.MSELoss()},
+		{"conv(2,3,3x2,s2x1,p1x0)", tensor.Shape{2, 5, 4}, nn.MSELoss()},
+		{"conv(4,4,3,p2,d2,g2)", tensor.Shape{4, 4, 4}, nn.MSELoss()},
+		{"conv(2,3,1,s2,nobias)", tensor.Shape{2, 5, 5}, nn.MSELoss()},
+		{"maxpool(2)", tensor.Shape{2, 4, 4}, nn.MSELoss()},
+		{"maxpool(3,s2,p1)", tensor.Shape{2, 5, 5}, nn.MSELoss()},
+		{"avgpool(2)", tensor.Shape{2, 4, 4}, nn.MSELoss()},
+		{"avgpool(3,s2,p1)", tensor.Shape{2, 5, 5}, nn.MSELoss()},
+		{"avgpool(3,s2,p1,excludepad)", tensor.Shape{2, 5, 5}, nn.MSELoss()},
+		{"gap", tensor.Shape{3, 4, 5}, nn.MSELoss()},
+		{"flatten dense(12,3)", tensor.Shape{3, 2, 2}, nn.CrossEntropyLoss()},
+		{"reshape(-1,4) softmax", tensor.Shape{2, 2, 2}, nn.MSELoss()},
+		{"dense(6,4)", tensor.Shape{6}, nn.MSELoss()},
+		{"dense(6,4,nobias)", tensor.Shape{6}, nn.CrossEntropyLoss()},
+		{"relu", tensor.Shape{10}, nn.MSELoss()},
+		{"sigmoid", tensor.Shape{10}, nn.BCELoss()},
+		{"tanh", tensor.Shape{10}, nn.MSELoss()},
+		{"softmax", tensor.Shape{6}, nn.MSELoss()},
+		{"dropout(0.5)", tensor.Shape{10}, nn.MSELoss()},
+	} {
+		t.Run(c.spec, func(t *testing.T) {
+			m, err := nn.Parse(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.SetTraining(true)
+			res := gradCheck(t, m, c.in, c.loss, 2, 11)
+			t.Logf("%d elements, max relative error %.3g at %s", res.Checked, res.MaxRelErr, res.Worst)
+			if res.MaxRelErr > 1e-6 || res.Checked == 0 {
+				t.Errorf("%d elements, max relative error %.3g at %s (analytic %.6g, numeric %.6g), expected < 1e-6",
+					res.Checked, res.MaxRelErr, res.Worst, res.Analytic, res.Numeric)
+			}
+		})
+	}
+}

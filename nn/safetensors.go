@@ -1,0 +1,400 @@
+package nn
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// The safetensors format: an 8-byte little-endian header length N, N bytes of
+// JSON mapping each tensor name to {"dtype", "shape", "data_offsets": [begin,
+// end]} (byte offsets into the data that follows the header) plus an optional
+// "__metadata__" object of strings, then the tensors' little-endian data. The
+// tensors cover the data exactly, without gaps or overlaps.
+
+// maxSafetensorsHeader bounds the JSON header (the reference implementation's
+// limit).
+const maxSafetensorsHeader = 100 << 20
+
+// Metadata keys SaveSafetensors writes besides "format": "pt".
+const (
+	// MetaSpec holds the model spec (Sequential.String).
+	MetaSpec = "vkcnn.spec"
+	// MetaInput holds the per-sample input shape, comma-separated: "1,28,28".
+	MetaInput = "vkcnn.input"
+)
+
+// safetensorsEntry is one tensor's header entry.
+type safetensorsEntry struct {
+	DType       string   `json:"dtype"`
+	Shape       []int    `json:"shape"`
+	DataOffsets [2]int64 `json:"data_offsets"`
+}
+
+// dtypeCode returns "F32" or "F64".
+func dtypeCode(dt tensor.DType) string {
+	if dt == tensor.Float64 {
+		return "F64"
+	}
+	return "F32"
+}
+
+// EncodeSafetensors writes the tensors and the metadata (may be nil) to w in
+// the safetensors format, data in name order. Names must not be empty or
+// "__metadata__"; each tensor's Data must match its Shape.
+func EncodeSafetensors(w io.Writer, tensors map[string]HostTensor, meta map[string]string) error {
+	names := make([]string, 0, len(tensors))
+	for name := range tensors {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	header := map[string]any{}
+	if len(meta) > 0 {
+		header["__metadata__"] = meta
+	}
+	var off int64
+	for _, name := range names {
+		h := tensors[name]
+		if name == "" || name == "__metadata__" {
+			return fmt.Errorf("safetensors: tensor name %q is reserved or empty: %w", name, tensor.ErrParam)
+		}
+		if err := h.check("safetensors: tensor " + strconv.Quote(name)); err != nil {
+			return err
+		}
+		size := int64(h.Shape.Len() * h.DType().Size())
+		header[name] = safetensorsEntry{DType: dtypeCode(h.DType()), Shape: append([]int{}, h.Shape...), DataOffsets: [2]int64{off, off + size}}
+		off += size
+	}
+	js, err := json.Marshal(header)
+	if err != nil {
+		return fmt.Errorf("safetensors header: %w", err)
+	}
+	for len(js)%8 != 0 {
+		js = append(js, ' ')
+	}
+	if _, err := w.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(js)))); err != nil {
+		return err
+	}
+	if _, err := w.Write(js); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := w.Write(encodeLE(tensors[name].Data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeLE returns the little-endian bytes of a []float32 or []float64.
+func encodeLE(data any) []byte {
+	switch d := data.(type) {
+	case []float32:
+		out := make([]byte, 0, 4*len(d))
+		for _, v := range d {
+			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
+		}
+		return out
+	case []float64:
+		out := make([]byte, 0, 8*len(d))
+		for _, v := range d {
+			out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
+		}
+		return out
+	}
+	return nil
+}
+
+// decodeLE decodes little-endian float32 or float64 values.
+func decodeLE(b []byte, dt tensor.DType) any {
+	if dt == tensor.Float64 {
+		out := make([]float64, len(b)/8)
+		for i := range out {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		return out
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// DecodeSafetensors parses a safetensors file held in data and returns its
+// tensors (F32 as []float32, F64 as []float64) and metadata. Every length and
+// offset is checked against the size of data before anything is allocated, so
+// a corrupt file costs no more memory than its size. Errors wrap ErrFormat and
+// name the tensor at fault.
+func DecodeSafetensors(data []byte) (map[string]HostTensor, map[string]string, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("safetensors: "+format+": %w", append(args, ErrFormat)...)
+	}
+	if len(data) < 8 {
+		return nil, nil, bad("file has %d bytes, expected at least 8 for the header length", len(data))
+	}
+	n := binary.LittleEndian.Uint64(data)
+	if n > uint64(len(data)-8) || n > maxSafetensorsHeader {
+		return nil, nil, bad("header length %d does not fit the file of %d bytes (limit %d)", n, len(data), maxSafetensorsHeader)
+	}
+	header, body := data[8:8+n], data[8+n:]
+	if len(bytes.TrimSpace(header)) == 0 || bytes.TrimSpace(header)[0] != '{' {
+		return nil, nil, bad("header is not a JSON object")
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(header, &raw); err != nil {
+		return nil, nil, bad("header JSON: %v", err)
+	}
+	var meta map[string]string
+	type span struct {
+		name       string
+		begin, end int64
+	}
+	var spans []span
+	entries := map[string]safetensorsEntry{}
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &meta); err != nil {
+				return nil, nil, bad("__metadata__ is not an object of strings: %v", err)
+			}
+			continue
+		}
+		var e struct {
+			DType       *string  `json:"dtype"`
+			Shape       *[]int64 `json:"shape"`
+			DataOffsets *[]int64 `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, nil, bad("tensor %q: header entry: %v", name, err)
+		}
+		if e.DType == nil || e.Shape == nil || e.DataOffsets == nil || len(*e.DataOffsets) != 2 {
+			return nil, nil, bad("tensor %q: header entry needs dtype, shape and two data_offsets", name)
+		}
+		var dt tensor.DType
+		switch *e.DType {
+		case "F32":
+			dt = tensor.Float32
+		case "F64":
+			dt = tensor.Float64
+		default:
+			return nil, nil, bad("tensor %q: dtype %q unsupported, expected F32 or F64", name, *e.DType)
+		}
+		size := int64(dt.Size())
+		limit := int64(len(body)) / size // the most elements the data can hold
+		count := int64(1)
+		shape := make(tensor.Shape, len(*e.Shape))
+		for i, d := range *e.Shape {
+			if d < 0 {
+				return nil, nil, bad("tensor %q: shape %v has a negative dimension", name, *e.Shape)
+			}
+			if d > 0 && count > limit/d {
+				return nil, nil, bad("tensor %q: shape %v holds more elements than the %d data bytes", name, *e.Shape, len(body))
+			}
+			count *= d
+			shape[i] = int(d)
+		}
+		begin, end := (*e.DataOffsets)[0], (*e.DataOffsets)[1]
+		if begin < 0 || end < begin || end > int64(len(body)) {
+			return nil, nil, bad("tensor %q: data_offsets [%d, %d] outside the %d data bytes", name, begin, end, len(body))
+		}
+		if end-begin != count*size {
+			return nil, nil, bad("tensor %q: data_offsets [%d, %d] span %d bytes, expected %d for %s %v", name, begin, end, end-begin, count*size, *e.DType, *e.Shape)
+		}
+		entries[name] = safetensorsEntry{DType: *e.DType, Shape: shape, DataOffsets: [2]int64{begin, end}}
+		spans = append(spans, span{name, begin, end})
+	}
+	slices.SortFunc(spans, func(a, b span) int {
+		return cmp.Or(cmp.Compare(a.begin, b.begin), cmp.Compare(a.end, b.end))
+	})
+	var pos int64
+	for _, s := range spans {
+		if s.begin != pos {
+			return nil, nil, bad("tensor %q starts at data byte %d, expected %d (tensors must cover the data without gaps or overlaps)", s.name, s.begin, pos)
+		}
+		pos = s.end
+	}
+	if pos != int64(len(body)) {
+		return nil, nil, bad("tensors cover %d data bytes, the file holds %d", pos, len(body))
+	}
+	out := make(map[string]HostTensor, len(entries))
+	for name, e := range entries {
+		dt := tensor.Float32
+		if e.DType == "F64" {
+			dt = tensor.Float64
+		}
+		out[name] = HostTensor{Shape: e.Shape, Data: decodeLE(body[e.DataOffsets[0]:e.DataOffsets[1]], dt)}
+	}
+	return out, meta, nil
+}
+
+// WriteSafetensors writes tensors and metadata to the file path atomically
+// (a temporary file in the same directory, then a rename).
+func WriteSafetensors(path string, tensors map[string]HostTensor, meta map[string]string) error {
+	if err := writeFileAtomic(path, func(w io.Writer) error { return EncodeSafetensors(w, tensors, meta) }); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadSafetensors reads and decodes the safetensors file at path (see
+// DecodeSafetensors).
+func ReadSafetensors(path string) (map[string]HostTensor, map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, meta, err := DecodeSafetensors(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ts, meta, nil
+}
+
+// StateDict downloads every parameter into a map keyed by its state_dict name
+// ("0.weight", …), like PyTorch's state_dict().
+func (m *Sequential) StateDict() (map[string]HostTensor, error) {
+	if err := m.ready("state dict"); err != nil {
+		return nil, err
+	}
+	sd := map[string]HostTensor{}
+	for _, p := range m.Params() {
+		h, err := ToHost(p.Value)
+		if err != nil {
+			return nil, fmt.Errorf("state dict: %s: %w", p.Name, err)
+		}
+		sd[p.Name] = h
+	}
+	return sd, nil
+}
+
+// LoadStateDict uploads the tensors of sd into the parameters of the same
+// name, like PyTorch's strict load_state_dict: a missing tensor, an unexpected
+// one or a shape that differs is an error naming the tensor (wrapping
+// tensor.ErrShape), and then nothing is loaded. float32 and float64 data are
+// converted to the model's dtype.
+func (m *Sequential) LoadStateDict(sd map[string]HostTensor) error {
+	if err := m.ready("load state dict"); err != nil {
+		return err
+	}
+	params := m.Params()
+	known := map[string]bool{}
+	for _, p := range params {
+		known[p.Name] = true
+		h, ok := sd[p.Name]
+		if !ok {
+			return fmt.Errorf("load state dict: tensor %q missing (model %s): %w", p.Name, m, tensor.ErrShape)
+		}
+		if err := h.check("load state dict: tensor " + strconv.Quote(p.Name)); err != nil {
+			return err
+		}
+		if want := p.Value.Shape(); !h.Shape.Equal(want) {
+			return fmt.Errorf("load state dict: tensor %q has shape %v, expected %v: %w", p.Name, h.Shape, want, tensor.ErrShape)
+		}
+	}
+	var extra []string
+	for name := range sd {
+		if !known[name] {
+			extra = append(extra, strconv.Quote(name))
+		}
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		return fmt.Errorf("load state dict: unexpected tensor %s (model %s): %w", strings.Join(extra, ", "), m, tensor.ErrShape)
+	}
+	for _, p := range params {
+		if err := p.Set(sd[p.Name].Data); err != nil {
+			return fmt.Errorf("load state dict: %w", err)
+		}
+	}
+	return nil
+}
+
+// SaveSafetensors writes the parameters to path in the safetensors format,
+// named and laid out like PyTorch's nn.Sequential state_dict, in the model's
+// dtype (F32 or F64). The metadata holds "format": "pt", the model spec
+// (MetaSpec) and the input shape (MetaInput), which LoadModel reads. The write
+// is atomic.
+func (m *Sequential) SaveSafetensors(path string) error {
+	sd, err := m.StateDict()
+	if err != nil {
+		return err
+	}
+	in := make([]string, len(m.shapes[0]))
+	for i, d := range m.shapes[0] {
+		in[i] = strconv.Itoa(d)
+	}
+	return WriteSafetensors(path, sd, map[string]string{"format": "pt", MetaSpec: m.String(), MetaInput: strings.Join(in, ",")})
+}
+
+// LoadSafetensors reads the weights at path into the built model (see
+// LoadStateDict for the checks). A file written by PyTorch from an
+// equivalent nn.Sequential loads as well.
+func (m *Sequential) LoadSafetensors(path string) error {
+	if err := m.ready("load " + path); err != nil {
+		return err
+	}
+	sd, _, err := ReadSafetensors(path)
+	if err != nil {
+		return err
+	}
+	if err := m.LoadStateDict(sd); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadModel rebuilds a model saved by SaveSafetensors: it parses the spec and
+// input shape from the metadata, builds the model on b (in the file's dtype
+// when b supports it, else b's default) and loads the weights. A file without
+// that metadata (one written by PyTorch) gives an ErrFormat error: build the
+// model yourself and use LoadSafetensors.
+func LoadModel(path string, b tensor.Backend) (*Sequential, error) {
+	sd, meta, err := ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	spec, inText := meta[MetaSpec], meta[MetaInput]
+	if spec == "" || inText == "" {
+		return nil, fmt.Errorf("%s: no %q and %q metadata, expected a file saved by vkcnn: %w", path, MetaSpec, MetaInput, ErrFormat)
+	}
+	m, err := Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var in tensor.Shape
+	for _, s := range strings.Split(inText, ",") {
+		d, err := parseInt(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%s: input shape %q: %v: %w", path, inText, err, ErrFormat)
+		}
+		in = append(in, d)
+	}
+	dt := tensor.DType(0)
+	for _, h := range sd {
+		dt = h.DType()
+		break
+	}
+	if dt != 0 && b != nil && b.Caps().Supports(dt) {
+		err = m.BuildDType(b, dt, in, 0)
+	} else {
+		err = m.Build(b, in, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := m.LoadStateDict(sd); err != nil {
+		m.Free()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
