@@ -1,0 +1,124 @@
+//go:build cgo
+
+package gpu
+
+import (
+	"math"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// This file drives shaders/gemm.comp, the one tiled matrix product behind
+// MatMul and the three convolution ops, and implements MatMul.
+
+// Tile sizes of shaders/gemm.comp: a workgroup computes gemmTileM rows by
+// gemmTileN columns of the product, stepping gemmTileK reduction indices per
+// shared-memory load.
+const (
+	gemmTileM = 64
+	gemmTileN = 64
+	gemmTileK = 16
+)
+
+// Modes of shaders/gemm.comp (its MODE specialization constant).
+const (
+	gemmMatMul uint32 = iota
+	gemmConvForward
+	gemmConvInputGrad
+	gemmConvKernelGrad
+)
+
+// gemmJob is one launch of shaders/gemm.comp: the product C[m, n] = Σ_k
+// A(m, k)·B(k, n) for each of groups convolution groups, its reduction cut
+// into splits chunks of kchunk indices (kchunk = k and splits = 1 when it is
+// not split).
+type gemmJob struct {
+	mode           uint32
+	transA, transB bool
+	bias           bool
+	m, n, k        int
+	kchunk, splits int
+	conv           tensor.ConvGeom // zero for MatMul (groups 1)
+}
+
+// run records the dispatches of j with bufs bound as (C, A, B, bias). Grids
+// larger than the device's workgroup-count limits are cut into several
+// dispatches whose first tile the push constants name.
+func (j gemmJob) run(b *Backend, bufs ...*tensor.Tensor) error {
+	groups := max(j.conv.Groups, 1)
+	spec := []uint32{j.mode, flag(j.transA), flag(j.transB), flag(j.bias)}
+	tiles := [3]int{divUp(j.n, gemmTileN), divUp(j.m, gemmTileM), groups * j.splits}
+	g := j.conv
+	push := []uint32{
+		u32(j.m), u32(j.n), u32(j.k), u32(j.kchunk),
+		0, 0, 0, u32(groups), // tileX, tileY, zBase filled in below
+		u32(g.N), u32(g.C), u32(g.H), u32(g.W),
+		u32(g.K), u32(g.KH), u32(g.KW),
+		u32(g.OH), u32(g.OW),
+		u32(g.C / groups), u32(g.K / groups),
+		u32(g.Stride[0]), u32(g.Stride[1]), u32(g.Pad[0]), u32(g.Pad[1]),
+		u32(g.Dilation[0]), u32(g.Dilation[1]),
+	}
+	return b.tiled(tiles, func(base, count [3]int) error {
+		push[4], push[5], push[6] = u32(base[0]), u32(base[1]), u32(base[2])
+		return b.dispatch("gemm", spec, push, [3]uint32{u32(count[0]), u32(count[1]), u32(count[2])}, bufs...)
+	})
+}
+
+// tiled calls launch for consecutive blocks of a grid of workgroups, each
+// block within the device's maxComputeWorkGroupCount, with the block's first
+// workgroup (base) and size (count).
+func (b *Backend) tiled(grid [3]int, launch func(base, count [3]int) error) error {
+	var lim [3]int
+	for i := range lim {
+		lim[i] = max(int(b.maxGroups[i]), 1)
+	}
+	for z := 0; z < grid[2]; z += lim[2] {
+		for y := 0; y < grid[1]; y += lim[1] {
+			for x := 0; x < grid[0]; x += lim[0] {
+				base := [3]int{x, y, z}
+				count := [3]int{min(lim[0], grid[0]-x), min(lim[1], grid[1]-y), min(lim[2], grid[2]-z)}
+				if err := launch(base, count); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// MatMul computes c = op(a)·op(bm) for 2-D float32 tensors, where op
+// transposes its argument when the flag is set: c is [M, N], op(a) is [M, K],
+// op(bm) is [K, N]. Each element is accumulated in float32 in a fixed order
+// by shared-memory tiles of shaders/gemm.comp. Errors wrap ErrShape, ErrDType,
+// ErrBackend or ErrFreed for bad arguments (see tensor.CheckMatMul) and
+// ErrClosed, ErrOutOfMemory or ErrDeviceLost from the device.
+func (b *Backend) MatMul(c, a, bm *tensor.Tensor, transA, transB bool) error {
+	if err := b.usable("matmul"); err != nil {
+		return err
+	}
+	m, n, k, err := tensor.CheckMatMul(b, c, a, bm, transA, transB)
+	if err != nil {
+		return err
+	}
+	j := gemmJob{mode: gemmMatMul, transA: transA, transB: transB, m: m, n: n, k: k, kchunk: k, splits: 1}
+	return j.run(b, c, a, bm, a)
+}
+
+// divUp returns ⌈a/b⌉ for a ≥ 0, b > 0.
+func divUp(a, b int) int { return (a + b - 1) / b }
+
+// u32 converts a size or index that validation has bounded to a push-constant
+// word.
+func u32(v int) uint32 { return uint32(v) }
+
+// f32 converts v to the float32 bits of a push-constant or specialization word.
+func f32(v float64) uint32 { return math.Float32bits(float32(v)) }
+
+// flag converts a bool to a 0/1 word.
+func flag(v bool) uint32 {
+	if v {
+		return 1
+	}
+	return 0
+}

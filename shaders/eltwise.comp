@@ -1,0 +1,111 @@
+#version 450
+// eltwise.comp: every elementwise op, chosen by the OP specialization
+// constant; invocation i computes dst[i] from a[i] and b[i] (or a broadcast
+// element). dst may alias a or b: each invocation reads its inputs before it
+// writes its own element.
+//
+//   OP 0 add:          dst = a + b
+//   OP 1 mul:          dst = a·b
+//   OP 2 scale:        dst = alpha·a
+//   OP 3 relu:         dst = max(a, 0)
+//   OP 4 relu bwd:     dst = a where b > 0, else 0      (a = dy, b = x)
+//   OP 5 sigmoid:      dst = 1/(1 + e^−a), without overflow
+//   OP 6 sigmoid bwd:  dst = a·b·(1 − b)                (a = dy, b = y)
+//   OP 7 tanh:         dst = tanh(a), accurate near 0 and finite everywhere
+//   OP 8 tanh bwd:     dst = a·(1 − b²)                 (a = dy, b = y)
+//   OP 9 add bias:     dst = a + b[(i / inner) % channels]
+//   OP 10 spread:      dst = a[i / inner] / alpha       (global average pool backward)
+//   OP 11 dropout:     dst = 0 with probability rate, else keep (see below)
+layout(local_size_x = 256) in;
+
+layout(constant_id = 0) const uint OP = 0;
+
+layout(std430, set = 0, binding = 0) writeonly buffer Dst { float dst[]; };
+layout(std430, set = 0, binding = 1) readonly buffer InA { float a[]; };
+layout(std430, set = 0, binding = 2) readonly buffer InB { float b[]; };
+
+layout(push_constant) uniform Params {
+    uint n;          // element count of dst
+    float alpha;     // scale factor (OP 2), divisor (OP 10)
+    uint inner;      // elements per channel (OP 9) or per broadcast value (OP 10)
+    uint channels;   // bias length (OP 9)
+    uint seedLo;     // dropout seed, low and high 32 bits (OP 11)
+    uint seedHi;
+    uint threshold;  // dropout: drop where the 24-bit draw is below this
+    float keep;      // dropout: value of kept elements, 1/(1 − rate)
+} p;
+
+// hash32 is the "lowbias32" integer hash, as tensor.DropoutUniform uses it.
+uint hash32(uint x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+// tanhSafe is tanh without the cancellation of (e^2x − 1)/(e^2x + 1) near 0
+// and without overflow for large |x|.
+float tanhSafe(float x) {
+    float ax = abs(x);
+    if (ax < 0.25) {
+        float x2 = x * x;
+        // Taylor series to x^11; the next term is below 3e-10 here.
+        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0 +
+            x2 * (62.0 / 2835.0 + x2 * (-1382.0 / 155925.0))))));
+    }
+    float t = exp(-2.0 * ax);
+    return sign(x) * (1.0 - t) / (1.0 + t);
+}
+
+void main() {
+    uint i = gl_GlobalInvocationID.x +
+        gl_GlobalInvocationID.y * (gl_NumWorkGroups.x * 256u) +
+        gl_GlobalInvocationID.z * (gl_NumWorkGroups.x * 256u * gl_NumWorkGroups.y);
+    if (i >= p.n) {
+        return;
+    }
+    float r;
+    if (OP == 0) {
+        r = a[i] + b[i];
+    } else if (OP == 1) {
+        r = a[i] * b[i];
+    } else if (OP == 2) {
+        r = p.alpha * a[i];
+    } else if (OP == 3) {
+        float x = a[i];
+        r = x > 0.0 ? x : 0.0;
+    } else if (OP == 4) {
+        r = b[i] > 0.0 ? a[i] : 0.0;
+    } else if (OP == 5) {
+        float x = a[i];
+        if (x >= 0.0) {
+            r = 1.0 / (1.0 + exp(-x));
+        } else {
+            float e = exp(x);
+            r = e / (1.0 + e);
+        }
+    } else if (OP == 6) {
+        float y = b[i];
+        r = a[i] * y * (1.0 - y);
+    } else if (OP == 7) {
+        r = tanhSafe(a[i]);
+    } else if (OP == 8) {
+        float y = b[i];
+        r = a[i] * (1.0 - y * y);
+    } else if (OP == 9) {
+        r = a[i] + b[(i / p.inner) % p.channels];
+    } else if (OP == 10) {
+        r = a[i / p.inner] / p.alpha;
+    } else {
+        // tensor.DropoutUniform(seed, i) is (h >> 8)·2^−24 with
+        // h = hash32((lo ^ hash32(hi ^ 0x9e3779b9)) ^ hash32(i)); the element
+        // is dropped when that draw is below rate, that is when h >> 8 is
+        // below threshold = ⌈rate·2^24⌉, an exact integer comparison.
+        uint h = p.seedLo ^ hash32(p.seedHi ^ 0x9e3779b9u);
+        h = hash32(h ^ hash32(i));
+        r = (h >> 8) < p.threshold ? 0.0 : p.keep;
+    }
+    dst[i] = r;
+}

@@ -1,0 +1,86 @@
+#version 450
+// rows.comp: row-wise ops over the last axis, one invocation per row, chosen
+// by the MODE specialization constant. Every mode reads a row's inputs before
+// writing its outputs element by element, so out may alias an input.
+//
+//   MODE 0 softmax:          out = softmax(a), max-subtracted
+//   MODE 1 softmax backward: out = b ⊙ (a − Σ(a ⊙ b))     (a = dy, b = y)
+//   MODE 2 argmax:           out[row] = index of the first maximum of a's row
+//   MODE 3 softmax cross-entropy with logits a and target probabilities b:
+//          out[row] = Σ_c b·(lse − a) with lse = max + log Σ e^(a − max) over
+//          the classes whose target is not 0 (so −∞ logits are safe there), and,
+//          when HAS_GRAD, grad = (softmax(a) − b)/div.
+layout(local_size_x = 256) in;
+
+layout(constant_id = 0) const uint MODE = 0;
+layout(constant_id = 1) const uint HAS_GRAD = 0;
+
+layout(std430, set = 0, binding = 0) writeonly buffer Out { float o[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Grad { float grad[]; };
+layout(std430, set = 0, binding = 2) readonly buffer InA { float a[]; };
+layout(std430, set = 0, binding = 3) readonly buffer InB { float b[]; };
+
+layout(push_constant) uniform Params {
+    uint rows, cols;
+    float div;  // the gradient's divisor (MODE 3): the batch size
+} p;
+
+void main() {
+    uint row = gl_GlobalInvocationID.x +
+        gl_GlobalInvocationID.y * (gl_NumWorkGroups.x * 256u) +
+        gl_GlobalInvocationID.z * (gl_NumWorkGroups.x * 256u * gl_NumWorkGroups.y);
+    if (row >= p.rows) {
+        return;
+    }
+    uint base = row * p.cols;
+    if (MODE == 1) {
+        float dot = 0.0;
+        for (uint j = 0; j < p.cols; j++) {
+            dot += a[base + j] * b[base + j];
+        }
+        for (uint j = 0; j < p.cols; j++) {
+            float y = b[base + j];
+            o[base + j] = y * (a[base + j] - dot);
+        }
+        return;
+    }
+
+    // The row maximum, and (argmax) where it first occurs; the first NaN beats
+    // every number, as on the CPU backend.
+    float mx = a[base];
+    uint at = 0;
+    for (uint j = 1; j < p.cols; j++) {
+        float v = a[base + j];
+        if (v > mx || (isnan(v) && !isnan(mx))) {
+            mx = v;
+            at = j;
+        }
+    }
+    if (MODE == 2) {
+        o[row] = float(at);
+        return;
+    }
+    float sum = 0.0;
+    for (uint j = 0; j < p.cols; j++) {
+        sum += exp(a[base + j] - mx);
+    }
+    if (MODE == 0) {
+        for (uint j = 0; j < p.cols; j++) {
+            o[base + j] = exp(a[base + j] - mx) / sum;
+        }
+        return;
+    }
+    float lse = mx + log(sum);
+    float loss = 0.0;
+    for (uint j = 0; j < p.cols; j++) {
+        float l = a[base + j];
+        float t = b[base + j];
+        if (t != 0.0) {
+            loss += t * (lse - l);
+        }
+        if (HAS_GRAD != 0) {
+            grad[base + j] = (exp(l - mx) / sum - t) / p.div;
+        }
+    }
+    o[row] = loss;
+}
