@@ -12,9 +12,8 @@
 // Work is split over a fixed number of goroutines (Threads, by default
 // runtime.GOMAXPROCS(0)) so that no two goroutines write the same memory.
 // Convolutions use im2col and a GEMM (gemm.go) per image, group and band of
-// output rows;
-// reductions over float32 data (sums, bias gradients, losses, softmax
-// denominators) accumulate in float64.
+// output rows; reductions over float32 data (sums, bias gradients, losses,
+// softmax denominators) accumulate in float64.
 package cpu
 
 import (

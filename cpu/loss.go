@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/vkcnn/vkcnn/tensor"
@@ -13,10 +12,11 @@ import (
 // written.
 
 // lossOp is the shape of a loss kernel: it returns the loss and fills grad
-// when grad is not nil; cols is the length of pred's last axis.
+// when grad is not nil; cols is the row length of pred (softmax
+// cross-entropy) or 1.
 type lossOp[T scalar] func(b *Backend, cols int, grad, pred, target []T) float64
 
-// runLoss validates a loss op and runs k32 or k64 on the data.
+// runLoss validates MSELoss or BCELoss and runs k32 or k64 on the data.
 func (b *Backend) runLoss(op string, loss, grad, pred, target *tensor.Tensor, k32 lossOp[float32], k64 lossOp[float64]) error {
 	if err := b.open(op); err != nil {
 		return err
@@ -24,16 +24,18 @@ func (b *Backend) runLoss(op string, loss, grad, pred, target *tensor.Tensor, k3
 	if _, err := tensor.CheckLoss(b, op, loss, grad, pred, target); err != nil {
 		return err
 	}
-	cols := 1
-	if pred.Rank() > 0 {
-		cols = pred.Dim(-1)
-	}
+	computeLoss(b, 1, loss, grad, pred, target, k32, k64)
+	return nil
+}
+
+// computeLoss runs k32 or k64, by dtype, on validated tensors and stores the
+// loss; cols is the row length passed on to the kernel.
+func computeLoss(b *Backend, cols int, loss, grad, pred, target *tensor.Tensor, k32 lossOp[float32], k64 lossOp[float64]) {
 	if pred.DType() == tensor.Float32 {
 		data[float32](loss)[0] = float32(k32(b, cols, optData[float32](grad), data[float32](pred), data[float32](target)))
 	} else {
 		data[float64](loss)[0] = k64(b, cols, optData[float64](grad), data[float64](pred), data[float64](target))
 	}
-	return nil
 }
 
 // MSELoss sets loss (one element) to mean((pred − target)²) over all elements
@@ -93,19 +95,15 @@ func bceLoss[T scalar](b *Backend, _ int, grad, pred, target []T) float64 {
 // ErrShape (also for logits of rank other than 2), ErrDType, ErrBackend,
 // ErrFreed or ErrClosed.
 func (b *Backend) SoftmaxCrossEntropy(loss, grad, logits, target *tensor.Tensor) error {
-	const op = "softmax cross entropy"
-	if err := b.open(op); err != nil {
+	if err := b.open("softmax cross-entropy"); err != nil {
 		return err
 	}
-	if logits != nil && logits.Rank() != 2 {
-		// CheckLoss documents but does not enforce the [N, C] rank.
-		if _, err := tensor.CheckArgs(b, op, tensor.Arg{Name: "prediction", T: logits}); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: prediction has shape %v (rank %d), expected rank 2 [N C]: %w",
-			op, logits.Shape(), logits.Rank(), tensor.ErrShape)
+	_, cols, err := tensor.CheckSoftmaxCrossEntropy(b, loss, grad, logits, target)
+	if err != nil {
+		return err
 	}
-	return b.runLoss(op, loss, grad, logits, target, softmaxCrossEntropy[float32], softmaxCrossEntropy[float64])
+	computeLoss(b, cols, loss, grad, logits, target, softmaxCrossEntropy[float32], softmaxCrossEntropy[float64])
+	return nil
 }
 
 func softmaxCrossEntropy[T scalar](b *Backend, cols int, grad, logits, target []T) float64 {

