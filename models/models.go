@@ -1,0 +1,214 @@
+// Package models holds vkcnn's model presets: classic small CNNs written as
+// one-line nn model specs, each with the loss, dataset and training settings
+// that make it reach its accuracy on that dataset.
+//
+//	p, err := models.Get("lenet5")
+//	if err != nil { ... } // the error lists the known names
+//	m, err := p.Model()   // an unbuilt *nn.Sequential
+//	err = m.Build(backend, p.Input, seed)
+//	hist, err := m.Fit(train, p.FitConfig(seed))
+//
+// The presets:
+//
+//   - seed01: the classic network that tells the digits 0 and 1 apart
+//     (dataset mnist01): a 3×3 convolution to 5 channels, sigmoid, a dense
+//     layer of 100 sigmoid units and 2 sigmoid outputs, trained with binary
+//     cross-entropy and plain SGD;
+//   - cnn: two 3×3 convolutions (8 and 16 channels, padding 1) with ReLU and
+//     2×2 max pooling, then dense 784→64→10, trained with softmax
+//     cross-entropy on the ten MNIST digits;
+//   - lenet5: LeCun's LeNet-5 with ReLU and max pooling: 5×5 convolutions to 6
+//     (padding 2) and 16 channels, each followed by 2×2 max pooling, then dense
+//     400→120→84→10, softmax cross-entropy on MNIST.
+//
+// The tests of this package train every preset on the real digits with its
+// default settings and check the accuracy each reaches on the test split.
+package models
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// Preset is a model architecture with the loss, dataset and training settings
+// that go with it.
+type Preset struct {
+	// Name is the preset's name, as Get takes it: "seed01", "cnn", "lenet5".
+	Name string
+	// Description says in one line what the model is.
+	Description string
+	// Spec is the model as a one-line nn spec (see nn.Parse).
+	Spec string
+	// Input is the per-sample input shape [C, H, W].
+	Input tensor.Shape
+	// Loss names the training loss for nn.LossByName: "bce" or
+	// "cross_entropy".
+	Loss string
+	// Dataset names the data.Load dataset the preset is made for.
+	Dataset string
+	// Optimizer is "sgd" or "adam".
+	Optimizer string
+	// LR is the learning rate.
+	LR float64
+	// Momentum is SGD's momentum (0 for plain SGD; unused by Adam).
+	Momentum float64
+	// Epochs is the number of passes over the training set.
+	Epochs int
+	// BatchSize is the number of samples per training step.
+	BatchSize int
+}
+
+// presets lists the presets in the order Names returns. The training settings
+// are the cheapest that reach the accuracy bars of this package's tests
+// reliably on the 8,000/2,000 MNIST split (see models_test.go).
+var presets = []Preset{
+	{
+		Name:        "seed01",
+		Description: "the classic 0-vs-1 network: conv 1→5 3×3, sigmoid, dense 3380→100, sigmoid, dense 100→2, sigmoid; binary cross-entropy",
+		Spec:        "conv(1,5,3) sigmoid flatten dense(3380,100) sigmoid dense(100,2) sigmoid",
+		Input:       tensor.Shape{1, 28, 28},
+		Loss:        "bce",
+		Dataset:     "mnist01",
+		Optimizer:   "sgd",
+		LR:          0.5,
+		Epochs:      20,
+		BatchSize:   32,
+	},
+	{
+		Name:        "cnn",
+		Description: "a small CNN: conv 1→8 3×3 p1, ReLU, maxpool 2, conv 8→16 3×3 p1, ReLU, maxpool 2, dense 784→64, ReLU, dense 64→10; softmax cross-entropy",
+		Spec:        "conv(1,8,3,p1) relu maxpool(2) conv(8,16,3,p1) relu maxpool(2) flatten dense(784,64) relu dense(64,10)",
+		Input:       tensor.Shape{1, 28, 28},
+		Loss:        "cross_entropy",
+		Dataset:     "mnist",
+		Optimizer:   "adam",
+		LR:          2e-3,
+		Epochs:      6,
+		BatchSize:   32,
+	},
+	{
+		Name:        "lenet5",
+		Description: "LeNet-5 with ReLU and max pooling: conv 1→6 5×5 p2, maxpool 2, conv 6→16 5×5, maxpool 2, dense 400→120→84→10; softmax cross-entropy",
+		Spec:        "conv(1,6,5,p2) relu maxpool(2) conv(6,16,5) relu maxpool(2) flatten dense(400,120) relu dense(120,84) relu dense(84,10)",
+		Input:       tensor.Shape{1, 28, 28},
+		Loss:        "cross_entropy",
+		Dataset:     "mnist",
+		Optimizer:   "adam",
+		LR:          2e-3,
+		Epochs:      6,
+		BatchSize:   32,
+	},
+}
+
+// Names returns the names of the presets, in a fixed order.
+func Names() []string {
+	names := make([]string, len(presets))
+	for i, p := range presets {
+		names[i] = p.Name
+	}
+	return names
+}
+
+// All returns a copy of every preset, in the order of Names.
+func All() []Preset {
+	out := make([]Preset, len(presets))
+	for i, p := range presets {
+		out[i] = p.clone()
+	}
+	return out
+}
+
+// Get returns the preset called name (case-insensitive, surrounding spaces
+// ignored). An unknown name gives a tensor.ErrParam error listing the known
+// names.
+func Get(name string) (Preset, error) {
+	key := strings.ToLower(strings.TrimSpace(name))
+	for _, p := range presets {
+		if p.Name == key {
+			return p.clone(), nil
+		}
+	}
+	return Preset{}, fmt.Errorf("models: unknown preset %q, expected one of %s: %w", name, strings.Join(Names(), ", "), tensor.ErrParam)
+}
+
+// clone returns p with its own copy of Input.
+func (p Preset) clone() Preset {
+	p.Input = p.Input.Clone()
+	return p
+}
+
+// Model parses the spec into a new, unbuilt model; build it for p.Input.
+// Errors are those of nn.Parse (wrapping nn.ErrFormat).
+func (p Preset) Model() (*nn.Sequential, error) {
+	m, err := nn.Parse(p.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("preset %s: %w", p.Name, err)
+	}
+	return m, nil
+}
+
+// NewLoss returns the preset's loss. An unknown Loss name gives a
+// tensor.ErrParam error.
+func (p Preset) NewLoss() (nn.Loss, error) {
+	l, err := nn.LossByName(p.Loss)
+	if err != nil {
+		return nil, fmt.Errorf("preset %s: %w", p.Name, err)
+	}
+	return l, nil
+}
+
+// NewOptimizer returns a fresh optimizer with the preset's settings (see
+// NewOptimizer, the function).
+func (p Preset) NewOptimizer() (nn.Optimizer, error) {
+	o, err := NewOptimizer(p.Optimizer, p.LR, p.Momentum)
+	if err != nil {
+		return nil, fmt.Errorf("preset %s: %w", p.Name, err)
+	}
+	return o, nil
+}
+
+// FitConfig returns an nn.FitConfig with the preset's epochs, batch size,
+// loss and a new optimizer, shuffling every epoch from seed. The caller
+// closes the optimizer after training. Errors are those of NewLoss and
+// NewOptimizer.
+func (p Preset) FitConfig(seed uint64) (nn.FitConfig, error) {
+	loss, err := p.NewLoss()
+	if err != nil {
+		return nn.FitConfig{}, err
+	}
+	opt, err := p.NewOptimizer()
+	if err != nil {
+		return nn.FitConfig{}, err
+	}
+	return nn.FitConfig{Epochs: p.Epochs, BatchSize: p.BatchSize, Loss: loss, Optimizer: opt, Shuffle: true, Seed: seed}, nil
+}
+
+// NewOptimizer returns an optimizer by name: "sgd" (SGD with the given
+// learning rate and momentum, PyTorch semantics) or "adam" (Adam with the
+// given learning rate and PyTorch's other defaults; momentum must be 0). It
+// returns a tensor.ErrParam error for an unknown name, a learning rate that is
+// not positive and finite, or a momentum outside [0, 1) (or non-zero for
+// Adam).
+func NewOptimizer(name string, lr, momentum float64) (nn.Optimizer, error) {
+	if !(lr > 0 && lr < 1e300) {
+		return nil, fmt.Errorf("learning rate %v, expected a positive number: %w", lr, tensor.ErrParam)
+	}
+	if !(momentum >= 0 && momentum < 1) {
+		return nil, fmt.Errorf("momentum %v, expected a number in [0, 1): %w", momentum, tensor.ErrParam)
+	}
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "sgd":
+		return nn.NewSGD(tensor.SGDParams{LR: lr, Momentum: momentum}), nil
+	case "adam":
+		if momentum != 0 {
+			return nil, fmt.Errorf("momentum %v with adam, expected 0 (Adam has its own moments): %w", momentum, tensor.ErrParam)
+		}
+		a := tensor.DefaultAdam()
+		a.LR = lr
+		return nn.NewAdam(a), nil
+	}
+	return nil, fmt.Errorf("optimizer %q unknown, expected sgd or adam: %w", name, tensor.ErrParam)
+}
