@@ -187,7 +187,7 @@ func tanhBackwardK[T scalar](dx, dy, y []T) {
 }
 
 // DropoutMask fills mask with 0 where DropoutUniform(seed, i) < rate and with
-// 1/(1−rate), computed in the mask's dtype, elsewhere. The comparison is exact
+// 1/(1−rate), computed in float64 and rounded to the mask's dtype, elsewhere. The comparison is exact
 // (u is a multiple of 2^−24, compared with rate in float64), so the mask is the
 // same on every backend. rate must be in [0, 1); errors wrap ErrParam,
 // ErrDType, ErrBackend, ErrFreed or ErrClosed.
@@ -207,7 +207,7 @@ func (b *Backend) DropoutMask(mask *tensor.Tensor, rate float64, seed uint64) er
 }
 
 func dropoutMask[T scalar](b *Backend, m []T, rate float64, seed uint64) {
-	keep := 1 / (1 - T(rate))
+	keep := T(1 / (1 - rate))
 	b.parallel(len(m), elemGrain, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			if float64(tensor.DropoutUniform(seed, uint32(i))) >= rate {

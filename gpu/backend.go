@@ -148,6 +148,8 @@ type config struct {
 	allowSoftware bool
 	debug         func(Message)
 	budget        uint64
+	instanceExts  []string
+	deviceExts    []string
 }
 
 // Option configures New.
@@ -183,6 +185,25 @@ func Debug(fn func(Message)) Option {
 // means no cap beyond the device's own.
 func MemoryBudget(bytes uint64) Option {
 	return func(c *config) { c.budget = bytes }
+}
+
+// InstanceExtensions enables extra Vulkan instance extensions by name, such
+// as the surface extensions a windowing library needs to show images
+// ("VK_KHR_surface", "VK_KHR_xcb_surface"; GLFW lists them). None are enabled
+// by default. New returns an error wrapping tensor.ErrUnsupported that names
+// the first extension the Vulkan loader does not offer.
+func InstanceExtensions(names ...string) Option {
+	return func(c *config) { c.instanceExts = append(c.instanceExts, names...) }
+}
+
+// DeviceExtensions enables extra device extensions by name. None are enabled
+// by default. Asking for "VK_KHR_swapchain" (what NewPresenter needs) also
+// makes the backend run on a queue family with graphics and compute, the kind
+// that can present to a window, instead of a compute-only one. New returns an
+// error wrapping tensor.ErrUnsupported that names the first extension the
+// chosen device does not offer.
+func DeviceExtensions(names ...string) Option {
+	return func(c *config) { c.deviceExts = append(c.deviceExts, names...) }
 }
 
 func newConfig(opts []Option) config {

@@ -15,9 +15,13 @@ import "github.com/vkcnn/vkcnn/tensor"
 //
 // The input gradient is the full convolution with the flipped kernel written
 // as a gather: B(k, (n, h, w)) is the dy element whose window puts kernel tap
-// k on input position (h, w), or 0 when stride or dilation leave no such
-// window. Every output element is owned by one invocation, so no op needs
-// atomics and results are deterministic.
+// k on input position (h, w), or 0 where it falls outside dy. With a stride,
+// the input positions split into sh·sw phases, each reached only by the taps
+// of its phase, and each phase is its own product, so no work goes to the
+// taps a stride skips. Every output element is owned by one invocation, so no
+// op needs atomics and results are deterministic. gemmShape fits the tile to
+// the product (16×256 to 256×16), so first layers (few channels) and tall
+// kernel gradients waste little.
 
 // Split-K tuning of the kernel gradient, whose product is small (Kg × R)
 // while its reduction runs over the whole batch (N·OH·OW): when the output
@@ -70,9 +74,13 @@ func (b *Backend) Conv2DInputGrad(dx, dy, w *tensor.Tensor, p tensor.Conv2DParam
 	if err != nil {
 		return err
 	}
-	q := g.K / g.Groups * g.KH * g.KW
-	j := gemmJob{mode: gemmConvInputGrad,
-		m: g.C / g.Groups, n: g.N * g.H * g.W, k: q, kchunk: q, splits: 1, conv: g}
+	// One product per group and stride phase; n and k bound the largest
+	// phase's columns (input positions) and reduction (output channels ×
+	// taps), and the shader works out each phase's own.
+	sh, sw := g.Stride[0], g.Stride[1]
+	q := g.K / g.Groups * divUp(g.KH, sh) * divUp(g.KW, sw)
+	j := gemmJob{mode: gemmConvInputGrad, m: g.C / g.Groups, n: g.N * divUp(g.H, sh) * divUp(g.W, sw),
+		k: q, kchunk: q, splits: sh * sw, conv: g}
 	return j.run(b, dx, w, dy, w)
 }
 
@@ -94,12 +102,14 @@ func (b *Backend) Conv2DKernelGrad(dw, x, dy *tensor.Tensor, p tensor.Conv2DPara
 	r := g.C / g.Groups * g.KH * g.KW
 	l := g.N * g.OH * g.OW
 	j := gemmJob{mode: gemmConvKernelGrad, m: g.K / g.Groups, n: r, k: l, kchunk: l, splits: 1, conv: g}
-	tiles := divUp(j.m, gemmTileM) * divUp(j.n, gemmTileN) * g.Groups
+	j.tm = gemmShape(j.m, j.n)
+	rows, cols := gemmTile(j.tm)
+	tiles := divUp(j.m, rows) * divUp(j.n, cols) * g.Groups
 	splits := min(divUp(kgradTargetGroups, tiles), l/kgradMinChunk, kgradMaxScratch/dw.Len())
 	if splits < 2 {
 		return j.run(b, dw, dy, x, dy)
 	}
-	j.kchunk = divUp(divUp(l, splits), gemmTileK) * gemmTileK
+	j.kchunk = divUp(divUp(l, splits), 16) * 16 // whole shared-memory stages
 	j.splits = divUp(l, j.kchunk)
 	part, err := b.scratch(j.splits * dw.Len())
 	if err != nil {

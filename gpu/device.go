@@ -260,8 +260,9 @@ type instance struct {
 func cstr(s string) string { return s + "\x00" }
 
 // newInstance loads the loader and creates a Vulkan 1.1 instance; with debug
-// it enables VK_EXT_debug_utils and creates a messenger.
-func newInstance(debug bool) (*instance, error) {
+// it enables VK_EXT_debug_utils and creates a messenger. It also enables the
+// extra extensions, failing with ErrUnsupported when one is not on offer.
+func newInstance(debug bool, extra []string) (*instance, error) {
 	loader.mu.Lock()
 	defer loader.mu.Unlock()
 	if err := loadVulkan(os.Getenv(EnvLibrary)); err != nil {
@@ -284,6 +285,11 @@ func newInstance(debug bool) (*instance, error) {
 	if exts["VK_KHR_portability_enumeration"] {
 		enable = append(enable, cstr("VK_KHR_portability_enumeration"))
 		flags |= 1 // VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR
+	}
+	enable, err = enableExtensions(enable, extra, exts, "the Vulkan loader")
+	if err != nil {
+		in.freeSink()
+		return nil, err
 	}
 	app := vk.ApplicationInfo{
 		SType:            vk.StructureTypeApplicationInfo,
@@ -399,6 +405,9 @@ type physical struct {
 	mem    vk.PhysicalDeviceMemoryProperties
 	family uint32 // a queue family with compute
 	exts   map[string]bool
+	// universal is a queue family with graphics and compute, which can
+	// present on desktop platforms, or -1 (present.go).
+	universal int
 }
 
 // physicalDevices lists the instance's devices in enumeration order. A
@@ -426,7 +435,7 @@ func (in *instance) physicalDevices() ([]physical, error) {
 	}
 	out := make([]physical, 0, len(pds))
 	for i, pd := range pds {
-		p := physical{pd: pd}
+		p := physical{pd: pd, universal: -1}
 		var props vk.PhysicalDeviceProperties
 		vk.GetPhysicalDeviceProperties(pd, &props)
 		props.Deref()
@@ -477,6 +486,9 @@ func (in *instance) physicalDevices() ([]physical, error) {
 			if flags&vk.QueueFlags(vk.QueueComputeBit) == 0 || qs[q].count == 0 {
 				continue
 			}
+			if flags&vk.QueueFlags(vk.QueueGraphicsBit) != 0 && p.universal < 0 {
+				p.universal = q
+			}
 			// A compute queue without graphics is usually the dedicated one.
 			if best < 0 || flags&vk.QueueFlags(vk.QueueGraphicsBit) == 0 {
 				best = q
@@ -500,7 +512,7 @@ func (in *instance) physicalDevices() ([]physical, error) {
 // included. It returns a *NoDeviceError (wrapping tensor.ErrNoDevice) when the
 // loader or a driver is missing.
 func Devices() ([]DeviceInfo, error) {
-	in, err := newInstance(false)
+	in, err := newInstance(false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -540,6 +552,12 @@ type Backend struct {
 	mem   allocator
 	pipes pipelines
 	str   stream
+
+	// deviceExts are the extra device extensions asked for (DeviceExtensions).
+	deviceExts []string
+	// presenters are the live presenters (present.go), closed with the
+	// backend.
+	presenters []*Presenter
 }
 
 // New opens a Vulkan device: the one named by the Device option or
@@ -550,11 +568,11 @@ type Backend struct {
 // Vulkan call fails.
 func New(opts ...Option) (*Backend, error) {
 	cfg := newConfig(opts)
-	in, err := newInstance(cfg.debug != nil)
+	in, err := newInstance(cfg.debug != nil, cfg.instanceExts)
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{in: in, debug: cfg.debug}
+	b := &Backend{in: in, debug: cfg.debug, deviceExts: cfg.deviceExts}
 	b.mem.budget = cfg.budget
 	fail := func(err error) (*Backend, error) {
 		b.destroy()
@@ -588,6 +606,11 @@ func (b *Backend) openDevice() error {
 	if p.exts["VK_KHR_portability_subset"] {
 		enable = append(enable, cstr("VK_KHR_portability_subset"))
 	}
+	enable, err := enableExtensions(enable, b.deviceExts, p.exts, fmt.Sprintf("device %q", b.info.Name))
+	if err != nil {
+		return err
+	}
+	b.choosePresentFamily()
 	info := vk.DeviceCreateInfo{
 		SType:                vk.StructureTypeDeviceCreateInfo,
 		QueueCreateInfoCount: 1,
@@ -627,6 +650,7 @@ func (b *Backend) openDevice() error {
 func (b *Backend) destroy() {
 	if b.dev != nil {
 		vk.DeviceWaitIdle(b.dev)
+		b.closePresenters()
 		b.closeStream()
 		b.closePipelines()
 		b.closeMemory()

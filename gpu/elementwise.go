@@ -143,7 +143,7 @@ func (b *Backend) TanhBackward(dx, dy, y *tensor.Tensor) error {
 }
 
 // DropoutMask fills mask with 0 where tensor.DropoutUniform(seed, i) < rate
-// and with 1/(1−rate), computed in float32, elsewhere. The shader ports
+// and with 1/(1−rate), computed in float64 and rounded to float32, elsewhere. The shader ports
 // DropoutUniform's integer hash and compares the 24-bit draw with ⌈rate·2^24⌉
 // exactly, so masks equal the CPU backend's bit for bit. rate must be in
 // [0, 1); errors wrap ErrParam, ErrDType, ErrBackend or ErrFreed for bad
@@ -159,7 +159,7 @@ func (b *Backend) DropoutMask(mask *tensor.Tensor, rate float64, seed uint64) er
 	p := eltParams{
 		seed:      seed,
 		threshold: uint32(math.Ceil(rate * (1 << 24))),
-		keep:      1 / (1 - float32(rate)),
+		keep:      float32(1 / (1 - rate)),
 	}
 	return b.eltwise(eltDropout, p, mask, mask, mask)
 }
@@ -338,7 +338,8 @@ func (b *Backend) dropScratch(cur, src *tensor.Tensor, err error) error {
 
 // Tuning of reduce: a reduction whose outputs alone give fewer than
 // reduceWide invocations and whose length exceeds reduceLeaf is cut into
-// chunks of about √r, reduced by a further pass.
+// chunks of about √r (between reduceMinChunk and reduceLeaf indices), reduced
+// by further passes. Short sequential sums also bound the rounding error.
 const (
 	reduceWide     = 16384
 	reduceLeaf     = 256
@@ -353,7 +354,7 @@ const (
 func (b *Backend) reduce(dst, src *tensor.Tensor, outer, r, inner int, div float32) error {
 	cur := src
 	for r > reduceLeaf && outer*inner < reduceWide {
-		chunk := max(reduceMinChunk, int(math.Ceil(math.Sqrt(float64(r)))))
+		chunk := min(max(reduceMinChunk, int(math.Ceil(math.Sqrt(float64(r))))), reduceLeaf)
 		s := divUp(r, chunk)
 		part, err := b.scratch(outer * s * inner)
 		if err != nil {

@@ -11,14 +11,29 @@ import (
 // This file drives shaders/gemm.comp, the one tiled matrix product behind
 // MatMul and the three convolution ops, and implements MatMul.
 
-// Tile sizes of shaders/gemm.comp: a workgroup computes gemmTileM rows by
-// gemmTileN columns of the product, stepping gemmTileK reduction indices per
-// shared-memory load.
-const (
-	gemmTileM = 64
-	gemmTileN = 64
-	gemmTileK = 16
-)
+// Tile shapes of shaders/gemm.comp: a workgroup of 64 invocations, each
+// owning 8×8 outputs, computes a tile of 8·tm rows by 8·(64/tm) columns; tm is
+// its TM specialization constant. gemmShapes lists the shapes in order of
+// preference on ties (squarest first).
+var gemmShapes = []int{8, 4, 16, 2, 32}
+
+// gemmTile returns the rows and columns of a tile with tm invocations along
+// the rows.
+func gemmTile(tm int) (rows, cols int) { return 8 * tm, 8 * (64 / tm) }
+
+// gemmShape picks the tile shape for an m×n product: the one that pads the
+// product least, so that products with few rows (first layers, depthwise
+// groups) or few columns waste little work.
+func gemmShape(m, n int) int {
+	best, bestArea := 0, 0
+	for _, tm := range gemmShapes {
+		r, c := gemmTile(tm)
+		if area := divUp(m, r) * r * divUp(n, c) * c; best == 0 || area < bestArea {
+			best, bestArea = tm, area
+		}
+	}
+	return best
+}
 
 // Modes of shaders/gemm.comp (its MODE specialization constant).
 const (
@@ -31,8 +46,9 @@ const (
 // gemmJob is one launch of shaders/gemm.comp: the product C[m, n] = Σ_k
 // A(m, k)·B(k, n) for each of groups convolution groups, its reduction cut
 // into splits chunks of kchunk indices (kchunk = k and splits = 1 when it is
-// not split).
+// not split), with tiles of shape tm (0 picks one with gemmShape).
 type gemmJob struct {
+	tm             int
 	mode           uint32
 	transA, transB bool
 	bias           bool
@@ -46,8 +62,12 @@ type gemmJob struct {
 // dispatches whose first tile the push constants name.
 func (j gemmJob) run(b *Backend, bufs ...*tensor.Tensor) error {
 	groups := max(j.conv.Groups, 1)
-	spec := []uint32{j.mode, flag(j.transA), flag(j.transB), flag(j.bias)}
-	tiles := [3]int{divUp(j.n, gemmTileN), divUp(j.m, gemmTileM), groups * j.splits}
+	if j.tm == 0 {
+		j.tm = gemmShape(j.m, j.n)
+	}
+	rows, cols := gemmTile(j.tm)
+	spec := []uint32{j.mode, flag(j.transA), flag(j.transB), flag(j.bias), u32(j.tm)}
+	tiles := [3]int{divUp(j.n, cols), divUp(j.m, rows), groups * j.splits}
 	g := j.conv
 	push := []uint32{
 		u32(j.m), u32(j.n), u32(j.k), u32(j.kchunk),

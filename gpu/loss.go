@@ -2,11 +2,7 @@
 
 package gpu
 
-import (
-	"fmt"
-
-	"github.com/vkcnn/vkcnn/tensor"
-)
+import "github.com/vkcnn/vkcnn/tensor"
 
 // The losses never leave the device: a first pass (shaders/loss.comp, or
 // shaders/rows.comp for softmax cross-entropy) writes one term per element or
@@ -71,25 +67,16 @@ func (b *Backend) BCELoss(loss, grad, pred, target *tensor.Tensor) error {
 // invocation per row computes the max-subtracted log-sum-exp, so any finite
 // logits are safe. Errors wrap ErrShape (also for logits of rank other than
 // 2), ErrDType, ErrBackend or ErrFreed for bad arguments (see
-// tensor.CheckLoss) and ErrClosed, ErrOutOfMemory or ErrDeviceLost from the
-// device.
+// tensor.CheckSoftmaxCrossEntropy) and ErrClosed, ErrOutOfMemory or
+// ErrDeviceLost from the device.
 func (b *Backend) SoftmaxCrossEntropy(loss, grad, logits, target *tensor.Tensor) error {
-	const op = "softmax cross entropy"
-	if err := b.usable(op); err != nil {
+	if err := b.usable("softmax cross-entropy"); err != nil {
 		return err
 	}
-	if logits != nil && logits.Rank() != 2 {
-		// CheckLoss documents but does not enforce the [N, C] rank.
-		if _, err := tensor.CheckArgs(b, op, tensor.Arg{Name: "prediction", T: logits}); err != nil {
-			return err
-		}
-		return fmt.Errorf("%s: prediction has shape %v (rank %d), expected rank 2 [N C]: %w",
-			op, logits.Shape(), logits.Rank(), tensor.ErrShape)
-	}
-	if _, err := tensor.CheckLoss(b, op, loss, grad, logits, target); err != nil {
+	rows, cols, err := tensor.CheckSoftmaxCrossEntropy(b, loss, grad, logits, target)
+	if err != nil {
 		return err
 	}
-	rows, cols := logits.Dim(0), logits.Dim(1)
 	terms, err := b.scratch(rows)
 	if err != nil {
 		return err

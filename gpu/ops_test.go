@@ -4,6 +4,7 @@ package gpu_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -94,21 +95,40 @@ func TestOpsMatMul(t *testing.T) {
 		opNear(t, "matmul", opGet(t, b, c), want, 0, 0)
 	}
 
-	// Several tiles with ragged edges, against a float64 reference.
+	// Several tiles with ragged edges, in each tile shape (rows × columns
+	// from 16×256 to 256×16, picked by the product's shape) and with
+	// transposed operands, against a float64 reference.
 	r := rand.New(rand.NewPCG(1, 2))
-	m, n, k := 70, 130, 33
-	av, bv := opRandom(r, m*k), opRandom(r, k*n)
-	ref := make([]float64, m*n)
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			for l := 0; l < k; l++ {
-				ref[i*n+j] += float64(av[i*k+l]) * float64(bv[l*n+j])
+	for i, s := range [][3]int{{70, 130, 33}, {2, 600, 5}, {30, 1000, 17}, {100, 20, 40}, {200, 10, 3}} {
+		m, n, k := s[0], s[1], s[2]
+		ta, tb := i%2 == 1, i%3 == 1
+		av, bv := opRandom(r, m*k), opRandom(r, k*n)
+		ref := make([]float64, m*n)
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				for l := 0; l < k; l++ {
+					ai, bi := i*k+l, l*n+j
+					if ta {
+						ai = l*m + i
+					}
+					if tb {
+						bi = j*k + l
+					}
+					ref[i*n+j] += float64(av[ai]) * float64(bv[bi])
+				}
 			}
 		}
+		as, bs := tensor.Shape{m, k}, tensor.Shape{k, n}
+		if ta {
+			as = tensor.Shape{k, m}
+		}
+		if tb {
+			bs = tensor.Shape{n, k}
+		}
+		c := opPut(t, b, tensor.Shape{m, n}, nil)
+		opCheck(t, "matmul", b.MatMul(c, opPut(t, b, as, av), opPut(t, b, bs, bv), ta, tb))
+		opNear(t, fmt.Sprintf("matmul %v·%v", as, bs), opGet(t, b, c), ref, 1e-5, 1e-5)
 	}
-	c := opPut(t, b, tensor.Shape{m, n}, nil)
-	opCheck(t, "matmul", b.MatMul(c, opPut(t, b, tensor.Shape{m, k}, av), opPut(t, b, tensor.Shape{k, n}, bv), false, false))
-	opNear(t, "matmul 70x33·33x130", opGet(t, b, c), ref, 1e-5, 1e-5)
 }
 
 // opRandom returns n uniform values in [−1, 1).
@@ -197,6 +217,14 @@ func TestOpsConv2DGeometries(t *testing.T) {
 		{tensor.Shape{2, 4, 9, 7}, tensor.Shape{6, 2, 3, 2}, tensor.Conv2DParams{Stride: [2]int{2, 1}, Pad: [2]int{1, 2}, Dilation: [2]int{2, 1}, Groups: 2}},
 		{tensor.Shape{1, 3, 5, 5}, tensor.Shape{3, 1, 3, 3}, tensor.Conv2DParams{Stride: [2]int{3, 3}, Pad: [2]int{0, 0}, Dilation: [2]int{1, 1}, Groups: 3}},
 		{tensor.Shape{3, 70, 4, 4}, tensor.Shape{66, 70, 1, 1}, tensor.DefaultConv2D()},
+		// Stride 2 with dilation 2: input rows and columns of odd phase get
+		// no kernel tap, so their gradient is 0.
+		{tensor.Shape{1, 2, 7, 7}, tensor.Shape{2, 1, 3, 3}, tensor.Conv2DParams{Stride: [2]int{2, 2}, Pad: [2]int{1, 2}, Dilation: [2]int{2, 2}, Groups: 2}},
+		// Stride 3 over a 2×2 kernel leaves positions no window reaches.
+		{tensor.Shape{2, 3, 8, 9}, tensor.Shape{4, 3, 2, 2}, tensor.Conv2DParams{Stride: [2]int{3, 3}, Pad: [2]int{0, 1}, Dilation: [2]int{1, 1}, Groups: 1}},
+		// Many output channels over a 1×1 kernel: the kernel gradient is a
+		// tall, narrow product (256×16 tiles).
+		{tensor.Shape{2, 3, 5, 5}, tensor.Shape{150, 3, 1, 1}, tensor.DefaultConv2D()},
 		// Long batch reduction over a small kernel: the kernel gradient splits.
 		{tensor.Shape{4, 3, 20, 20}, tensor.Shape{5, 3, 3, 3}, tensor.Conv2DParams{Stride: [2]int{1, 1}, Pad: [2]int{1, 1}, Dilation: [2]int{1, 1}, Groups: 1}},
 	} {
@@ -365,7 +393,7 @@ func TestOpsDropoutMask(t *testing.T) {
 		seed := uint64(0x123456789abcdef) + uint64(rate*1000)
 		opCheck(t, "dropout", b.DropoutMask(mask, rate, seed))
 		got := opGet(t, b, mask)
-		keep := 1 / (1 - float32(rate))
+		keep := float32(1 / (1 - rate))
 		bad := 0
 		for i, v := range got {
 			want := keep

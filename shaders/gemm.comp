@@ -2,19 +2,28 @@
 #extension GL_EXT_control_flow_attributes : enable
 // gemm.comp: one shared-memory tiled matrix product C[m, n] = Σ_k A(m, k)·B(k, n)
 // behind four ops, chosen by the MODE specialization constant. Each workgroup
-// computes a 64×64 tile of C, staging BK = 16 reduction indices of A and B at
-// a time in shared memory; each of its 64 invocations owns 8×8 outputs (rows
-// ty + 8i, columns tx + 8j) held in registers and accumulates them over the
-// reduction in a fixed order, so results are deterministic. Out-of-range rows,
-// columns and reduction indices load 0 and are never stored.
+// of 64 invocations computes a BM×BN tile of C, staging BK reduction indices of
+// A and B at a time in shared memory; invocation (tx, ty) of the TN×TM grid of
+// invocations owns the 8×8 outputs at rows ty + TM·i and columns tx + TN·j,
+// held in registers and accumulated over the reduction in a fixed order, so
+// results are deterministic. The TM specialization constant shapes the tile
+// (BM = 8·TM, BN = 8·(64/TM): 16×256 to 256×16), so that products with few rows
+// or columns waste little; every shape stays under 16 KiB of shared memory.
+// Out-of-range rows, columns and reduction indices load 0 and are never
+// stored.
 //
 //   MODE 0 matmul:       A = op(a) [M, K], B = op(b) [K, N], C = c [M, N].
 //   MODE 1 conv forward: per group g, A = w [Kg, R], B = im2col(x) [R, N·OH·OW],
 //                        C = y (plus bias when HAS_BIAS), R = Cg·KH·KW.
-//   MODE 2 conv dx:      per group, A = wᵀ [Cg, Kg·KH·KW], B = the dy element whose
-//                        window puts tap (kh, kw) on each input position (0 where
-//                        none does) [Kg·KH·KW, N·H·W], C = dx: the full
-//                        convolution with the flipped kernel, as a gather.
+//   MODE 2 conv dx:      the full convolution with the flipped kernel, as a
+//                        gather, split by stride phase: the input positions
+//                        (ih, iw) with (ih + ph) mod sh = rh and (iw + pw) mod
+//                        sw = rw receive gradient only through the kernel taps
+//                        with kh·dh ≡ rh and kw·dw ≡ rw, so per group and phase
+//                        A = wᵀ [Cg, Kg·taps], B = dy at the one output position
+//                        each tap puts on each input position (0 outside dy)
+//                        [Kg·taps, N·positions], C = dx at those positions. No
+//                        product is spent on taps that stride skips.
 //   MODE 3 conv dw:      per group, A = dy [Kg, N·OH·OW], B = im2col(x)ᵀ
 //                        [N·OH·OW, R], C = dw [Kg, R]; the reduction over the batch
 //                        may be split into chunks (split-K), each chunk writing its
@@ -22,13 +31,14 @@
 //
 // Bindings: 0 = C, 1 = a (matmul a, conv w, or dy for MODE 3), 2 = b (matmul b,
 // x, or dy for MODE 2), 3 = bias. Workgroup (x, y, z) plus the bases in the
-// push constants gives (column tile, row tile, z) with z = group + groups·split.
+// push constants gives (column tile, row tile, z) with z = group + groups·s,
+// where s is the split (MODE 3) or the stride phase rh·sw + rw (MODE 2).
 //
 // The convolution loads need the decomposition of flat indices into
 // (channel, tap) or (image, row, column). Integer division is slow on GPUs
 // (and scalar on CPU emulations), so none happens per loaded element: the
 // column part of each invocation's loads is fixed across the reduction and is
-// decomposed once, and the reduction part is decomposed once per tile of BK
+// decomposed once, and the reduction part is decomposed once per stage of BK
 // indices by BK invocations into a shared table.
 layout(local_size_x = 64) in;
 
@@ -36,6 +46,7 @@ layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const uint TRANS_A = 0;  // matmul: a is [K, M]
 layout(constant_id = 2) const uint TRANS_B = 0;  // matmul: b is [N, K]
 layout(constant_id = 3) const uint HAS_BIAS = 0; // conv forward: add bias[k]
+layout(constant_id = 4) const int TM = 8;        // invocations along M: 2, 4, 8, 16 or 32
 
 layout(std430, set = 0, binding = 0) writeonly buffer OutC { float c[]; };
 layout(std430, set = 0, binding = 1) readonly buffer InA { float a[]; };
@@ -44,9 +55,10 @@ layout(std430, set = 0, binding = 3) readonly buffer InBias { float bias[]; };
 
 layout(push_constant) uniform Params {
     int M, N, K;        // the product's rows, columns and reduction length
+                        // (MODE 2: columns and reduction of the largest phase)
     int kchunk;         // reduction indices per split (K when not split)
     int tileX, tileY;   // first column tile and row tile of this dispatch
-    int zBase;          // first z (group + groups·split) of this dispatch
+    int zBase;          // first z of this dispatch
     int groups;         // convolution groups (1 for matmul)
     int batch, C, H, W; // conv input [batch, C, H, W]
     int Kout, KH, KW;   // conv kernel [Kout, Cg, KH, KW]
@@ -55,29 +67,60 @@ layout(push_constant) uniform Params {
     int sh, sw, ph, pw, dh, dw; // stride, padding, dilation (height, width)
 } p;
 
-const int BM = 64;      // tile rows
-const int BN = 64;      // tile columns
-const int BK = 16;      // reduction indices per shared-memory stage
-const int TS = 8;       // invocations per tile side
-const int RT = 8;       // outputs per invocation per side (TS·RT = BM = BN)
-const int NT = TS * TS; // invocations per workgroup
+const int NT = 64;       // invocations per workgroup
+const int RT = 8;        // outputs per invocation along each side
+const int TN = NT / TM;  // invocations along N
+const int BM = RT * TM;  // tile rows
+const int BN = RT * TN;  // tile columns
+const int BK = (TM == 2 || TM == 32) ? 8 : 16; // reduction indices per stage
+const int CPT = BN >= NT ? BN / NT : 1;        // B columns each invocation loads
+const int MAXBK = 16;
+const int MAXCPT = 4;
 
 shared float As[BK][BM + 1];
 shared float Bs[BK][BN + 1];
 
-// The reduction-index table of the current tile, entry kk for k = k0 + kk:
+// The reduction-index table of the current stage, entry kk for k = k0 + kk:
 //   MODE 1: T0 = x offset of tap (c, kh, kw), T1 = kh·dh, T2 = kw·dw.
-//   MODE 2: T0 = w offset of (kk', ·, kh, kw) within the group, T1 = dy offset
-//           of channel kk', (T2, T3) = kh·dh divided by and modulo sh,
-//           (T4, T5) = kw·dw divided by and modulo sw.
+//   MODE 2: T0 = w offset of (ko, ·, kh, kw) within the group, T1 = dy offset
+//           of channel ko, T2 and T3 = how far the tap moves the output row
+//           and column back (jh·Dh, jw·Dw, see the phase below).
 //   MODE 3: T0 = dy offset of (img, ·, oh, ow), T1 = x offset of the window's
 //           corner (img, ·, ih0, iw0), T2 = ih0, T3 = iw0.
-shared int T0[BK], T1[BK], T2[BK], T3[BK], T4[BK], T5[BK];
+shared int T0[MAXBK], T1[MAXBK], T2[MAXBK], T3[MAXBK];
+
+// The stride phase of a MODE 2 workgroup (uniform over it). Its input rows
+// are ih = ihStart + sh·t for t < phRows, and its kernel rows kh = kh0 + stepH·j
+// for j < tapsH; tap j moves the output row back by j·Dh = j·stepH·dh/sh.
+// Likewise for the columns.
+int ihStart, phRows, kh0, stepH, tapsH, Dh;
+int iwStart, phCols, kw0, stepW, tapsW, Dw;
+
+// phaseAxis returns, for phase r of an axis with stride st, padding pd,
+// dilation dl, kernel size kn and input size n: the first input index of the
+// phase, the count of its input indices, the first kernel index of the phase,
+// the step between its kernel indices, their count and the output shift per
+// step. Strides are small, so the loops are short.
+void phaseAxis(int r, int st, int pd, int dl, int kn, int n,
+               out int start, out int count, out int k0, out int step, out int taps, out int shift) {
+    start = (r - pd % st + st) % st;
+    count = start < n ? (n - 1 - start) / st + 1 : 0;
+    step = 1;
+    while ((step * dl) % st != 0) {
+        step++;
+    }
+    k0 = 0;
+    while (k0 < step && (k0 * dl) % st != r) {
+        k0++;
+    }
+    taps = k0 < step && k0 < kn ? (kn - 1 - k0) / step + 1 : 0;
+    shift = step * dl / st;
+}
 
 // fillTable sets table entry kk for reduction index k.
 void fillTable(int kk, int k) {
-    int khw = p.KH * p.KW;
     if (MODE == 1) {
+        int khw = p.KH * p.KW;
         int ci = k / khw;
         int rem = k - ci * khw;
         int kh = rem / p.KW;
@@ -86,18 +129,17 @@ void fillTable(int kk, int k) {
         T1[kk] = kh * p.dh;
         T2[kk] = kw * p.dw;
     } else if (MODE == 2) {
-        int ko = k / khw;
-        int rem = k - ko * khw;
-        int kh = rem / p.KW;
-        int kw = rem - kh * p.KW;
-        T0[kk] = ko * p.Cg * khw + rem;
+        int taps = tapsH * tapsW;
+        int ko = k / taps;
+        int rem = k - ko * taps;
+        int jh = rem / tapsW;
+        int jw = rem - jh * tapsW;
+        int kh = kh0 + jh * stepH;
+        int kw = kw0 + jw * stepW;
+        T0[kk] = (ko * p.Cg * p.KH + kh) * p.KW + kw;
         T1[kk] = ko * p.OH * p.OW;
-        int th = kh * p.dh;
-        int tw = kw * p.dw;
-        T2[kk] = th / p.sh;
-        T3[kk] = th - T2[kk] * p.sh;
-        T4[kk] = tw / p.sw;
-        T5[kk] = tw - T4[kk] * p.sw;
+        T2[kk] = jh * Dh;
+        T3[kk] = jw * Dw;
     } else if (MODE == 3) {
         int ohw = p.OH * p.OW;
         int img = k / ohw;
@@ -115,8 +157,8 @@ void fillTable(int kk, int k) {
 
 void main() {
     int tid = int(gl_LocalInvocationIndex);
-    int tx = tid % TS;
-    int ty = tid / TS;
+    int tx = tid % TN;
+    int ty = tid / TN;
     int n0 = (int(gl_WorkGroupID.x) + p.tileX) * BN;
     int m0 = (int(gl_WorkGroupID.y) + p.tileY) * BM;
     int z = int(gl_WorkGroupID.z) + p.zBase;
@@ -124,53 +166,67 @@ void main() {
     int s = z / p.groups;
     int kBegin = s * p.kchunk;
     int kEnd = min(p.K, kBegin + p.kchunk);
+    int N = p.N;
+    if (MODE == 2) {
+        phaseAxis(s / p.sw, p.sh, p.ph, p.dh, p.KH, p.H, ihStart, phRows, kh0, stepH, tapsH, Dh);
+        phaseAxis(s % p.sw, p.sw, p.pw, p.dw, p.KW, p.W, iwStart, phCols, kw0, stepW, tapsW, Dw);
+        N = p.batch * phRows * phCols;
+        kBegin = 0;
+        kEnd = p.Kg * tapsH * tapsW; // 0 when stride skips every tap: dx is 0 there
+        if (n0 >= N) {
+            return; // the whole workgroup: this phase has fewer positions
+        }
+    }
 
     // Load mapping: invocation tid loads elements e = tid + NT·i of each
     // BM×BK tile of A and BK×BN tile of B. A tiles walk k fastest (k = e % BK,
-    // m = e / BK) unless a is stored transposed; B tiles walk n fastest, so
-    // that the invocation keeps one column n = n0 + tid and k = i, unless b is
-    // stored transposed.
+    // m = e / BK) unless a is stored transposed. B tiles walk n fastest
+    // (n = e % BN, k = e / BN), unless b is stored transposed, so that an
+    // invocation loads the same CPT columns, slot i % CPT, at every stage.
     bool aAlongK = !(MODE == 0 && TRANS_A != 0);
     bool bAlongN = !(MODE == 0 && TRANS_B != 0);
 
     // The column part of the B loads, fixed for the whole reduction.
-    int colBase = 0; // MODE 1: x offset of (img, g·Cg, ih0, iw0); MODE 2: dy offset of (img, g·Kg, 0, 0);
-                     // MODE 3: x offset of tap (g·Cg + ci, kh·dh, kw·dw)
-    int colH = 0;    // MODE 1: ih0; MODE 2: (ih + ph) / sh; MODE 3: kh·dh
-    int colW = 0;    // MODE 1: iw0; MODE 2: (iw + pw) / sw; MODE 3: kw·dw
-    int colHr = 0;   // MODE 2: (ih + ph) % sh
-    int colWr = 0;   // MODE 2: (iw + pw) % sw
-    if (MODE != 0) {
-        int n = n0 + tid;
-        if (MODE == 3) {
+    int colBase[MAXCPT]; // MODE 1: x offset of (img, g·Cg, ih0, iw0); MODE 2: dy offset of
+                         // (img, g·Kg, 0, 0); MODE 3: x offset of tap (g·Cg + ci, kh·dh, kw·dw)
+    int colH[MAXCPT];    // MODE 1: ih0; MODE 2: the output row of the phase's first tap; MODE 3: kh·dh
+    int colW[MAXCPT];    // likewise for the columns
+    for (int sl = 0; sl < CPT; sl++) {
+        int n = n0 + tid % BN + NT * sl;
+        if (MODE == 1) {
+            int ohw = p.OH * p.OW;
+            int img = n / ohw;
+            int pos = n - img * ohw;
+            int oh = pos / p.OW;
+            int ow = pos - oh * p.OW;
+            colH[sl] = oh * p.sh - p.ph;
+            colW[sl] = ow * p.sw - p.pw;
+            colBase[sl] = ((img * p.C + g * p.Cg) * p.H + colH[sl]) * p.W + colW[sl];
+        } else if (MODE == 2) {
+            // n = (img, t, u): input row ihStart + sh·t, column iwStart + sw·u;
+            // the phase's first tap (kh0, kw0) puts it under output
+            // ((ih + ph − kh0·dh)/sh, (iw + pw − kw0·dw)/sw), exact divisions.
+            int pr = max(phRows * phCols, 1);
+            int img = n / pr;
+            int pos = n - img * pr;
+            int t = pos / max(phCols, 1);
+            int u = pos - t * phCols;
+            colH[sl] = (ihStart + p.sh * t + p.ph - kh0 * p.dh) / p.sh;
+            colW[sl] = (iwStart + p.sw * u + p.pw - kw0 * p.dw) / p.sw;
+            colBase[sl] = (img * p.Kout + g * p.Kg) * p.OH * p.OW;
+        } else if (MODE == 3) {
             int khw = p.KH * p.KW;
             int ci = n / khw;
             int rem = n - ci * khw;
             int kh = rem / p.KW;
             int kw = rem - kh * p.KW;
-            colH = kh * p.dh;
-            colW = kw * p.dw;
-            colBase = ((g * p.Cg + ci) * p.H + colH) * p.W + colW;
+            colH[sl] = kh * p.dh;
+            colW[sl] = kw * p.dw;
+            colBase[sl] = ((g * p.Cg + ci) * p.H + colH[sl]) * p.W + colW[sl];
         } else {
-            int hw = MODE == 1 ? p.OH * p.OW : p.H * p.W;
-            int wd = MODE == 1 ? p.OW : p.W;
-            int img = n / hw;
-            int pos = n - img * hw;
-            int r = pos / wd;
-            int q = pos - r * wd;
-            if (MODE == 1) {
-                colH = r * p.sh - p.ph;
-                colW = q * p.sw - p.pw;
-                colBase = ((img * p.C + g * p.Cg) * p.H + colH) * p.W + colW;
-            } else {
-                int th = r + p.ph;
-                int tw = q + p.pw;
-                colH = th / p.sh;
-                colHr = th - colH * p.sh;
-                colW = tw / p.sw;
-                colWr = tw - colW * p.sw;
-                colBase = (img * p.Kout + g * p.Kg) * p.OH * p.OW;
-            }
+            colH[sl] = 0;
+            colW[sl] = 0;
+            colBase[sl] = 0;
         }
     }
 
@@ -181,13 +237,13 @@ void main() {
         }
     }
 
-    if (MODE != 0 && tid < BK) {
+    if (MODE != 0 && tid < BK && kBegin + tid < kEnd) {
         fillTable(tid, kBegin + tid);
     }
     barrier();
 
     for (int k0 = kBegin; k0 < kEnd; k0 += BK) {
-        [[unroll]] for (int i = 0; i < BM * BK / NT; i++) {
+        for (int i = 0; i < BM * BK / NT; i++) {
             int e = tid + NT * i;
             int kk = aAlongK ? e % BK : e / BM;
             int mm = aAlongK ? e / BK : e % BM;
@@ -207,35 +263,34 @@ void main() {
             }
             As[kk][mm] = v;
         }
-        [[unroll]] for (int i = 0; i < BN * BK / NT; i++) {
+        for (int i = 0; i < BN * BK / NT; i++) {
             int e = tid + NT * i;
             int kk = bAlongN ? e / BN : e % BK;
             int nn = bAlongN ? e % BN : e / BK;
+            int sl = i % CPT;
             int n = n0 + nn;
             int k = k0 + kk;
             float v = 0.0;
-            if (n < p.N && k < kEnd) {
+            if (n < N && k < kEnd) {
                 if (MODE == 0) {
                     v = TRANS_B != 0 ? b[n * p.K + k] : b[k * p.N + n];
                 } else if (MODE == 1) {
-                    int ih = colH + T1[kk];
-                    int iw = colW + T2[kk];
+                    int ih = colH[sl] + T1[kk];
+                    int iw = colW[sl] + T2[kk];
                     if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
-                        v = b[colBase + T0[kk]];
+                        v = b[colBase[sl] + T0[kk]];
                     }
                 } else if (MODE == 2) {
-                    // ih + ph − kh·dh = (colH − T2)·sh + (colHr − T3): a
-                    // window lands here when the remainders agree.
-                    int oh = colH - T2[kk];
-                    int ow = colW - T4[kk];
-                    if (colHr == T3[kk] && colWr == T5[kk] && oh >= 0 && oh < p.OH && ow >= 0 && ow < p.OW) {
-                        v = b[colBase + T1[kk] + oh * p.OW + ow];
+                    int oh = colH[sl] - T2[kk];
+                    int ow = colW[sl] - T3[kk];
+                    if (oh >= 0 && oh < p.OH && ow >= 0 && ow < p.OW) {
+                        v = b[colBase[sl] + T1[kk] + oh * p.OW + ow];
                     }
                 } else {
-                    int ih = T2[kk] + colH;
-                    int iw = T3[kk] + colW;
+                    int ih = T2[kk] + colH[sl];
+                    int iw = T3[kk] + colW[sl];
                     if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
-                        v = b[T1[kk] + colBase];
+                        v = b[T1[kk] + colBase[sl]];
                     }
                 }
             }
@@ -243,16 +298,16 @@ void main() {
         }
         barrier();
         // The loads above are done with the table: refill it for the next
-        // tile while the products run.
-        if (MODE != 0 && tid < BK) {
+        // stage while the products run.
+        if (MODE != 0 && tid < BK && k0 + BK + tid < kEnd) {
             fillTable(tid, k0 + BK + tid);
         }
-        [[unroll]] for (int kk = 0; kk < BK; kk++) {
+        for (int kk = 0; kk < BK; kk++) {
             float av[RT];
             float bv[RT];
             [[unroll]] for (int i = 0; i < RT; i++) {
-                av[i] = As[kk][ty + TS * i];
-                bv[i] = Bs[kk][tx + TS * i];
+                av[i] = As[kk][ty + TM * i];
+                bv[i] = Bs[kk][tx + TN * i];
             }
             [[unroll]] for (int i = 0; i < RT; i++) {
                 [[unroll]] for (int j = 0; j < RT; j++) {
@@ -264,16 +319,25 @@ void main() {
     }
 
     [[unroll]] for (int j = 0; j < RT; j++) {
-        int n = n0 + tx + TS * j;
-        if (n >= p.N) {
+        int n = n0 + tx + TN * j;
+        if (n >= N) {
             continue;
         }
-        // Where column n goes: MODE 1 (img, pos) of y, MODE 2 (img, pos) of dx.
-        int hw = MODE == 1 ? p.OH * p.OW : p.H * p.W;
-        int img = MODE == 1 || MODE == 2 ? n / hw : 0;
-        int pos = n - img * hw;
+        // Where column n goes: its image and position in the output plane.
+        int img = 0;
+        int pos = n;
+        if (MODE == 1) {
+            img = n / (p.OH * p.OW);
+            pos = n - img * p.OH * p.OW;
+        } else if (MODE == 2) {
+            int pr = phRows * phCols;
+            img = n / pr;
+            int t = (n - img * pr) / phCols;
+            int u = n - img * pr - t * phCols;
+            pos = (ihStart + p.sh * t) * p.W + iwStart + p.sw * u;
+        }
         [[unroll]] for (int i = 0; i < RT; i++) {
-            int m = m0 + ty + TS * i;
+            int m = m0 + ty + TM * i;
             if (m >= p.M) {
                 continue;
             }
@@ -285,9 +349,9 @@ void main() {
                 if (HAS_BIAS != 0) {
                     v += bias[k];
                 }
-                c[(img * p.Kout + k) * hw + pos] = v;
+                c[(img * p.Kout + k) * p.OH * p.OW + pos] = v;
             } else if (MODE == 2) {
-                c[(img * p.C + g * p.Cg + m) * hw + pos] = v;
+                c[(img * p.C + g * p.Cg + m) * p.H * p.W + pos] = v;
             } else {
                 // dw[g·Kg + m, n] in slice s of the split-K partial sums.
                 c[(s * p.Kout + g * p.Kg + m) * p.N + n] = v;
