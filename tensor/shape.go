@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -44,12 +45,12 @@ func (s Shape) String() string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-// maxElements bounds the element count of one tensor (2^40), so that sizes in
-// bytes never overflow an int.
-const maxElements = 1 << 40
+// maxElements bounds the element count of one tensor (2^40 on 64-bit
+// platforms, less on 32-bit ones), so that sizes in bytes never overflow an int.
+const maxElements = min(1<<40, math.MaxInt/8)
 
 // Validate returns an ErrShape error if any dimension is below 1 or the element
-// count exceeds 2^40.
+// count exceeds 2^40 (math.MaxInt/8 on 32-bit platforms).
 func (s Shape) Validate() error {
 	n := 1
 	for i, d := range s {
@@ -57,7 +58,7 @@ func (s Shape) Validate() error {
 			return fmt.Errorf("shape %v: dimension %d is %d, expected ≥ 1: %w", s, i, d, ErrShape)
 		}
 		if n > maxElements/d {
-			return fmt.Errorf("shape %v: more than 2^40 elements: %w", s, ErrShape)
+			return fmt.Errorf("shape %v: more than %d elements: %w", s, maxElements, ErrShape)
 		}
 		n *= d
 	}

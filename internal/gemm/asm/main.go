@@ -1,0 +1,514 @@
+// Command asm generates the amd64 GEMM micro-kernels of package gemm with avo
+// (github.com/mmcloughlin/avo). Run it through `go generate ./internal/gemm`,
+// which writes kernels_amd64.s and its Go declarations kernels_amd64.go.
+//
+// Every kernel computes one MR×NR tile of C from packed panels:
+//
+//	acc[i][j] = Σ_{p<k} a[p·MR+i] · b[p·NR+j]
+//	c[i·ldc+j] = alpha·acc[i][j]                    when beta == 0 (C not read)
+//	c[i·ldc+j] = alpha·acc[i][j] + beta·c[i·ldc+j]  otherwise
+//
+// The NR columns of a row are held in NV vector registers (NR = NV·lanes) and
+// updated with FMAs against a broadcast element of the packed A panel, so
+// each step of the k loop loads NV vectors of B and MR scalars of A and
+// issues MR·NV independent FMAs. Each kernel comes in three variants (see
+// variant): plain, fused (reads B in place and packs it) and half (the left
+// half of the tile). The file also holds the AVX routines that pack panels:
+// row copies and 8×8 / 4×4 block transposes.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// spec describes one micro-kernel.
+type spec struct {
+	name   string
+	double bool // float64 elements, else float32
+	zmm    bool // AVX-512 (32 zmm registers), else AVX2 (16 ymm registers)
+	mr     int  // rows of the tile: broadcast elements of A per k step
+	nv     int  // vector registers per row of the tile
+	unroll int  // k steps per iteration of the main loop
+}
+
+func (s spec) elem() int {
+	if s.double {
+		return 8
+	}
+	return 4
+}
+
+func (s spec) vecBytes() int {
+	if s.zmm {
+		return 64
+	}
+	return 32
+}
+
+func (s spec) nr() int { return s.nv * s.vecBytes() / s.elem() }
+
+func (s spec) vec() VecVirtual {
+	if s.zmm {
+		return ZMM()
+	}
+	return YMM()
+}
+
+func (s spec) typ() string {
+	if s.double {
+		return "float64"
+	}
+	return "float32"
+}
+
+var specs = []spec{
+	{name: "sgemmAVX512", zmm: true, mr: 8, nv: 2, unroll: 4},
+	{name: "dgemmAVX512", double: true, zmm: true, mr: 8, nv: 2, unroll: 4},
+	{name: "sgemmAVX2", mr: 6, nv: 2, unroll: 4},
+	{name: "dgemmAVX2", double: true, mr: 6, nv: 2, unroll: 4},
+}
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	for _, s := range specs {
+		kernel(s, plain)
+		kernel(s, fused)
+		kernel(s, half)
+	}
+	for _, w := range []int{32, 64, 128} {
+		copyPanels(w)
+	}
+	transpose8x8()
+	transpose4x4()
+	Generate()
+}
+
+// variant selects what kernel generates.
+type variant int
+
+const (
+	// plain reads packed panels of A and B.
+	plain variant = iota
+	// fused (named s.name+"Pack") reads B unpacked, row p of the panel at
+	// b+p·ldb, and also stores each row into the packed panel bp, so that
+	// the first A micro-panel of a block packs B while it computes: the
+	// loads from memory then overlap the FMAs instead of stalling a
+	// separate copy.
+	fused
+	// half (named s.name+"Half") computes only the left half of the tile,
+	// the first nv/2 vectors of each row, from the same full-width packed B
+	// panel: for the last panel of C when it is at most half full.
+	half
+)
+
+// kernel generates variant v of the micro-kernel of s.
+func kernel(s spec, v variant) {
+	es, mr, nr := s.elem(), s.mr, s.nr()
+	nv := s.nv // vectors computed per row
+	lanes := nr / nv
+	t := s.typ()
+	name := s.name
+	switch v {
+	case fused:
+		name += "Pack"
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a, b *%s, ldb int, bp, c *%s, ldc int, alpha, beta %s)", t, t, t))
+		Doc(fmt.Sprintf("%s is %s reading row p of B at b+p·ldb (ldb in elements) and also copying it to the packed panel bp+p·%d.", name, s.name, nr))
+	case half:
+		name += "Half"
+		nv /= 2
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a, b, c *%s, ldc int, alpha, beta %s)", t, t))
+		Doc(fmt.Sprintf("%s is %s computing only the first %d columns of the tile (b still has %d per step).", name, s.name, nv*lanes, nr))
+	default:
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a, b, c *%s, ldc int, alpha, beta %s)", t, t))
+		Doc(fmt.Sprintf("%s computes a %d×%d tile of C = alpha·A·B + beta·C from k steps of packed panels (a: %d per step, b: %d per step); beta 0 does not read C. ldc is in elements.", name, mr, nr, mr, nr))
+	}
+
+	bcast, fma, movu, mul, movs, ucomi := VBROADCASTSS, VFMADD231PS, VMOVUPS, VMULPS, VMOVSS, VUCOMISS
+	fmaBcst := VFMADD231PS_BCST
+	if s.double {
+		bcast, fma, movu, mul, movs, ucomi = VBROADCASTSD, VFMADD231PD, VMOVUPD, VMULPD, VMOVSD, VUCOMISD
+		fmaBcst = VFMADD231PD_BCST
+	}
+	zero := func(v VecVirtual) {
+		if s.zmm {
+			VPXORD(v, v, v)
+		} else {
+			VXORPS(v, v, v)
+		}
+	}
+
+	shift := U8(2)
+	if s.double {
+		shift = U8(3)
+	}
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(shift, ldc)
+	var ldb, ldb3, bp, pf Register
+	if v == fused {
+		ldb = Load(Param("ldb"), GP64())
+		SHLQ(shift, ldb)
+		ldb3 = GP64()
+		LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+		bp = Load(Param("bp"), GP64())
+		Comment(fmt.Sprintf("pf runs %d rows of B ahead of b: rows of B are on different pages, where hardware prefetchers stop.", fusedAhead))
+		pf = GP64()
+		MOVQ(ldb, pf)
+		SHLQ(U8(log2(fusedAhead)), pf)
+		ADDQ(b, pf)
+	}
+
+	Comment("Prefetch the C tile while the products accumulate.")
+	row := GP64()
+	MOVQ(c, row)
+	for i := 0; i < mr; i++ {
+		PREFETCHT0(Mem{Base: row})
+		PREFETCHT0(Mem{Base: row, Disp: nv*lanes*es - 1})
+		if i < mr-1 {
+			ADDQ(ldc, row)
+		}
+	}
+
+	acc := make([][]VecVirtual, mr)
+	for i := range acc {
+		acc[i] = make([]VecVirtual, nv)
+		for j := range acc[i] {
+			acc[i][j] = s.vec()
+			zero(acc[i][j])
+		}
+	}
+	bv := make([]VecVirtual, nv)
+	for j := range bv {
+		bv[j] = s.vec()
+	}
+	var av VecVirtual // the broadcast element of A, for AVX2
+	if !s.zmm {
+		av = s.vec()
+	}
+
+	// rowAt returns the address of byte off of row p (< 4) of B from base.
+	rowAt := func(base Register, p, off int) Mem {
+		if v != fused {
+			return Mem{Base: base, Disp: p*nr*es + off}
+		}
+		switch p {
+		case 0:
+			return Mem{Base: base, Disp: off}
+		case 3:
+			return Mem{Base: base, Index: ldb3, Scale: 1, Disp: off}
+		}
+		return Mem{Base: base, Index: ldb, Scale: uint8(p), Disp: off}
+	}
+	step := func(p int) {
+		if v == fused {
+			PREFETCHT0(rowAt(pf, p, 0))
+			PREFETCHT0(rowAt(pf, p, nr*es-1))
+		}
+		for j := 0; j < nv; j++ {
+			movu(rowAt(b, p, j*lanes*es), bv[j])
+		}
+		if v == fused {
+			for j := 0; j < nv; j++ {
+				movu(bv[j], Mem{Base: bp, Disp: (p*nr + j*lanes) * es})
+			}
+		}
+		for i := 0; i < mr; i++ {
+			am := Mem{Base: a, Disp: (p*mr + i) * es}
+			if s.zmm {
+				// AVX-512 broadcasts the element inside the FMA: fewer
+				// instructions, and the half-width kernel runs as fast as
+				// the full one.
+				for j := 0; j < nv; j++ {
+					fmaBcst(am, bv[j], acc[i][j])
+				}
+				continue
+			}
+			bcast(am, av)
+			for j := 0; j < nv; j++ {
+				fma(bv[j], av, acc[i][j])
+			}
+		}
+	}
+	// advance moves a and b (and bp, pf) on by steps k steps.
+	advance := func(steps int) {
+		ADDQ(U32(steps*mr*es), a)
+		if v != fused {
+			ADDQ(U32(steps*nr*es), b)
+			return
+		}
+		ADDQ(U32(steps*nr*es), bp)
+		if steps == 1 {
+			ADDQ(ldb, b)
+			ADDQ(ldb, pf)
+			return
+		}
+		LEAQ(Mem{Base: b, Index: ldb, Scale: uint8(steps)}, b)
+		LEAQ(Mem{Base: pf, Index: ldb, Scale: uint8(steps)}, pf)
+	}
+
+	Comment(fmt.Sprintf("Main loop: %d k steps per iteration.", s.unroll))
+	Label(name + "_loop")
+	CMPQ(k, U8(s.unroll))
+	JL(LabelRef(name + "_tail"))
+	for p := 0; p < s.unroll; p++ {
+		step(p)
+	}
+	advance(s.unroll)
+	SUBQ(U8(s.unroll), k)
+	JMP(LabelRef(name + "_loop"))
+
+	Comment("Remaining k steps, one at a time.")
+	Label(name + "_tail")
+	TESTQ(k, k)
+	JE(LabelRef(name + "_store"))
+	step(0)
+	advance(1)
+	DECQ(k)
+	JMP(LabelRef(name + "_tail"))
+
+	Label(name + "_store")
+	alpha := s.vec()
+	beta := s.vec()
+	bcast(paramAddr("alpha"), alpha)
+	Comment("beta == 0 (and not NaN) means C is only written.")
+	bs := XMM()
+	zs := XMM()
+	movs(paramAddr("beta"), bs)
+	VXORPS(zs, zs, zs)
+	ucomi(zs, bs)
+	JNE(LabelRef(name + "_beta"))
+	JP(LabelRef(name + "_beta"))
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nv; j++ {
+			mul(alpha, acc[i][j], acc[i][j])
+			movu(acc[i][j], Mem{Base: c, Disp: j * lanes * es})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+
+	Label(name + "_beta")
+	bcast(paramAddr("beta"), beta)
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nv; j++ {
+			mul(alpha, acc[i][j], acc[i][j])
+			fma(Mem{Base: c, Disp: j * lanes * es}, beta, acc[i][j])
+			movu(acc[i][j], Mem{Base: c, Disp: j * lanes * es})
+		}
+		if i < mr-1 {
+			ADDQ(ldc, c)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// paramAddr returns the stack address of a scalar argument.
+func paramAddr(name string) Mem {
+	basic, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	return basic.Addr
+}
+
+// copyPanels generates copyPanelsW, which packs kq rows of panels·W bytes
+// (row stride lds bytes) into panels consecutive micro-panels of kq rows of
+// W bytes each, dstStride bytes apart: the layout of packed B (and of packed
+// A when transposed). It needs AVX.
+// prefetchAhead is log2 of how many rows ahead copyPanels prefetches.
+const prefetchAhead = 4
+
+func copyPanels(w int) {
+	name := fmt.Sprintf("copyPanels%d", w)
+	TEXT(name, NOSPLIT, "func(dst, src *byte, lds, kq, panels, dstStride int)")
+	Doc(fmt.Sprintf("%s copies, for each of kq rows p, the panels runs of %d bytes at src+p·lds+t·%d to dst+t·dstStride+p·%d.", name, w, w, w))
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	kq := Load(Param("kq"), GP64())
+	panels := Load(Param("panels"), GP64())
+	stride := Load(Param("dstStride"), GP64())
+	s, d, p := GP64(), GP64(), GP64()
+	v := make([]VecVirtual, w/32)
+	for i := range v {
+		v[i] = YMM()
+	}
+	// Panel by panel: the writes are sequential, the reads one run per row.
+	Label(name + "_panel")
+	TESTQ(panels, panels)
+	JE(LabelRef(name + "_done"))
+	TESTQ(kq, kq)
+	JE(LabelRef(name + "_done"))
+	MOVQ(src, s)
+	MOVQ(dst, d)
+	MOVQ(kq, p)
+	ahead := GP64()
+	MOVQ(lds, ahead)
+	SHLQ(U8(prefetchAhead), ahead)
+	Label(name + "_row")
+	// The rows are usually on different pages, where hardware prefetchers
+	// stop: fetch the row 2^prefetchAhead ahead explicitly.
+	for off := 0; off < w; off += 64 {
+		PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1, Disp: off})
+	}
+	for i := range v {
+		VMOVUPS(Mem{Base: s, Disp: 32 * i}, v[i])
+	}
+	for i := range v {
+		VMOVUPS(v[i], Mem{Base: d, Disp: 32 * i})
+	}
+	ADDQ(lds, s)
+	ADDQ(U8(w), d)
+	DECQ(p)
+	JNE(LabelRef(name + "_row"))
+	ADDQ(U8(w), src)
+	ADDQ(stride, dst)
+	DECQ(panels)
+	JMP(LabelRef(name + "_panel"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// rows returns the addresses of 4 rows, stride apart, from base, with
+// three = 3·stride.
+func rows4(base, stride, three Register) []Mem {
+	return []Mem{
+		{Base: base},
+		{Base: base, Index: stride, Scale: 1},
+		{Base: base, Index: stride, Scale: 2},
+		{Base: base, Index: three, Scale: 1},
+	}
+}
+
+// transpose8x8 generates transpose8x8s, which transposes blocks 8×8 blocks of
+// float32: for each block b, dst[(8b+p)·ldd + j] = src[j·lds + 8b+p] for
+// j, p < 8. It needs AVX.
+func transpose8x8() {
+	TEXT("transpose8x8s", NOSPLIT, "func(dst, src *float32, lds, ldd, blocks int)")
+	Doc("transpose8x8s sets dst[(8b+p)·ldd+j] = src[j·lds+8b+p] for j, p < 8 and b < blocks; strides in elements.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	n := Load(Param("blocks"), GP64())
+	SHLQ(U8(2), lds)
+	SHLQ(U8(2), ldd)
+	lds3, ldd3, src4, dst4 := GP64(), GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	Label("transpose8x8s_loop")
+	TESTQ(n, n)
+	JE(LabelRef("transpose8x8s_done"))
+	LEAQ(Mem{Base: src, Index: lds, Scale: 4}, src4)
+	LEAQ(Mem{Base: dst, Index: ldd, Scale: 4}, dst4)
+	in := append(rows4(src, lds, lds3), rows4(src4, lds, lds3)...)
+	out := append(rows4(dst, ldd, ldd3), rows4(dst4, ldd, ldd3)...)
+	// r[h·4+i] holds elements 4h..4h+3 of row i in its low lane and of row
+	// i+4 in its high lane.
+	r := make([]VecVirtual, 8)
+	for h := 0; h < 2; h++ {
+		for i := 0; i < 4; i++ {
+			v := YMM()
+			VMOVUPS(in[i].Offset(16*h), v.AsX())
+			VINSERTF128(U8(1), in[i+4].Offset(16*h), v, v)
+			r[h*4+i] = v
+		}
+	}
+	// Interleave rows 0,1 and 2,3 (4,5 and 6,7 in the high lanes), then
+	// pairs of pairs: each result is one column 4h+c of the block.
+	for h := 0; h < 2; h++ {
+		q := r[h*4 : h*4+4]
+		lo01, hi01, lo23, hi23 := YMM(), YMM(), YMM(), YMM()
+		VUNPCKLPS(q[1], q[0], lo01)
+		VUNPCKHPS(q[1], q[0], hi01)
+		VUNPCKLPS(q[3], q[2], lo23)
+		VUNPCKHPS(q[3], q[2], hi23)
+		for c, pair := range [][2]VecVirtual{{lo01, lo23}, {lo01, lo23}, {hi01, hi23}, {hi01, hi23}} {
+			col := YMM()
+			imm := U8(0x44)
+			if c%2 == 1 {
+				imm = U8(0xEE)
+			}
+			VSHUFPS(imm, pair[1], pair[0], col)
+			VMOVUPS(col, out[4*h+c])
+		}
+	}
+	ADDQ(U8(32), src)
+	LEAQ(Mem{Base: dst4, Index: ldd, Scale: 4}, dst)
+	DECQ(n)
+	JMP(LabelRef("transpose8x8s_loop"))
+	Label("transpose8x8s_done")
+	VZEROUPPER()
+	RET()
+}
+
+// transpose4x4 generates transpose4x4d, the float64 counterpart of
+// transpose8x8s on 4×4 blocks. It needs AVX.
+func transpose4x4() {
+	TEXT("transpose4x4d", NOSPLIT, "func(dst, src *float64, lds, ldd, blocks int)")
+	Doc("transpose4x4d sets dst[(4b+p)·ldd+j] = src[j·lds+4b+p] for j, p < 4 and b < blocks; strides in elements.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	n := Load(Param("blocks"), GP64())
+	SHLQ(U8(3), lds)
+	SHLQ(U8(3), ldd)
+	lds3, ldd3 := GP64(), GP64()
+	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	Label("transpose4x4d_loop")
+	TESTQ(n, n)
+	JE(LabelRef("transpose4x4d_done"))
+	in, out := rows4(src, lds, lds3), rows4(dst, ldd, ldd3)
+	// r[h·2+i] holds elements 2h, 2h+1 of row i in its low lane and of row
+	// i+2 in its high lane; interleaving a pair gives two columns.
+	r := make([]VecVirtual, 4)
+	for h := 0; h < 2; h++ {
+		for i := 0; i < 2; i++ {
+			v := YMM()
+			VMOVUPD(in[i].Offset(16*h), v.AsX())
+			VINSERTF128(U8(1), in[i+2].Offset(16*h), v, v)
+			r[h*2+i] = v
+		}
+	}
+	for h := 0; h < 2; h++ {
+		lo, hi := YMM(), YMM()
+		VUNPCKLPD(r[h*2+1], r[h*2], lo)
+		VUNPCKHPD(r[h*2+1], r[h*2], hi)
+		VMOVUPD(lo, out[2*h])
+		VMOVUPD(hi, out[2*h+1])
+	}
+	ADDQ(U8(32), src)
+	LEAQ(Mem{Base: dst, Index: ldd, Scale: 4}, dst)
+	DECQ(n)
+	JMP(LabelRef("transpose4x4d_loop"))
+	Label("transpose4x4d_done")
+	VZEROUPPER()
+	RET()
+}
+
+// fusedAhead is how many rows of B ahead the fused kernels prefetch (a power
+// of two).
+const fusedAhead = 16
+
+func log2(x int) int {
+	n := 0
+	for x > 1 {
+		x >>= 1
+		n++
+	}
+	return n
+}

@@ -1,0 +1,440 @@
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// float is the element type of a GEMM.
+type float interface{ ~float32 | ~float64 }
+
+// microKernel is one register-tiled kernel with its blocking parameters.
+type microKernel[T float] struct {
+	mr, nr int // tile rows (broadcast from packed A) and columns (vectors of packed B)
+	kc     int // largest k block: an A micro-panel of mr·kc elements stays in L1
+	nc     int // largest column block (multiple of nr): a kc·nc block of packed B stays in L2
+	// fn computes the mr×nr tile c = alpha·Σ_p a[p·mr+i]·b[p·nr+j] + beta·c
+	// over k steps, not reading c when beta is 0; ldc is in elements.
+	fn func(k int, a, b, c *T, ldc int, alpha, beta T)
+	// fused, when not nil, is fn reading row p of B at b[p·ldb:] instead,
+	// and copying it to the packed panel bp[p·nr:].
+	fused func(k int, a, b *T, ldb int, bp, c *T, ldc int, alpha, beta T)
+	// half, when not nil, is fn computing only the first nr/2 columns of
+	// the tile, for a last panel of C at most half full.
+	half func(k int, a, b, c *T, ldc int, alpha, beta T)
+}
+
+// kernelSet is a named pair of float32 and float64 micro-kernels for one
+// instruction set.
+type kernelSet struct {
+	name string
+	s    *microKernel[float32]
+	d    *microKernel[float64]
+}
+
+var (
+	// available lists the kernel sets this CPU runs, fastest first; the
+	// generic set is always last.
+	available []*kernelSet
+	// current is the kernel set in use.
+	current atomic.Pointer[kernelSet]
+	// threads is the goroutine count set by SetThreads; 0 means GOMAXPROCS.
+	threads atomic.Int64
+)
+
+func init() {
+	available = append(archKernels(), genericKernels())
+	current.Store(available[0])
+}
+
+// SetKernel selects the micro-kernels by instruction set: "avx512" (AVX-512F
+// with FMA), "avx2" (AVX2 with FMA), "generic" (pure Go) or "auto" (the
+// fastest this CPU runs, the default). It returns an error wrapping
+// tensor.ErrParam for an unknown name and tensor.ErrUnsupported when the CPU
+// (or the build: the purego tag, another architecture) lacks that instruction
+// set. It is safe to call concurrently with Sgemm and Dgemm; calls already
+// running keep the kernels they started with.
+func SetKernel(name string) error {
+	if name == "auto" {
+		current.Store(available[0])
+		return nil
+	}
+	for _, k := range available {
+		if k.name == name {
+			current.Store(k)
+			return nil
+		}
+	}
+	switch name {
+	case "avx512", "avx2":
+		return fmt.Errorf("gemm: kernel %q is not available on this CPU or build (available: %v): %w", name, Kernels(), tensor.ErrUnsupported)
+	}
+	return fmt.Errorf("gemm: unknown kernel %q, expected \"auto\", \"avx512\", \"avx2\" or \"generic\": %w", name, tensor.ErrParam)
+}
+
+// Kernel returns the name of the kernel set in use: "avx512", "avx2" or
+// "generic".
+func Kernel() string { return current.Load().name }
+
+// Kernels returns the names of the kernel sets this CPU and build can run,
+// fastest first; "generic" is always present.
+func Kernels() []string {
+	names := make([]string, len(available))
+	for i, k := range available {
+		names[i] = k.name
+	}
+	return names
+}
+
+// SetThreads sets the number of goroutines one Sgemm or Dgemm call uses at
+// most; n < 1 restores the default, runtime.GOMAXPROCS(0) read at each call.
+// Small products use fewer goroutines than allowed.
+func SetThreads(n int) {
+	if n < 1 {
+		n = 0
+	}
+	threads.Store(int64(n))
+}
+
+// Threads returns the number of goroutines a call may use: the SetThreads
+// value, or GOMAXPROCS.
+func Threads() int {
+	if n := int(threads.Load()); n > 0 {
+		return n
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C in float32, where op(X) is X
+// or, when its flag is set, Xᵀ; op(A) is m×k, op(B) is k×n and C is m×n. All
+// matrices are row-major with leading dimensions (row strides, in elements)
+// lda, ldb and ldc: A is m×k with lda ≥ k, or k×m with lda ≥ m when transA;
+// B is k×n with ldb ≥ n, or n×k with ldb ≥ k when transB; ldc ≥ n. When beta
+// is 0, C is only written: NaNs and infinities in C do not propagate. When
+// alpha is 0 or k is 0, A and B are not read and C = beta·C.
+//
+// Like BLAS, and unlike the rest of vkcnn, Sgemm panics on bad sizes: a
+// negative m, n or k, a leading dimension below its minimum (or below 1), or
+// a slice shorter than its matrix needs. Callers validate their input first.
+// C must not overlap A or B. It uses up to Threads() goroutines, each
+// writing its own blocks of C, and may be called from several goroutines at
+// once.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(current.Load().s, Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// Dgemm is Sgemm in float64: C = alpha·op(A)·op(B) + beta·C, with the same
+// layouts, the same rules for alpha and beta, the same panics on bad sizes
+// and the same threading.
+func Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gemm(current.Load().d, Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmThreads is Sgemm using at most threads goroutines instead of
+// Threads(); threads < 1 means Threads(). Callers that already run products
+// on several goroutines pass 1.
+func SgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm(current.Load().s, orThreads(threads), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// DgemmThreads is Dgemm using at most threads goroutines instead of
+// Threads(); threads < 1 means Threads().
+func DgemmThreads(threads int, transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	gemm(current.Load().d, orThreads(threads), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// orThreads returns n, or Threads() when n < 1.
+func orThreads(n int) int {
+	if n < 1 {
+		return Threads()
+	}
+	return n
+}
+
+// checkSizes panics with a BLAS-style message when the sizes are invalid.
+func checkSizes(transA, transB bool, m, n, k, lda, ldb, ldc, la, lb, lc int) {
+	ar, ac := m, k // rows and columns of A as stored
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	switch {
+	case m < 0:
+		panic(fmt.Sprintf("gemm: m = %d, expected ≥ 0", m))
+	case n < 0:
+		panic(fmt.Sprintf("gemm: n = %d, expected ≥ 0", n))
+	case k < 0:
+		panic(fmt.Sprintf("gemm: k = %d, expected ≥ 0", k))
+	case lda < max(1, ac):
+		panic(fmt.Sprintf("gemm: lda = %d, expected ≥ max(1, %d)", lda, ac))
+	case ldb < max(1, bc):
+		panic(fmt.Sprintf("gemm: ldb = %d, expected ≥ max(1, %d)", ldb, bc))
+	case ldc < max(1, n):
+		panic(fmt.Sprintf("gemm: ldc = %d, expected ≥ max(1, %d)", ldc, n))
+	}
+	need := func(rows, cols, ld int) int {
+		if rows == 0 || cols == 0 {
+			return 0
+		}
+		return (rows-1)*ld + cols
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if l := need(ar, ac, lda); la < l {
+		panic(fmt.Sprintf("gemm: len(a) = %d, expected ≥ %d", la, l))
+	}
+	if l := need(br, bc, ldb); lb < l {
+		panic(fmt.Sprintf("gemm: len(b) = %d, expected ≥ %d", lb, l))
+	}
+	if l := need(m, n, ldc); lc < l {
+		panic(fmt.Sprintf("gemm: len(c) = %d, expected ≥ %d", lc, l))
+	}
+}
+
+// scaleC sets the m×n matrix C to beta·C, or to 0 when beta is 0.
+func scaleC[T float](m, n int, beta T, c []T, ldc int) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// minWork is the number of multiply-adds below which an extra goroutine
+// costs more than it saves (about 10 µs of one core's work).
+const minWork = 1 << 19
+
+// aBudget bounds the bytes of op(A) packed at once: rows of A are packed in
+// slabs of at most this size, so that a huge m does not need a huge buffer.
+// It is a variable so that tests can force several slabs.
+var aBudget = 8 << 20
+
+// gemm is the blocked driver shared by Sgemm and Dgemm.
+//
+// For each slab of rows [i0, i0+mb) of C it packs the whole slab of op(A),
+// split in k blocks of at most kc, into micro-panels of mr rows (in parallel).
+// C's slab is then cut into a grid of tasks, each at most nc columns wide;
+// workers take tasks in turn. A task packs, per k block, its kc×width block
+// of op(B) into micro-panels of nr columns, then runs the micro-kernel over
+// its tiles: the A micro-panel stays in L1 while the B micro-panels stream
+// from L2. When B is not transposed, the first row of tiles of a block packs
+// B as it computes (the fused kernel). A last column panel at most half full
+// runs the half-width kernel; tiles that overhang C are computed into a
+// scratch tile and copied.
+func gemm[T float](kern *microKernel[T], nthreads int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	checkSizes(transA, transB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c))
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	mr, nr := kern.mr, kern.nr
+	var zero T
+	es := int(unsafe.Sizeof(zero))
+
+	// k blocks of nearly equal size, each at most kern.kc.
+	nkb := (k + kern.kc - 1) / kern.kc
+	kc := (k + nkb - 1) / nkb
+
+	// Row slabs: all of m unless the packed A would exceed aBudget.
+	mb := roundUp(m, mr)
+	if limit := aBudget / (k * es) / mr * mr; mb > limit {
+		mb = max(mr, limit)
+	}
+
+	workers := max(1, min(nthreads, int(float64(m)*float64(n)*float64(k)/minWork)))
+	ap := getBuf[T](mb * k)
+	defer putBuf(ap)
+
+	for i0 := 0; i0 < m; i0 += mb {
+		rows := min(mb, m-i0)
+		pm := (rows + mr - 1) / mr
+		// Pack the slab of A: units are (k block, panel) pairs.
+		units := nkb * pm
+		parallel(min(workers, units), units, func(lo, hi int) {
+			for u := lo; u < hi; u++ {
+				q, r := u/pm, u%pm
+				p0 := q * kc
+				kq := min(kc, k-p0)
+				dst := ap.data[p0*pm*mr+r*mr*kq:]
+				packA(dst[:mr*kq], a, lda, transA, i0+r*mr, min(mr, rows-r*mr), p0, kq, mr)
+			}
+		})
+
+		s := &slab[T]{
+			kern: kern, m: m, n: n, k: k, kc: kc, nkb: nkb, i0: i0, pm: pm,
+			alpha: alpha, beta: beta, ap: ap.data, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
+			grid: planGrid(workers, pm, (n+nr-1)/nr, kern.nc/nr),
+		}
+		parallel(min(workers, s.grid.tasks()), s.grid.tasks(), func(_, _ int) { s.work() })
+	}
+}
+
+// slab is the work on one slab of rows of C, shared by its workers: the
+// operands, the packed slab of op(A), and the task grid with its counter.
+type slab[T float] struct {
+	kern        *microKernel[T]
+	m, n, k     int
+	kc, nkb     int // k block size and count
+	i0, pm      int // first row of the slab and its count of A micro-panels
+	alpha, beta T
+	ap          []T // packed op(A) of the slab: k block q at q·kc·pm·mr
+	b           []T
+	ldb         int
+	transB      bool
+	c           []T
+	ldc         int
+	grid        grid
+	next        atomic.Int64
+}
+
+// claim returns the index of the next task to run, or grid.tasks() when all
+// are taken.
+func (s *slab[T]) claim() int { return min(int(s.next.Add(1)-1), s.grid.tasks()) }
+
+// work runs tasks until none is left.
+func (s *slab[T]) work() {
+	mr, nr := s.kern.mr, s.kern.nr
+	bp := getBuf[T](s.kc * roundUp(min(s.n, s.kern.nc), nr))
+	defer putBuf(bp)
+	edge := make([]T, mr*nr)
+	tasks := s.grid.tasks()
+	for t := s.claim(); t < tasks; {
+		r0, r1, c0, c1 := s.grid.task(t)
+		j0, j1 := c0*nr, min(s.n, c1*nr)
+		for q := range s.nkb {
+			p0 := q * s.kc
+			kq := min(s.kc, s.k-p0)
+			// With a fused kernel, the first row of tiles packs the full
+			// panels of B as it goes; only a partial last panel is packed
+			// ahead.
+			fuse := !s.transB && s.kern.fused != nil
+			if !fuse {
+				packB(bp.data[:(c1-c0)*nr*kq], s.b, s.ldb, s.transB, p0, kq, j0, j1-j0, nr)
+			} else if w := (j1 - j0) % nr; w != 0 {
+				packB(bp.data[(c1-c0-1)*nr*kq:(c1-c0)*nr*kq], s.b, s.ldb, false, p0, kq, j1-w, w, nr)
+			}
+			bq := s.beta
+			if q > 0 {
+				bq = 1
+			}
+			apq := s.ap[p0*s.pm*mr:]
+			for r := r0; r < r1; r++ {
+				apr := apq[r*mr*kq : (r+1)*mr*kq]
+				i := s.i0 + r*mr
+				h := min(mr, s.m-i)
+				for jp := c0; jp < c1; jp++ {
+					bpj := bp.data[(jp-c0)*nr*kq : (jp-c0+1)*nr*kq]
+					j := jp * nr
+					w := min(nr, s.n-j)
+					fn, cols := s.kern.fn, nr
+					if w <= nr/2 && s.kern.half != nil {
+						fn, cols = s.kern.half, nr/2
+					}
+					full := h == mr && w == cols
+					dst, ldd, bd := &edge[0], nr, T(0)
+					if full {
+						dst, ldd, bd = &s.c[i*s.ldc+j], s.ldc, bq
+					}
+					if fuse && r == r0 && w == nr {
+						s.kern.fused(kq, &apr[0], &s.b[p0*s.ldb+j], s.ldb, &bpj[0], dst, ldd, s.alpha, bd)
+					} else {
+						fn(kq, &apr[0], &bpj[0], dst, ldd, s.alpha, bd)
+					}
+					if full {
+						continue
+					}
+					for ii := range h {
+						cr := s.c[(i+ii)*s.ldc+j : (i+ii)*s.ldc+j+w]
+						er := edge[ii*nr : ii*nr+w]
+						if bq == 0 {
+							copy(cr, er)
+							continue
+						}
+						for jj := range cr {
+							cr[jj] = er[jj] + bq*cr[jj]
+						}
+					}
+				}
+			}
+		}
+		t = s.claim()
+	}
+}
+
+// grid cuts the pm×pn micro-tiles of a slab of C into tm×tn tasks of nearly
+// equal size.
+type grid struct{ pm, pn, tm, tn int }
+
+func (g grid) tasks() int { return g.tm * g.tn }
+
+// task returns the panel ranges [r0, r1) of rows and [c0, c1) of columns of
+// task t.
+func (g grid) task(t int) (r0, r1, c0, c1 int) {
+	tr, tc := t/g.tn, t%g.tn
+	return split(g.pm, g.tm, tr), split(g.pm, g.tm, tr+1), split(g.pn, g.tn, tc), split(g.pn, g.tn, tc+1)
+}
+
+// split returns the start of part i when n items are cut into parts parts
+// of nearly equal size.
+func split(n, parts, i int) int { return n * i / parts }
+
+// planGrid chooses the task grid for pm×pn tiles, tasks at most ncp tile
+// columns wide, run by workers goroutines. It minimises an estimate of the
+// time of the slowest worker, in micro-kernel calls: each task computes its
+// tiles and packs its column block of B (about half a call per B panel, a
+// cost that splitting rows repeats).
+func planGrid(workers, pm, pn, ncp int) grid {
+	best, bestCost := grid{pm, pn, 1, (pn + ncp - 1) / ncp}, -1.0
+	tnMin := best.tn
+	for tm := 1; tm <= min(pm, workers); tm++ {
+		for tn := tnMin; tn <= min(pn, tnMin+2*workers); tn++ {
+			g := grid{pm, pn, tm, tn}
+			rows := float64((pm + tm - 1) / tm)
+			cols := float64((pn + tn - 1) / tn)
+			rounds := float64((g.tasks() + workers - 1) / workers)
+			cost := rounds * (rows*cols + 0.5*cols)
+			if bestCost < 0 || cost < bestCost {
+				best, bestCost = g, cost
+			}
+		}
+	}
+	return best
+}
+
+// parallel runs f over [0, n) cut into w contiguous ranges, one goroutine
+// each (the caller's goroutine runs the first), and waits for all of them.
+func parallel(w, n int, f func(lo, hi int)) {
+	if w <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < w; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(split(n, w, i), split(n, w, i+1))
+		}()
+	}
+	f(0, split(n, w, 1))
+	wg.Wait()
+}
+
+func roundUp(x, m int) int { return (x + m - 1) / m * m }
