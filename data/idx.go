@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/vkcnn/vkcnn/internal/atomicfile"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -181,7 +181,7 @@ func WriteIDX(path string, dims []int, body []byte) error {
 	for i, d := range dims {
 		binary.BigEndian.PutUint32(head[4+4*i:], uint32(d))
 	}
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		if !strings.HasSuffix(path, ".gz") {
 			if _, err := w.Write(head); err != nil {
 				return err
@@ -198,40 +198,4 @@ func WriteIDX(path string, dims []int, body []byte) error {
 		}
 		return zw.Close()
 	})
-}
-
-// writeAtomic writes a file through fill into a temporary file in path's
-// folder, syncs it and renames it to path, so that readers never see a
-// partial file. On failure the temporary file is removed.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err = fill(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -1,11 +1,7 @@
 package nn
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -133,41 +129,4 @@ func FromHost(b tensor.Backend, dt tensor.DType, h HostTensor) (*tensor.Tensor, 
 		return nil, err
 	}
 	return t, nil
-}
-
-// writeFileAtomic writes a file through write into a temporary file in path's
-// directory, syncs it and renames it over path, so readers see the old file or
-// the complete new one. The temporary file is removed on failure.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vkcnn/vkcnn/internal/atomicfile"
+
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -279,10 +281,7 @@ func WriteNpy(w io.Writer, h HostTensor) error {
 // SaveNpy writes h to the file path as a .npy array (see WriteNpy),
 // atomically: a temporary file in the same directory, then a rename.
 func SaveNpy(path string, h HostTensor) error {
-	if err := writeFileAtomic(path, func(w io.Writer) error { return WriteNpy(w, h) }); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return WriteNpy(w, h) })
 }
 
 // LoadNpy reads the .npy file at path (see ReadNpy).

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vkcnn/vkcnn/internal/atomicfile"
+
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -240,10 +242,7 @@ func DecodeSafetensors(data []byte) (map[string]HostTensor, map[string]string, e
 // WriteSafetensors writes tensors and metadata to the file path atomically
 // (a temporary file in the same directory, then a rename).
 func WriteSafetensors(path string, tensors map[string]HostTensor, meta map[string]string) error {
-	if err := writeFileAtomic(path, func(w io.Writer) error { return EncodeSafetensors(w, tensors, meta) }); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return EncodeSafetensors(w, tensors, meta) })
 }
 
 // ReadSafetensors reads and decodes the safetensors file at path (see

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 
+	"github.com/vkcnn/vkcnn/internal/atomicfile"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -82,7 +84,7 @@ func PlotHistory(path, title string, h History) error {
 		PadLeft: vg.Points(6), PadRight: vg.Points(12)}
 	loss.Draw(tiles.At(dc, 0, 0))
 	acc.Draw(tiles.At(dc, 1, 0))
-	return writeAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: cv}.WriteTo(w)
 		return err
 	})

@@ -1,7 +1,6 @@
 package viz
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"image"
@@ -12,7 +11,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/vkcnn/vkcnn/internal/atomicfile"
 
 	xdraw "golang.org/x/image/draw"
 
@@ -182,41 +182,5 @@ func Resize(pix []float32, h, w, nh, nw int) ([]float32, error) {
 
 // savePNG encodes img as PNG into path atomically.
 func savePNG(path string, img image.Image) error {
-	return writeAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
-}
-
-// writeAtomic writes a file through fill into a temporary file in path's
-// folder, syncs it and renames it to path, so that readers never see a
-// partial file. On failure the temporary file is removed.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err = fill(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) })
 }

@@ -47,13 +47,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vkcnn/vkcnn/internal/atomicfile"
 
 	"github.com/vkcnn/vkcnn"
 	"github.com/vkcnn/vkcnn/cpu"
@@ -504,20 +505,9 @@ func writeJSON(path string, rep Report) error {
 	if err != nil {
 		return fmt.Errorf("bench: encoding the results: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	err = atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(append(data, '\n')); return err })
 	if err != nil {
-		return fmt.Errorf("bench: writing --json %s: %w", path, err)
-	}
-	_, err = f.Write(append(data, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("bench: writing --json %s: %w", path, err)
+		return fmt.Errorf("bench: --json: %w", err)
 	}
 	return nil
 }
