@@ -2,10 +2,11 @@
 GO       ?= go
 FUZZTIME ?= 5s
 
-.PHONY: test fmt-check vet race nocgo fuzz bench generate
+.PHONY: test fmt-check vet race view nocgo fuzz bench generate
 
-## test: gofmt check, go vet, the race-detector test run, a CPU-only build, short fuzzing
-test: fmt-check vet race nocgo fuzz
+## test: gofmt check, go vet, the race-detector test run, the viewer under Xvfb,
+## a CPU-only build, short fuzzing
+test: fmt-check vet race view nocgo fuzz
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -15,6 +16,11 @@ vet:
 
 race:
 	$(GO) test -race -timeout 60m ./...
+
+## view: the live training window (build tag view, GLFW + X11) under Xvfb
+view:
+	$(GO) vet -tags view ./viewer/ ./cmd/vkcnn/
+	xvfb-run -a -s "-screen 0 1280x1024x24 -noreset" $(GO) test -race -tags view ./viewer/
 
 ## nocgo: the CPU backend must build without cgo
 nocgo:

@@ -553,8 +553,10 @@ type Backend struct {
 	pipes pipelines
 	str   stream
 
-	// deviceExts are the extra device extensions asked for (DeviceExtensions).
-	deviceExts []string
+	// instanceExts and deviceExts are the extra extensions asked for
+	// (InstanceExtensions, DeviceExtensions); New fails unless all are on.
+	instanceExts []string
+	deviceExts   []string
 	// presenters are the live presenters (present.go), closed with the
 	// backend.
 	presenters []*Presenter
@@ -572,7 +574,7 @@ func New(opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{in: in, debug: cfg.debug, deviceExts: cfg.deviceExts}
+	b := &Backend{in: in, debug: cfg.debug, instanceExts: cfg.instanceExts, deviceExts: cfg.deviceExts}
 	b.mem.budget = cfg.budget
 	fail := func(err error) (*Backend, error) {
 		b.destroy()

@@ -249,8 +249,22 @@ func enableExtensions(enable, extra []string, offered map[string]bool, who strin
 	return enable, nil
 }
 
+// Extensions returns the extra instance and device extensions enabled with
+// InstanceExtensions and DeviceExtensions (all of them: New fails when one
+// is missing), so that a caller can tell whether the backend can present to
+// a window before creating a surface on it.
+func (b *Backend) Extensions() []string {
+	var out []string
+	for _, name := range append(append([]string(nil), b.instanceExts...), b.deviceExts...) {
+		if name = strings.TrimSpace(name); name != "" && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // wantsPresent reports whether the swapchain extension was asked for.
-func (b *Backend) wantsPresent() bool { return slices.Contains(b.deviceExts, SwapchainExtension) }
+func (b *Backend) wantsPresent() bool { return slices.Contains(b.Extensions(), SwapchainExtension) }
 
 // choosePresentFamily switches the backend to a queue family with graphics
 // and compute when presentation was asked for and the device has one: such a
@@ -262,9 +276,14 @@ func (b *Backend) choosePresentFamily() {
 }
 
 // Instance returns the backend's VkInstance handle, for a windowing library
-// that creates a VkSurfaceKHR on it (such as glfwCreateWindowSurface). The
-// backend owns the instance: it stays valid until Close.
-func (b *Backend) Instance() unsafe.Pointer { return unsafe.Pointer(b.in.inst) }
+// that creates a VkSurfaceKHR on it (such as glfwCreateWindowSurface), or nil
+// after Close. The backend owns the instance: it stays valid until Close.
+func (b *Backend) Instance() unsafe.Pointer {
+	if b.in == nil {
+		return nil
+	}
+	return unsafe.Pointer(b.in.inst)
+}
 
 // ComposeWords is the number of push-constant words of the view_compose
 // shader; Compose pads shorter lists with zeros.
@@ -514,9 +533,11 @@ func (p *Presenter) Size() (width, height int) { return p.width, p.height }
 // for red, green, blue, alpha (A<<24|B<<16|G<<8|R).
 func (p *Presenter) BGRA() bool { return p.bgra }
 
-// Resize asks for a swapchain of width×height pixels, for surfaces whose
-// size the application chooses, and rebuilds the swapchain when the surface's
-// size changed. Errors as for Present.
+// Resize tells the presenter that the window is now width×height pixels:
+// it rebuilds the swapchain at the surface's new size (or at width×height
+// where the surface leaves the size to the application). A size already
+// asked for does nothing. Errors wrap ErrParam for a size below 1, and
+// otherwise are as for Present.
 func (p *Presenter) Resize(width, height int) error {
 	if err := p.ready("resize"); err != nil {
 		return err
@@ -524,10 +545,10 @@ func (p *Presenter) Resize(width, height int) error {
 	if width < 1 || height < 1 {
 		return fmt.Errorf("gpu: presenter resize: size %d×%d, expected at least 1×1 pixels: %w", width, height, tensor.ErrParam)
 	}
-	p.wantW, p.wantH = width, height
-	if !p.stale && width == p.width && height == p.height {
+	if !p.stale && width == p.wantW && height == p.wantH {
 		return nil
 	}
+	p.wantW, p.wantH = width, height
 	return p.recreate()
 }
 

@@ -4,6 +4,7 @@ package gpu_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -22,6 +23,12 @@ func TestExtensionOptions(t *testing.T) {
 	b := vktest.Open(t, gpu.InstanceExtensions("VK_KHR_surface", " ", "VK_KHR_surface"), gpu.DeviceExtensions(gpu.SwapchainExtension))
 	if b.Instance() == nil {
 		t.Error("Instance() is nil")
+	}
+	if got := b.Extensions(); !slices.Equal(got, []string{"VK_KHR_surface", gpu.SwapchainExtension}) {
+		t.Errorf("Extensions() = %q, want VK_KHR_surface and %s", got, gpu.SwapchainExtension)
+	}
+	if got := vktest.Open(t).Extensions(); len(got) != 0 {
+		t.Errorf("Extensions() without options = %q, want none", got)
 	}
 	x, err := b.Alloc(tensor.Float32, tensor.Shape{3})
 	if err != nil {
@@ -62,6 +69,9 @@ func TestNewPresenterErrors(t *testing.T) {
 	}
 	if _, err := b.NewPresenter(1, 100, 100); !errors.Is(err, tensor.ErrClosed) {
 		t.Errorf("NewPresenter after Close = %v, want ErrClosed", err)
+	}
+	if b.Instance() != nil {
+		t.Error("Instance() after Close is not nil")
 	}
 }
 

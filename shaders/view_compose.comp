@@ -13,15 +13,17 @@
 //   1 width, 2 height: the image size in pixels
 //   3 flags: bit 0 set = BGRA byte order (pixel = A<<24|R<<16|G<<8|B), else RGBA
 //   4 x0, 5 y0, 6 x1, 7 y1: the clip rectangle [x0, x1) × [y0, y1)
-// rect  (groups1D(rw·rh)): 8 colour 0xRRGGBB; fills the clip rectangle.
+// rect  (groups1D(ceil(rw/32)·rh)): 8 colour 0xRRGGBB; fills the clip
+//       rectangle, each invocation a run of up to 32 pixels of a row.
 // grid  (one workgroup per cell): 8 offset, 9 stride, 10 count, 11 h, 12 w,
 //       13 cols, 14 scale, 15 gap, 16 mode (0 grey min–max, 1 diverging
 //       around 0), 17 gx, 18 gy. Cell i shows the h×w plane src[offset +
 //       i·stride ...] magnified scale times at (gx + (i%cols)·(w·scale+gap),
 //       gy + (i/cols)·(h·scale+gap)), normalized over its own values.
-// curve (groups1D(rw·rh)): 8 offset, 9 n, 10 lo, 11 hi (float bits), 12 colour;
+// curve (groups1D(rw)): 8 offset, 9 n, 10 lo, 11 hi (float bits), 12 colour;
 //       plots src[offset ... offset+n) as a line over the clip rectangle,
-//       value lo at the bottom row and hi at the top row.
+//       value lo at the bottom row and hi at the top row, each invocation
+//       one column.
 // text  (groups1D(rw·rh)): 8 offset (the font), 9 scale, 10 colour, 11 nchars,
 //       12... the characters, 4 per word, first in the low byte; draws 5×7
 //       glyphs on a 6×8 cell grid magnified scale times from (x0, y0). Glyph
@@ -133,11 +135,10 @@ float curveValue(uint k, uint num, uint den, uint n) {
     return mix(a, curveAt(k + 1u), float(num) / float(den));
 }
 
-void curve(uint i) {
+void curve(uint px) {
     uint rw = pc.v[6] - pc.v[4], rh = pc.v[7] - pc.v[5];
-    uint px = i % rw, py = i / rw;
     uint n = pc.v[9];
-    if (n == 0u || rh == 0u) {
+    if (n == 0u || px >= rw) {
         return;
     }
     float lo = uintBitsToFloat(pc.v[10]), hi = uintBitsToFloat(pc.v[11]);
@@ -163,9 +164,9 @@ void curve(uint i) {
     float scale = float(rh - 1u) / (hi - lo);
     float top = floor(float(rh - 1u) - (vmax - lo) * scale);
     float bottom = ceil(float(rh - 1u) - (vmin - lo) * scale);
-    float y = float(py);
-    if (y >= top && y <= bottom) {
-        put(pc.v[4] + px, pc.v[5] + py, unpackRGB(pc.v[12]));
+    uvec3 c = unpackRGB(pc.v[12]);
+    for (uint py = uint(max(top, 0.0)); py < rh && float(py) <= bottom; py++) {
+        put(pc.v[4] + px, pc.v[5] + py, c);
     }
 }
 
@@ -198,14 +199,18 @@ void main() {
     }
     uint i = flatIndex();
     uint rw = pc.v[6] - pc.v[4], rh = pc.v[7] - pc.v[5];
-    if (i >= rw * rh) {
-        return;
-    }
     if (op == 0u) {
-        put(pc.v[4] + i % rw, pc.v[5] + i / rw, unpackRGB(pc.v[8]));
+        uint runs = (rw + 31u) / 32u;
+        if (i < runs * rh) {
+            uint x0 = pc.v[4] + (i % runs) * 32u, y = pc.v[5] + i / runs;
+            uvec3 c = unpackRGB(pc.v[8]);
+            for (uint x = x0; x < min(x0 + 32u, pc.v[6]); x++) {
+                put(x, y, c);
+            }
+        }
     } else if (op == 2u) {
         curve(i);
-    } else if (op == 3u) {
+    } else if (op == 3u && i < rw * rh) {
         text(i);
     }
 }
