@@ -2,11 +2,24 @@
 GO       ?= go
 FUZZTIME ?= 5s
 
-.PHONY: test fmt-check vet race view nocgo fuzz bench generate
+.PHONY: test fmt-check vet race quality view nocgo fuzz bench generate demo
 
-## test: gofmt check, go vet, the race-detector test run, the viewer under Xvfb,
-## a CPU-only build, short fuzzing
-test: fmt-check vet race view nocgo fuzz
+## test: gofmt check, go vet, the race-detector test run, the MNIST accuracy bars,
+## the viewer under Xvfb, a CPU-only build, short fuzzing
+test: fmt-check vet race quality view nocgo fuzz
+
+## demo: install system packages, fetch MNIST, build the CLI, train the classic
+## models on the best backend; models, metrics and pictures go to out/demo/<model>/
+demo:
+	./scripts/setup.sh
+	./scripts/get-mnist.sh
+	$(GO) build -o bin/vkcnn ./cmd/vkcnn
+	./bin/vkcnn devices
+	./bin/vkcnn train --model seed01 --progress --out out/demo/seed01
+	./bin/vkcnn train --model cnn --progress --out out/demo/cnn
+	./bin/vkcnn train --model lenet5 --progress --out out/demo/lenet5
+	./bin/vkcnn infer --model out/demo/lenet5 --dataset mnist --split test
+	@echo "demo: models, metrics.json and pictures are in out/demo/seed01, out/demo/cnn and out/demo/lenet5"
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -16,6 +29,10 @@ vet:
 
 race:
 	$(GO) test -race -timeout 60m ./...
+
+## quality: the presets' accuracy bars on the real MNIST digits (too slow under -race)
+quality:
+	$(GO) test -count=1 -run '^TestQuality' ./models/
 
 ## view: the live training window (build tag view, GLFW + X11) under Xvfb
 view:

@@ -6,7 +6,8 @@
 //	if err != nil { ... } // the error lists the known names
 //	m, err := p.Model()   // an unbuilt *nn.Sequential
 //	err = m.Build(backend, p.Input, seed)
-//	hist, err := m.Fit(train, p.FitConfig(seed))
+//	cfg, err := p.TrainConfig(seed)
+//	hist, err := models.Train(m, train, cfg)
 //
 // The presets:
 //
@@ -55,6 +56,12 @@ type Preset struct {
 	LR float64
 	// Momentum is SGD's momentum (0 for plain SGD; unused by Adam).
 	Momentum float64
+	// LRDecay multiplies the learning rate after every epoch (1 or 0: a
+	// constant rate).
+	LRDecay float64
+	// Shift is the random translation, in pixels, applied to the training
+	// images each epoch (see TrainConfig.Shift); 0 for none.
+	Shift int
 	// Epochs is the number of passes over the training set.
 	Epochs int
 	// BatchSize is the number of samples per training step.
@@ -62,8 +69,13 @@ type Preset struct {
 }
 
 // presets lists the presets in the order Names returns. The training settings
-// are the cheapest that reach the accuracy bars of this package's tests
-// reliably on the 8,000/2,000 MNIST split (see models_test.go).
+// are the cheapest found that clear the accuracy bars of quality_test.go with
+// a margin on the 8,000/2,000 MNIST split, on the CPU backend in float32:
+// over seeds 1–8, lenet5 reached 97.90–98.30% test accuracy (bar 97.5%); over
+// six seeds cnn reached 97.75–98.15% (bar 97%); seed01 reaches 99.76% (bar
+// 99.5%). Random shifts of up to 2 pixels and the decaying learning rate are
+// what make the two MNIST models generalize from 8,000 digits: without them
+// both stall near 97.2–97.5%.
 var presets = []Preset{
 	{
 		Name:        "seed01",
@@ -74,6 +86,7 @@ var presets = []Preset{
 		Dataset:     "mnist01",
 		Optimizer:   "sgd",
 		LR:          0.5,
+		LRDecay:     1,
 		Epochs:      20,
 		BatchSize:   32,
 	},
@@ -85,8 +98,10 @@ var presets = []Preset{
 		Loss:        "cross_entropy",
 		Dataset:     "mnist",
 		Optimizer:   "adam",
-		LR:          2e-3,
-		Epochs:      6,
+		LR:          3e-3,
+		LRDecay:     0.75,
+		Shift:       2,
+		Epochs:      10,
 		BatchSize:   32,
 	},
 	{
@@ -97,8 +112,10 @@ var presets = []Preset{
 		Loss:        "cross_entropy",
 		Dataset:     "mnist",
 		Optimizer:   "adam",
-		LR:          2e-3,
-		Epochs:      6,
+		LR:          3e-3,
+		LRDecay:     0.75,
+		Shift:       2,
+		Epochs:      12,
 		BatchSize:   32,
 	},
 }
@@ -170,20 +187,25 @@ func (p Preset) NewOptimizer() (nn.Optimizer, error) {
 	return o, nil
 }
 
-// FitConfig returns an nn.FitConfig with the preset's epochs, batch size,
-// loss and a new optimizer, shuffling every epoch from seed. The caller
-// closes the optimizer after training. Errors are those of NewLoss and
-// NewOptimizer.
-func (p Preset) FitConfig(seed uint64) (nn.FitConfig, error) {
+// TrainConfig returns the preset's training settings for Train: its
+// epochs, batch size, loss, a new optimizer, learning-rate decay and shift
+// augmentation, shuffling every epoch from seed. Set Validation and the
+// callbacks before training; the caller closes the optimizer afterwards.
+// Errors are those of NewLoss and NewOptimizer.
+func (p Preset) TrainConfig(seed uint64) (TrainConfig, error) {
 	loss, err := p.NewLoss()
 	if err != nil {
-		return nn.FitConfig{}, err
+		return TrainConfig{}, err
 	}
 	opt, err := p.NewOptimizer()
 	if err != nil {
-		return nn.FitConfig{}, err
+		return TrainConfig{}, err
 	}
-	return nn.FitConfig{Epochs: p.Epochs, BatchSize: p.BatchSize, Loss: loss, Optimizer: opt, Shuffle: true, Seed: seed}, nil
+	return TrainConfig{
+		FitConfig: nn.FitConfig{Epochs: p.Epochs, BatchSize: p.BatchSize, Loss: loss, Optimizer: opt, Shuffle: true, Seed: seed},
+		LRDecay:   p.LRDecay,
+		Shift:     p.Shift,
+	}, nil
 }
 
 // NewOptimizer returns an optimizer by name: "sgd" (SGD with the given

@@ -44,9 +44,9 @@ MODELS = {
     "seed01": ("conv(1,5,3) sigmoid flatten dense(3380,100) sigmoid dense(100,2) sigmoid",
                (1, 28, 28), "bce", "sgd", 0.5, 0.0),
     "cnn": ("conv(1,8,3,p1) relu maxpool(2) conv(8,16,3,p1) relu maxpool(2) flatten "
-            "dense(784,64) relu dense(64,10)", (1, 28, 28), "cross_entropy", "adam", 2e-3, 0.0),
+            "dense(784,64) relu dense(64,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
     "lenet5": ("conv(1,6,5,p2) relu maxpool(2) conv(6,16,5) relu maxpool(2) flatten "
-               "dense(400,120) relu dense(120,84) relu dense(84,10)", (1, 28, 28), "cross_entropy", "adam", 2e-3, 0.0),
+               "dense(400,120) relu dense(120,84) relu dense(84,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
 }
 DEFAULT_MODELS = list(MODELS)
 

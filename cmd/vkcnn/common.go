@@ -1,0 +1,205 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/vkcnn/vkcnn"
+	"github.com/vkcnn/vkcnn/gpu"
+	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// evalBatch is the batch size of evaluation and inference, the same in train
+// and infer so that both compute the test accuracy identically.
+const evalBatch = 256
+
+// backendFlags are the --backend and --device flags shared by the commands
+// that compute.
+type backendFlags struct {
+	kind, device *string
+}
+
+// addBackendFlags registers --backend and --device on fs.
+func addBackendFlags(fs *flagSet) backendFlags {
+	return backendFlags{
+		kind: fs.String("backend", "", "compute `backend`: auto (a hardware Vulkan GPU if there is one, else the CPU), cpu or vulkan (a software device such as lavapipe too); default $VKCNN_BACKEND, else auto"),
+		device: fs.String("device", "", "Vulkan `device` by index (see vkcnn devices) or by part of its name; default $"+
+			"VKCNN_DEVICE, else the best device"),
+	}
+}
+
+// check validates --backend, so that a typo fails before any work.
+func (f backendFlags) check() error {
+	if *f.kind == "" {
+		return nil
+	}
+	if _, err := vkcnn.ParseKind(*f.kind); err != nil {
+		return fmt.Errorf("--backend: %w", err)
+	}
+	return nil
+}
+
+// open opens the chosen backend and prints which one it is and why; vulkan
+// options (such as the live window's extensions) go to a Vulkan backend.
+func (f backendFlags) open(stdout io.Writer, vulkan ...gpu.Option) (tensor.Backend, vkcnn.Info, error) {
+	if err := f.check(); err != nil {
+		return nil, vkcnn.Info{}, err
+	}
+	opts := []vkcnn.Option{vkcnn.WithVulkanOptions(vulkan...)}
+	if *f.kind != "" {
+		k, _ := vkcnn.ParseKind(*f.kind)
+		opts = append(opts, vkcnn.WithBackend(k))
+	}
+	if *f.device != "" {
+		opts = append(opts, vkcnn.WithDevice(*f.device))
+	}
+	b, info, err := vkcnn.Open(opts...)
+	if err != nil {
+		return nil, info, err
+	}
+	fmt.Fprintf(stdout, "backend: %s (%s)\n", info.Backend, info.Reason)
+	return b, info, nil
+}
+
+// float32s returns a host tensor's data as float32 (converting float64).
+func float32s(h nn.HostTensor) []float32 {
+	if d, ok := h.Data.([]float32); ok {
+		return d
+	}
+	v := h.Float64s()
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// forwardAll runs m in evaluation mode over x (samples laid out as
+// nn.Dataset.X) in batches of evalBatch and returns the raw outputs, one row
+// of m.OutShape().Len() values per sample.
+func forwardAll(m *nn.Sequential, x []float32) ([]float32, error) {
+	in, cols := m.InShape(), m.OutShape().Len()
+	per := in.Len()
+	if len(x) == 0 || len(x)%per != 0 {
+		return nil, fmt.Errorf("inputs hold %d values, expected a positive multiple of %d (input %v): %w", len(x), per, in, tensor.ErrShape)
+	}
+	n := len(x) / per
+	m.SetTraining(false)
+	b := m.Backend()
+	out := make([]float32, 0, n*cols)
+	inputs := map[int]*tensor.Tensor{}
+	defer func() {
+		for _, t := range inputs {
+			t.Free()
+		}
+	}()
+	for lo := 0; lo < n; lo += evalBatch {
+		k := min(evalBatch, n-lo)
+		t := inputs[k]
+		if t == nil {
+			var err error
+			if t, err = b.Alloc(m.DType(), append(tensor.Shape{k}, in...)); err != nil {
+				return nil, err
+			}
+			inputs[k] = t
+		}
+		batch := x[lo*per : (lo+k)*per]
+		var src any = batch
+		if m.DType() == tensor.Float64 {
+			d := make([]float64, len(batch))
+			for i, v := range batch {
+				d[i] = float64(v)
+			}
+			src = d
+		}
+		if err := b.Upload(t, src); err != nil {
+			return nil, err
+		}
+		y, err := m.Forward(t)
+		if err != nil {
+			return nil, err
+		}
+		h, err := nn.ToHost(y)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, float32s(h)...)
+	}
+	return out, nil
+}
+
+// prediction is the class and confidence of one output row.
+type prediction struct {
+	class int
+	conf  float64
+}
+
+// predict turns one raw output row into a class and its probability. The
+// model's last layer says what the outputs are: a softmax gives
+// probabilities; a sigmoid gives independent probabilities, normalized to sum
+// to 1 over several outputs, or the probability p of class 1 for a single
+// output; anything else gives logits, turned into probabilities by a softmax.
+func predict(row []float32, last string) prediction {
+	if len(row) == 1 {
+		p := min(max(float64(row[0]), 0), 1)
+		if p >= 0.5 {
+			return prediction{1, p}
+		}
+		return prediction{0, 1 - p}
+	}
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	var sum float64
+	switch last {
+	case "softmax":
+		return prediction{best, float64(row[best])}
+	case "sigmoid":
+		for _, v := range row {
+			sum += max(float64(v), 0)
+		}
+		if sum == 0 {
+			return prediction{best, 1 / float64(len(row))}
+		}
+		return prediction{best, max(float64(row[best]), 0) / sum}
+	}
+	hi := float64(row[best])
+	for _, v := range row {
+		sum += math.Exp(float64(v) - hi)
+	}
+	return prediction{best, 1 / sum}
+}
+
+// predictAll returns the prediction for every sample of x.
+func predictAll(m *nn.Sequential, x []float32) ([]prediction, []float32, error) {
+	out, err := forwardAll(m, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	layers := m.Layers()
+	last := layers[len(layers)-1].Kind()
+	cols := m.OutShape().Len()
+	preds := make([]prediction, len(out)/cols)
+	for i := range preds {
+		preds[i] = predict(out[i*cols:(i+1)*cols], last)
+	}
+	return preds, out, nil
+}
+
+// isTerminal reports whether w is a terminal (a progress bar is drawn only
+// there by default).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// percent formats a fraction as "97.35%".
+func percent(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }

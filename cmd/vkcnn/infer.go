@@ -1,0 +1,290 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/tensor"
+	"github.com/vkcnn/vkcnn/viz"
+)
+
+const inferHelp = `Usage: vkcnn infer --model DIR [flags] [INPUT...]
+       vkcnn infer --model DIR --dataset mnist --split test
+
+Loads a trained model and prints the predicted class and its confidence for
+every input, or measures the model's accuracy on a dataset split.
+
+The model is a folder written by vkcnn train (--model DIR, which holds
+model.safetensors), a safetensors file saved by vkcnn (--model FILE or
+--weights FILE), or weights from elsewhere such as PyTorch with their
+architecture given as --spec (a spec or a spec file) and --input.
+
+Inputs are .npy arrays of float32 or float64 holding a batch [N,1,28,28] or
+[N,28,28] (any per-sample shape of the model, with or without its channel
+axis, with or without the batch axis), and PNG, JPEG or GIF pictures, which
+are turned to gray, scaled to [0, 1] and resized to the model input. MNIST
+digits are light on a dark background: --invert auto (the default) inverts
+pictures whose border is mostly light, such as a digit drawn on white paper.
+
+--dataset evaluates the model on a split of mnist, mnist01 or lines and prints
+the accuracy: the same number vkcnn train reported for its test set.
+
+--logits FILE writes the model's raw outputs [N, classes] as .npy, for the
+inputs or else for the dataset split.
+
+Examples:
+
+  vkcnn infer --model out/cnn digit7.png digit2.jpg
+  vkcnn infer --model out/cnn --logits logits.npy batch.npy
+  vkcnn infer --model out/lenet5 --dataset mnist --split test
+  vkcnn infer --weights model.safetensors --spec "conv(1,8,3,p1) relu maxpool(2) flatten dense(1568,10)" digit.png`
+
+// runInfer is "vkcnn infer".
+func runInfer(args []string, stdout, _ io.Writer) error {
+	fs := newFlags("infer", inferHelp)
+	modelPath := fs.String("model", "", "model `folder` written by vkcnn train, or its model.safetensors")
+	weights := fs.String("weights", "", "safetensors `file` of weights (with --spec for files not saved by vkcnn)")
+	specArg := fs.String("spec", "", "model `spec`, or a file holding it, for --weights")
+	inputArg := fs.String("input", "1,28,28", "per-sample input `shape` C,H,W for --spec")
+	dataset := fs.String("dataset", "", "evaluate on this dataset: mnist, mnist01 or lines")
+	split := fs.String("split", "test", "dataset `split`: test or train")
+	dataDir := fs.String("data", data.DefaultDir(), "MNIST `folder` (IDX files)")
+	seed := fs.Uint64("seed", 1, "seed of the lines dataset (the one given to vkcnn train)")
+	logits := fs.String("logits", "", "write the raw outputs to this .npy `file`")
+	invert := fs.String("invert", "auto", "invert pictures: auto (when the border is light), yes or no")
+	bf := addBackendFlags(fs)
+	inputs, err := fs.parse(args, stdout)
+	if err != nil {
+		return done(err)
+	}
+	switch {
+	case *modelPath == "" && *weights == "":
+		return fmt.Errorf("no model: pass --model DIR (a vkcnn train output) or --weights FILE (see vkcnn infer --help): %w", tensor.ErrParam)
+	case *modelPath != "" && (*weights != "" || *specArg != ""):
+		return fmt.Errorf("--model with --weights or --spec: pass either --model, or --weights (and --spec): %w", tensor.ErrParam)
+	case len(inputs) == 0 && *dataset == "":
+		return fmt.Errorf("nothing to do: give input files (.npy, PNG, JPEG) or --dataset (see vkcnn infer --help): %w", tensor.ErrParam)
+	case *split != "test" && *split != "train":
+		return fmt.Errorf("--split %q, expected test or train: %w", *split, tensor.ErrParam)
+	case *invert != "auto" && *invert != "yes" && *invert != "no":
+		return fmt.Errorf("--invert %q, expected auto, yes or no: %w", *invert, tensor.ErrParam)
+	}
+	if err := bf.check(); err != nil {
+		return err
+	}
+
+	b, _, err := bf.open(stdout)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	m, err := loadModel(b, *modelPath, *weights, *specArg, *inputArg)
+	if err != nil {
+		return err
+	}
+	defer m.Free()
+	fmt.Fprintf(stdout, "model: %s, input %v, output %v\n", m, m.InShape(), m.OutShape())
+
+	var outputs []float32
+	if len(inputs) > 0 {
+		x, names, err := readInputs(inputs, m.InShape(), *invert)
+		if err != nil {
+			return err
+		}
+		preds, out, err := predictAll(m, x)
+		if err != nil {
+			return err
+		}
+		outputs = out
+		width := 0
+		for _, n := range names {
+			width = max(width, len(n))
+		}
+		for i, p := range preds {
+			fmt.Fprintf(stdout, "%-*s  class %d  %5.1f%%\n", width, names[i], p.class, 100*p.conf)
+		}
+	}
+	if *dataset != "" {
+		train, test, err := data.Load(*dataset, data.Options{Dir: *dataDir, Seed: *seed})
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", *dataset, err)
+		}
+		set := test
+		if *split == "train" {
+			set = train
+		}
+		res, err := m.Evaluate(nn.Dataset{X: set.Images, Labels: set.Labels}, nil, evalBatch)
+		if err != nil {
+			return fmt.Errorf("dataset %s %s: %w", *dataset, *split, err)
+		}
+		fmt.Fprintf(stdout, "%s %s accuracy %s (%d/%d)\n", *dataset, *split, percent(res.Accuracy),
+			int(math.Round(res.Accuracy*float64(res.Samples))), res.Samples)
+		if outputs == nil && *logits != "" {
+			if outputs, err = forwardAll(m, set.Images); err != nil {
+				return err
+			}
+		}
+	}
+	if *logits != "" {
+		cols := m.OutShape().Len()
+		h := nn.HostTensor{Shape: tensor.Shape{len(outputs) / cols, cols}, Data: outputs}
+		if err := nn.SaveNpy(*logits, h); err != nil {
+			return fmt.Errorf("--logits: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %s: outputs %v\n", *logits, h.Shape)
+	}
+	return nil
+}
+
+// loadModel loads the model from --model, or from --weights with --spec and
+// --input.
+func loadModel(b tensor.Backend, modelPath, weights, specArg, inputArg string) (*nn.Sequential, error) {
+	if modelPath != "" {
+		path := modelPath
+		if st, err := os.Stat(path); err == nil && st.IsDir() {
+			path = filepath.Join(path, "model.safetensors")
+		}
+		m, err := nn.LoadModel(path, b)
+		if err != nil {
+			return nil, fmt.Errorf("--model: %w", err)
+		}
+		return m, nil
+	}
+	if specArg == "" {
+		m, err := nn.LoadModel(weights, b)
+		if err != nil {
+			return nil, fmt.Errorf("--weights: %w (pass --spec and --input for weights not saved by vkcnn)", err)
+		}
+		return m, nil
+	}
+	spec := specArg
+	if st, err := os.Stat(specArg); err == nil && st.Mode().IsRegular() {
+		text, err := os.ReadFile(specArg)
+		if err != nil {
+			return nil, fmt.Errorf("--spec: %w", err)
+		}
+		spec = specText(string(text))
+	}
+	m, err := nn.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("--spec: %w", err)
+	}
+	var in tensor.Shape
+	for _, f := range strings.Split(inputArg, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("--input %q: %q is not an integer, expected a shape such as 1,28,28: %w", inputArg, f, tensor.ErrParam)
+		}
+		in = append(in, d)
+	}
+	if err := m.Build(b, in, 0); err != nil {
+		return nil, fmt.Errorf("--spec with --input %s: %w", inputArg, err)
+	}
+	if err := m.LoadSafetensors(weights); err != nil {
+		m.Free()
+		return nil, fmt.Errorf("--weights: %w", err)
+	}
+	return m, nil
+}
+
+// readInputs reads the input files into samples of shape in, and names each
+// sample for the report.
+func readInputs(paths []string, in tensor.Shape, invert string) ([]float32, []string, error) {
+	var x []float32
+	var names []string
+	for _, p := range paths {
+		if strings.EqualFold(filepath.Ext(p), ".npy") {
+			h, err := nn.LoadNpy(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			n, err := npySamples(h.Shape, in)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", p, err)
+			}
+			x = append(x, float32s(h)...)
+			for i := range n {
+				names = append(names, fmt.Sprintf("%s[%d]", p, i))
+			}
+			continue
+		}
+		img, err := readPicture(p, in, invert)
+		if err != nil {
+			return nil, nil, err
+		}
+		x = append(x, img...)
+		names = append(names, p)
+	}
+	return x, names, nil
+}
+
+// npySamples returns how many samples of shape in an array of the given shape
+// holds: [N]+in, or in itself, where a leading channel axis of 1 may be left
+// out. Anything else is a tensor.ErrShape error.
+func npySamples(shape, in tensor.Shape) (int, error) {
+	forms := []tensor.Shape{in}
+	if len(in) > 1 && in[0] == 1 {
+		forms = append(forms, in[1:])
+	}
+	for _, f := range forms {
+		if shape.Equal(f) {
+			return 1, nil
+		}
+		if len(shape) == len(f)+1 && shape[1:].Equal(f) {
+			return shape[0], nil
+		}
+	}
+	want := "[N " + strings.TrimPrefix(in.String(), "[")
+	if len(forms) > 1 {
+		want += " or [N " + strings.TrimPrefix(forms[1].String(), "[")
+	}
+	return 0, fmt.Errorf("array of shape %v, expected %s for input %v: %w", shape, want, in, tensor.ErrShape)
+}
+
+// readPicture reads a picture as one gray sample of shape in ([1, H, W]),
+// resized to H×W and inverted as asked.
+func readPicture(path string, in tensor.Shape, invert string) ([]float32, error) {
+	if len(in) != 3 || in[0] != 1 {
+		return nil, fmt.Errorf("%s: pictures are single-channel images, but the model input is %v, expected [1 H W]: %w", path, in, tensor.ErrShape)
+	}
+	pix, h, w, err := viz.ReadGray(path)
+	if err != nil {
+		return nil, err
+	}
+	if invert == "yes" || invert == "auto" && borderMean(pix, h, w) > 0.5 {
+		for i, v := range pix {
+			pix[i] = 1 - v
+		}
+	}
+	if h != in[1] || w != in[2] {
+		if pix, err = viz.Resize(pix, h, w, in[1], in[2]); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return pix, nil
+}
+
+// borderMean returns the mean of the outermost pixels of an h×w image.
+func borderMean(pix []float32, h, w int) float64 {
+	var sum float64
+	n := 0
+	for y := range h {
+		for x := range w {
+			if y == 0 || x == 0 || y == h-1 || x == w-1 {
+				sum += float64(pix[y*w+x])
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}

@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/tensor"
+	"github.com/vkcnn/vkcnn/viz"
+)
+
+// runCLI runs the command line in-process and returns stdout and the error.
+func runCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(args, &stdout, &stderr)
+	if s := stderr.String(); s != "" {
+		t.Logf("stderr of %q:\n%s", args, s)
+	}
+	return stdout.String(), err
+}
+
+// decodePNG decodes a PNG file and returns its size.
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, format, err := image.Decode(f)
+	if err != nil || format != "png" {
+		t.Fatalf("%s: decode: %v (format %q)", path, err, format)
+	}
+	return img
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}} {
+		out, err := runCLI(t, args...)
+		if err != nil || !strings.Contains(out, "Commands:") || !strings.Contains(out, "edges") {
+			t.Errorf("%q: error %v, output %q", args, err, out)
+		}
+	}
+	for cmd, flags := range map[string][]string{
+		"devices": {"-device"},
+		"train":   {"-model", "-dataset", "-data", "-epochs", "-batch", "-optimizer", "-lr", "-momentum", "-seed", "-backend", "-device", "-init", "-out"},
+		"infer":   {"-model", "-weights", "-spec", "-logits", "-dataset", "-split", "-backend"},
+		"edges":   {"-out", "-backend", "-device"},
+	} {
+		for _, args := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
+			out, err := runCLI(t, args...)
+			if err != nil {
+				t.Errorf("%q: %v", args, err)
+				continue
+			}
+			if !strings.HasPrefix(out, "Usage: vkcnn "+cmd) || !strings.Contains(out, "Examples:") || !strings.Contains(out, "Flags:") {
+				t.Errorf("%q: help lacks usage, examples or flags:\n%s", args, out)
+			}
+			for _, f := range flags {
+				if !strings.Contains(out, "  "+f+" ") {
+					t.Errorf("%q: help does not list %s:\n%s", args, f, out)
+				}
+			}
+		}
+	}
+}
+
+// TestBench checks that the bench command is wired to package bench.
+func TestBench(t *testing.T) {
+	out, err := runCLI(t, "bench", "--help")
+	if err != nil || !strings.HasPrefix(out, "Usage: vkcnn bench") || !strings.Contains(out, "-cases") {
+		t.Errorf("bench --help: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "bench", "--list", "--cases", "^train/")
+	if f := strings.Fields(out); err != nil || len(f) != 3 || f[0] != "train/seed01" {
+		t.Errorf("bench --list: %v\n%s", err, out)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.npy")
+	if err := nn.SaveNpy(bad, nn.HostTensor{Shape: tensor.Shape{2, 5}, Data: make([]float32, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	notPicture := filepath.Join(dir, "text.png")
+	os.WriteFile(notPicture, []byte("not a picture"), 0o644)
+	model := trainLines(t, dir)
+	for _, c := range []struct {
+		args []string
+		want string // in the error message
+	}{
+		{nil, "no command"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"devices", "extra"}, "no arguments"},
+		{[]string{"devices", "--bogus"}, "flag provided but not defined"},
+		{[]string{"train", "--epochs", "two"}, "invalid value"},
+		{[]string{"train", "--bogus"}, "flag provided but not defined"},
+		{[]string{"train", "--model", "resnet"}, "not a preset"},
+		{[]string{"train", "--model", "conv(1,8"}, "not a preset"},
+		{[]string{"train", "--dataset", "cifar", "--out", dir}, "unknown dataset"},
+		{[]string{"train", "--optimizer", "rmsprop"}, "rmsprop"},
+		{[]string{"train", "--lr", "-1"}, "learning rate"},
+		{[]string{"train", "--epochs", "0"}, "--epochs 0"},
+		{[]string{"train", "--batch", "-3"}, "--batch -3"},
+		{[]string{"train", "--loss", "hinge"}, "hinge"},
+		{[]string{"train", "--shift", "-2"}, "--shift -2"},
+		{[]string{"train", "--backend", "tpu"}, "tpu"},
+		{[]string{"train", "extra"}, "no arguments"},
+		{[]string{"train", "--model", "cnn", "--dataset", "lines", "--out", dir, "--backend", "cpu"}, "dense"},
+		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,3)", "--dataset", "lines", "--out", dir, "--backend", "cpu"}, "3 outputs"},
+		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,2)", "--dataset", "mnist", "--data", dir, "--out", dir, "--backend", "cpu"}, "get-mnist"},
+		{[]string{"infer", "--model", model, "--dataset", "mnist", "--data", dir}, "get-mnist"},
+		{[]string{"edges", "a.png", "--out", dir, "--backend", "tpu"}, "tpu"},
+		{[]string{"infer", "x.png"}, "no model"},
+		{[]string{"infer", "--model", model}, "nothing to do"},
+		{[]string{"infer", "--model", filepath.Join(dir, "missing"), "--dataset", "lines"}, "missing"},
+		{[]string{"infer", "--model", model, bad}, "expected [N 1 16 16] or [N 16 16]"},
+		{[]string{"infer", "--model", model, notPicture}, "picture"},
+		{[]string{"infer", "--model", model, "--split", "validation", "--dataset", "lines"}, "--split"},
+		{[]string{"infer", "--model", model, "--invert", "maybe", bad}, "--invert"},
+		{[]string{"infer", "--model", model, "--weights", bad, "x.png"}, "either --model"},
+		{[]string{"infer", "--weights", filepath.Join(model, "model.safetensors"), "--spec", "dense(3,2)", "--input", "3", "--dataset", "lines"}, "shape"},
+		{[]string{"infer", "--weights", filepath.Join(model, "model.safetensors"), "--spec", "dense(3,2)", "--input", "a,b", "--dataset", "lines"}, "--input"},
+		{[]string{"bench", "--bogus"}, "flag provided but not defined"},
+		{[]string{"edges"}, "one picture"},
+		{[]string{"edges", "a.png", "b.png", "--out", dir}, "one picture"},
+		{[]string{"edges", "a.png"}, "--out"},
+		{[]string{"edges", filepath.Join(dir, "missing.png"), "--out", dir}, "missing.png"},
+		{[]string{"edges", notPicture, "--out", dir}, "picture"},
+	} {
+		out, err := runCLI(t, c.args...)
+		if err == nil {
+			t.Errorf("%q: no error; output:\n%s", c.args, out)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %q, want it to mention %q", c.args, err, c.want)
+		}
+	}
+	// Flag errors, bad values and bad shapes wrap the tensor sentinels.
+	for _, args := range [][]string{{"train", "--bogus"}, {"train", "--epochs", "0"}, {"infer", "--model", model, bad}} {
+		if _, err := runCLI(t, args...); !errors.Is(err, tensor.ErrParam) && !errors.Is(err, tensor.ErrShape) {
+			t.Errorf("%q: error %v wraps neither ErrParam nor ErrShape", args, err)
+		}
+	}
+}
+
+// trainLines trains a tiny model on lines for 2 epochs into dir/model and
+// returns that folder; the test fails on any error.
+func trainLines(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, "model")
+	if _, err := os.Stat(filepath.Join(out, "model.safetensors")); err == nil {
+		return out
+	}
+	stdout, err := runCLI(t, "train", "--model", "conv(1,4,3) relu maxpool(2) flatten dense(196,2)", "--dataset", "lines",
+		"--epochs", "2", "--batch", "16", "--lr", "0.01", "--backend", "cpu", "--out", out, "--progress")
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stdout)
+	}
+	return out
+}
+
+// testAccuracy extracts "<label> accuracy NN.NN%" from a command's output.
+func testAccuracy(t *testing.T, out, label string) string {
+	t.Helper()
+	m := regexp.MustCompile(regexp.QuoteMeta(label) + ` accuracy (\d+\.\d\d%)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %q accuracy in output:\n%s", label, out)
+	}
+	return m[1]
+}
+
+// TestTrainInfer trains on lines, checks every output file, then runs infer
+// on the model: the dataset accuracy, .npy and PNG inputs, and --logits.
+func TestTrainInfer(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "model")
+	spec := "conv(1,4,3) relu maxpool(2) flatten dense(196,2)"
+	stdout, err := runCLI(t, "train", "--model", spec, "--dataset", "lines", "--epochs", "2", "--batch", "16",
+		"--lr", "0.01", "--backend", "cpu", "--out", out, "--progress", "--shift", "1", "--lr-decay", "0.5")
+	if err != nil {
+		t.Fatalf("train: %v\n%s", err, stdout)
+	}
+	for _, want := range []string{"epoch 1/2", "epoch 2/2", "test accuracy", "/10)", "wrote " + out} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("train output lacks %q:\n%s", want, stdout)
+		}
+	}
+	trainAcc := testAccuracy(t, stdout, "test")
+
+	// Files.
+	if got, err := os.ReadFile(filepath.Join(out, "model.spec")); err != nil || string(got) != spec+"\n" {
+		t.Errorf("model.spec = %q, %v; want %q", got, err, spec)
+	}
+	var mt struct {
+		Spec    string `json:"spec"`
+		Dataset string `json:"dataset"`
+		History []struct {
+			Epoch       int      `json:"epoch"`
+			TrainLoss   *float64 `json:"train_loss"`
+			ValAccuracy *float64 `json:"val_accuracy"`
+			Seconds     float64  `json:"seconds"`
+		} `json:"history"`
+		TestAccuracy *float64 `json:"test_accuracy"`
+	}
+	js, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &mt); err != nil {
+		t.Fatalf("metrics.json: %v\n%s", err, js)
+	}
+	if mt.Spec != spec || mt.Dataset != "lines" || len(mt.History) != 2 || mt.History[1].Epoch != 2 ||
+		mt.History[1].TrainLoss == nil || mt.History[1].Seconds <= 0 || mt.TestAccuracy == nil ||
+		*mt.TestAccuracy != *mt.History[1].ValAccuracy {
+		t.Errorf("metrics.json content:\n%s", js)
+	}
+	if got := percent(*mt.TestAccuracy); got != trainAcc {
+		t.Errorf("metrics.json test accuracy %s, printed %s", got, trainAcc)
+	}
+	b := cpu.New()
+	m, err := nn.LoadModel(filepath.Join(out, "model.safetensors"), b)
+	if err != nil || m.String() != spec {
+		t.Fatalf("model.safetensors: %v (spec %v)", err, m)
+	}
+	m.Free()
+	for _, name := range []string{"curves.png", "filters.png", "featuremaps.png", "predictions.png"} {
+		if img := decodePNG(t, filepath.Join(out, name)); img.Bounds().Dx() < 100 || img.Bounds().Dy() < 100 {
+			t.Errorf("%s is only %v", name, img.Bounds())
+		}
+	}
+
+	// infer on the test split gives the accuracy train printed.
+	stdout, err = runCLI(t, "infer", "--model", out, "--dataset", "lines", "--split", "test", "--backend", "cpu")
+	if err != nil {
+		t.Fatalf("infer: %v\n%s", err, stdout)
+	}
+	if got := testAccuracy(t, stdout, "lines test"); got != trainAcc {
+		t.Errorf("infer reports test accuracy %s, train reported %s", got, trainAcc)
+	}
+
+	// infer on a .npy batch [3,16,16], a .npy sample [1,16,16] and a PNG.
+	_, test, err := data.Load("lines", data.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	npy3, npy1, png := filepath.Join(dir, "three.npy"), filepath.Join(dir, "one.npy"), filepath.Join(dir, "digit.png")
+	if err := nn.SaveNpy(npy3, nn.HostTensor{Shape: tensor.Shape{3, 16, 16}, Data: test.Images[:3*256]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.SaveNpy(npy1, nn.HostTensor{Shape: tensor.Shape{1, 16, 16}, Data: test.Images[3*256 : 4*256]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := viz.WriteGrayPNG(png, test.Image(4), 16, 16, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	logits := filepath.Join(dir, "logits.npy")
+	stdout, err = runCLI(t, "infer", "--model", filepath.Join(out, "model.safetensors"), npy3, npy1, "--logits", logits, png, "--backend", "cpu")
+	if err != nil {
+		t.Fatalf("infer inputs: %v\n%s", err, stdout)
+	}
+	rows := regexp.MustCompile(`(?m)^(\S+)\s+class ([01])\s+(\d+\.\d)%$`).FindAllStringSubmatch(stdout, -1)
+	if len(rows) != 5 || rows[0][1] != npy3+"[0]" || rows[3][1] != npy1+"[0]" || rows[4][1] != png {
+		t.Fatalf("infer printed %d predictions, want 5:\n%s", len(rows), stdout)
+	}
+	h, err := nn.LoadNpy(logits)
+	if err != nil || !h.Shape.Equal(tensor.Shape{5, 2}) {
+		t.Fatalf("logits: %v, shape %v", err, h.Shape)
+	}
+	lg := h.Float64s()
+	for i, r := range rows {
+		class := 0
+		if lg[2*i+1] > lg[2*i] {
+			class = 1
+		}
+		conf := 100 / (1 + math.Exp(-math.Abs(lg[2*i+1]-lg[2*i])))
+		if r[2] != fmt.Sprint(class) || r[3] != fmt.Sprintf("%.1f", conf) {
+			t.Errorf("row %d %q disagrees with logits %v (class %d, %.1f%%)", i, r[0], lg[2*i:2*i+2], class, conf)
+		}
+	}
+
+	// The same weights through --weights and --spec.
+	stdout, err = runCLI(t, "infer", "--weights", filepath.Join(out, "model.safetensors"), "--spec", spec, "--input", "1,16,16",
+		"--dataset", "lines", "--backend", "cpu")
+	if err != nil || testAccuracy(t, stdout, "lines test") != trainAcc {
+		t.Errorf("infer --weights --spec: %v\n%s", err, stdout)
+	}
+
+	// --init starts from the trained weights.
+	stdout, err = runCLI(t, "train", "--model", filepath.Join(out, "model.spec"), "--dataset", "lines", "--epochs", "1",
+		"--init", filepath.Join(out, "model.safetensors"), "--backend", "cpu", "--out", filepath.Join(dir, "again"))
+	if err != nil || !strings.Contains(stdout, "model model:") {
+		t.Errorf("train from a spec file with --init: %v\n%s", err, stdout)
+	}
+}
+
+func TestEdges(t *testing.T) {
+	dir := t.TempDir()
+	const h, w = 20, 24
+	pix := make([]float32, h*w)
+	for y := 5; y < 15; y++ {
+		for x := 8; x < 16; x++ {
+			pix[y*w+x] = 1 // a white rectangle on black
+		}
+	}
+	in := filepath.Join(dir, "square.png")
+	if err := viz.WriteGrayPNG(in, pix, h, w, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "edges")
+	stdout, err := runCLI(t, "edges", in, "--out", out, "--backend", "cpu")
+	if err != nil {
+		t.Fatalf("edges: %v\n%s", err, stdout)
+	}
+	imgs := map[string]image.Image{}
+	for _, name := range []string{"sobel_x.png", "sobel_y.png", "laplacian.png", "sharpen.png", "magnitude.png"} {
+		img := decodePNG(t, filepath.Join(out, name))
+		if img.Bounds() != image.Rect(0, 0, w, h) {
+			t.Errorf("%s is %v, want %dx%d", name, img.Bounds(), w, h)
+		}
+		imgs[name] = img
+	}
+	gray := func(name string, x, y int) int {
+		r, _, _, _ := imgs[name].At(x, y).RGBA()
+		return int(r >> 8)
+	}
+	// Flat regions: magnitude black, signed maps mid-gray; edges: magnitude
+	// bright, Sobel x dark/bright on the left/right edge of the rectangle.
+	if v := gray("magnitude.png", 2, 2); v != 0 {
+		t.Errorf("magnitude in a flat region = %d, want 0", v)
+	}
+	if v := gray("magnitude.png", 12, 10); v != 0 {
+		t.Errorf("magnitude inside the rectangle = %d, want 0", v)
+	}
+	if v := gray("magnitude.png", 8, 10); v < 200 {
+		t.Errorf("magnitude on the left edge = %d, want bright", v)
+	}
+	if v := gray("sobel_x.png", 2, 2); v < 120 || v > 135 {
+		t.Errorf("sobel_x in a flat region = %d, want mid-gray", v)
+	}
+	if l, r := gray("sobel_x.png", 8, 10), gray("sobel_x.png", 15, 10); l < 200 || r > 55 {
+		t.Errorf("sobel_x on the left edge %d (want bright), right edge %d (want dark)", l, r)
+	}
+	if v := gray("sobel_y.png", 12, 5); v < 200 {
+		t.Errorf("sobel_y on the top edge = %d, want bright", v)
+	}
+	if v := gray("sharpen.png", 12, 10); v != 255 {
+		t.Errorf("sharpen inside the rectangle = %d, want 255", v)
+	}
+}
+
+func TestDevices(t *testing.T) {
+	out, err := runCLI(t, "devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Backends:", "cpu     available", "vulkan  ", "Auto picks: ", "why: auto: using "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("devices output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	fs := newFlags("x", "Usage: vkcnn x")
+	out := fs.String("out", "", "")
+	n := fs.Int("n", 0, "")
+	pos, err := fs.parse([]string{"a", "--out", "d", "b", "-n=3", "--", "--c", "-n"}, &bytes.Buffer{})
+	if err != nil || *out != "d" || *n != 3 || strings.Join(pos, " ") != "a b --c -n" {
+		t.Errorf("parse: %q, out %q, n %d, %v", pos, *out, *n, err)
+	}
+}
+
+func TestNpySamples(t *testing.T) {
+	in := tensor.Shape{1, 28, 28}
+	for _, c := range []struct {
+		shape tensor.Shape
+		n     int
+	}{{tensor.Shape{5, 1, 28, 28}, 5}, {tensor.Shape{5, 28, 28}, 5}, {tensor.Shape{1, 28, 28}, 1}, {tensor.Shape{28, 28}, 1},
+		{tensor.Shape{5, 28, 27}, 0}, {tensor.Shape{784}, 0}, {tensor.Shape{5, 2, 28, 28}, 0}} {
+		n, err := npySamples(c.shape, in)
+		if n != c.n || (c.n == 0) != errors.Is(err, tensor.ErrShape) {
+			t.Errorf("npySamples(%v) = %d, %v; want %d", c.shape, n, err, c.n)
+		}
+	}
+}
+
+func TestPredict(t *testing.T) {
+	for _, c := range []struct {
+		row   []float32
+		last  string
+		class int
+		conf  float64
+	}{
+		{[]float32{0.9}, "sigmoid", 1, 0.9},
+		{[]float32{0.2}, "sigmoid", 0, 0.8},
+		{[]float32{0.2, 0.6}, "sigmoid", 1, 0.75},
+		{[]float32{0.1, 0.7, 0.2}, "softmax", 1, 0.7},
+		{[]float32{0, float32(math.Log(3))}, "dense", 1, 0.75},
+		{[]float32{1000, 0, 0}, "dense", 0, 1},
+	} {
+		p := predict(c.row, c.last)
+		if p.class != c.class || math.Abs(p.conf-c.conf) > 1e-6 {
+			t.Errorf("predict(%v, %s) = %+v, want class %d conf %v", c.row, c.last, p, c.class, c.conf)
+		}
+	}
+}

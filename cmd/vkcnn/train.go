@@ -1,0 +1,386 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/internal/atomicfile"
+	"github.com/vkcnn/vkcnn/models"
+	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/tensor"
+	"github.com/vkcnn/vkcnn/viewer"
+)
+
+const trainHelp = `Usage: vkcnn train [flags]
+
+Trains a model on a dataset, printing a progress bar per epoch and the loss
+and accuracy of every epoch, then writes into --out:
+
+  model.safetensors  the weights (PyTorch state_dict names; vkcnn infer reads it)
+  model.spec         the model as a one-line spec
+  metrics.json       the settings, and per epoch: train loss and accuracy,
+                     test loss and accuracy, seconds
+  curves.png         loss and accuracy per epoch
+  filters.png        the kernels of the first convolution
+  featuremaps.png    the first convolution's outputs for one test image
+  predictions.png    test images with the predicted class and confidence,
+                     misclassified ones framed in red
+
+--model is a preset (seed01, cnn, lenet5: each brings its dataset, loss and
+training settings, which flags override), a file holding a model spec, or a
+spec itself such as "conv(1,8,3,p1) relu maxpool(2) flatten dense(1568,10)"
+(see package nn for the grammar). A spec trains with cross-entropy on mnist
+by default, or binary cross-entropy when it ends in a sigmoid.
+
+Datasets: mnist (10 digits), mnist01 (digits 0 and 1), lines (synthetic
+16×16 vertical and horizontal lines). --data names the MNIST folder: the
+cache of scripts/get-mnist.sh (8,000 train / 2,000 test digits) or the
+official 60,000 / 10,000 IDX files, raw or .gz.
+
+Examples:
+
+  vkcnn train --model seed01
+  vkcnn train --model lenet5 --out out/lenet5
+  vkcnn train --model cnn --epochs 3 --optimizer sgd --lr 0.05 --momentum 0.9
+  vkcnn train --model "conv(1,4,3) relu maxpool(2) flatten dense(196,2)" --dataset lines --epochs 2
+  vkcnn train --model lenet5 --data ~/mnist-official --backend vulkan`
+
+// trainSettings are the resolved training settings.
+type trainSettings struct {
+	Name      string  `json:"model"`
+	Spec      string  `json:"spec"`
+	Dataset   string  `json:"dataset"`
+	Loss      string  `json:"loss"`
+	Optimizer string  `json:"optimizer"`
+	LR        float64 `json:"lr"`
+	Momentum  float64 `json:"momentum"`
+	LRDecay   float64 `json:"lr_decay"`
+	Shift     int     `json:"shift"`
+	Epochs    int     `json:"epochs"`
+	Batch     int     `json:"batch"`
+	Seed      uint64  `json:"seed"`
+}
+
+// epochMetrics is one epoch in metrics.json; NaN values are written as null.
+type epochMetrics struct {
+	Epoch         int      `json:"epoch"`
+	TrainLoss     *float64 `json:"train_loss"`
+	TrainAccuracy *float64 `json:"train_accuracy"`
+	ValLoss       *float64 `json:"val_loss"`
+	ValAccuracy   *float64 `json:"val_accuracy"`
+	Seconds       float64  `json:"seconds"`
+}
+
+// metrics is the content of metrics.json.
+type metrics struct {
+	trainSettings
+	Input        tensor.Shape   `json:"input"`
+	Backend      string         `json:"backend"`
+	Device       string         `json:"device"`
+	TrainSamples int            `json:"train_samples"`
+	TestSamples  int            `json:"test_samples"`
+	Epochs       []epochMetrics `json:"history"`
+	TestLoss     *float64       `json:"test_loss"`
+	TestAccuracy *float64       `json:"test_accuracy"`
+	Seconds      float64        `json:"seconds"`
+}
+
+// num returns a pointer to v, or nil for NaN and infinities (JSON null).
+func num(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// runTrain is "vkcnn train".
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", trainHelp)
+	model := fs.String("model", "cnn", "preset `name` (seed01, cnn, lenet5), spec file, or spec string")
+	dataset := fs.String("dataset", "", "`name`: mnist, mnist01 or lines (default: the preset's, else mnist)")
+	dataDir := fs.String("data", data.DefaultDir(), "MNIST `folder` (IDX files)")
+	epochs := fs.Int("epochs", 0, "passes over the training set (default: the preset's, else 5)")
+	batch := fs.Int("batch", 0, "samples per training step (default: the preset's, else 32)")
+	optimizer := fs.String("optimizer", "", "sgd or adam (default: the preset's, else adam)")
+	lr := fs.Float64("lr", 0, "learning `rate` (default: the preset's, else 0.001)")
+	momentum := fs.Float64("momentum", 0, "SGD momentum in [0, 1) (default: the preset's, else 0)")
+	decay := fs.Float64("lr-decay", 0, "`factor` multiplying the learning rate after each epoch (default: the preset's, else 1)")
+	shift := fs.Int("shift", 0, "random translation of training images by up to this many `pixels`, new every epoch (default: the preset's, else 0)")
+	lossName := fs.String("loss", "", "cross_entropy, bce or mse (default: the preset's; for a spec bce when it ends in sigmoid, else cross_entropy)")
+	seed := fs.Uint64("seed", 1, "seed of the weights, the shuffling, the shifts and the lines dataset")
+	initPath := fs.String("init", "", "safetensors `file` to start from instead of random weights")
+	outDir := fs.String("out", "", "output `folder` (default out/<model name>)")
+	progress := fs.Bool("progress", isTerminal(stdout), "draw a progress bar during each epoch (default: when the output is a terminal)")
+	view := fs.Bool("view", false, "show a live window of the inputs, first-layer filters, feature maps and loss (needs a build with -tags view and a display)")
+	bf := addBackendFlags(fs)
+	pos, err := fs.parse(args, stdout)
+	if err != nil {
+		return done(err)
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("train takes no arguments, got %q (see vkcnn train --help): %w", pos, tensor.ErrParam)
+	}
+
+	if err := bf.check(); err != nil {
+		return err
+	}
+	s, err := resolveModel(*model)
+	if err != nil {
+		return err
+	}
+	set := fs.wasSet()
+	if set["dataset"] {
+		s.Dataset = *dataset
+	}
+	if set["epochs"] {
+		s.Epochs = *epochs
+	}
+	if set["batch"] {
+		s.Batch = *batch
+	}
+	if set["optimizer"] {
+		s.Optimizer = *optimizer
+	}
+	if set["lr"] {
+		s.LR = *lr
+	}
+	if set["momentum"] {
+		s.Momentum = *momentum
+	}
+	if set["lr-decay"] {
+		s.LRDecay = *decay
+	}
+	if set["shift"] {
+		s.Shift = *shift
+	}
+	if set["loss"] {
+		s.Loss = *lossName
+	}
+	s.Seed = *seed
+	switch {
+	case s.Epochs < 1:
+		return fmt.Errorf("--epochs %d, expected ≥ 1: %w", s.Epochs, tensor.ErrParam)
+	case s.Batch < 1:
+		return fmt.Errorf("--batch %d, expected ≥ 1: %w", s.Batch, tensor.ErrParam)
+	case s.Shift < 0:
+		return fmt.Errorf("--shift %d, expected ≥ 0: %w", s.Shift, tensor.ErrParam)
+	case !(s.LRDecay > 0 && s.LRDecay <= 1e6):
+		return fmt.Errorf("--lr-decay %v, expected a positive factor (1 for none): %w", s.LRDecay, tensor.ErrParam)
+	}
+	loss, err := nn.LossByName(s.Loss)
+	if err != nil {
+		return fmt.Errorf("--loss: %w", err)
+	}
+	opt, err := models.NewOptimizer(s.Optimizer, s.LR, s.Momentum)
+	if err != nil {
+		return fmt.Errorf("--optimizer/--lr/--momentum: %w", err)
+	}
+	defer opt.Close()
+	out := *outDir
+	if out == "" {
+		out = filepath.Join("out", s.Name)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+
+	// The window opens before any work, so that a missing display fails fast.
+	var win *viewer.Window
+	if *view {
+		if win, err = viewer.Open(viewer.Options{Title: "vkcnn train " + s.Name}); err != nil {
+			return fmt.Errorf("--view: %w", err)
+		}
+		defer win.Close()
+	}
+
+	train, test, err := data.Load(s.Dataset, data.Options{Dir: *dataDir, Seed: s.Seed})
+	if err != nil {
+		return fmt.Errorf("dataset %s (--data %s): %w", s.Dataset, *dataDir, err)
+	}
+	fmt.Fprintf(stdout, "dataset: %s, %d training and %d test images %v, %d classes\n", s.Dataset, train.Len(), test.Len(), train.Shape, train.Classes)
+
+	b, info, err := bf.open(stdout, win.VulkanOptions()...)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	m, err := nn.Parse(s.Spec)
+	if err != nil {
+		return err
+	}
+	if m, err = win.Watch(m); err != nil {
+		return err
+	}
+	if err := m.Build(b, train.Shape, s.Seed); err != nil {
+		return fmt.Errorf("model %s on %s images %v: %w", s.Name, s.Dataset, train.Shape, err)
+	}
+	defer m.Free()
+	if outs := m.OutShape().Len(); outs != train.Classes && !(outs == 1 && train.Classes == 2) {
+		return fmt.Errorf("model %s has %d outputs but dataset %s has %d classes, expected a last layer with %d outputs: %w",
+			s.Name, outs, s.Dataset, train.Classes, train.Classes, tensor.ErrShape)
+	}
+	if *initPath != "" {
+		if err := m.LoadSafetensors(*initPath); err != nil {
+			return fmt.Errorf("--init: %w", err)
+		}
+	}
+	fmt.Fprintf(stdout, "model %s:\n%s", s.Name, m.Summary())
+	fmt.Fprintf(stdout, "training: %d epochs, batch %d, %s lr %g", s.Epochs, s.Batch, s.Optimizer, s.LR)
+	if s.Momentum != 0 {
+		fmt.Fprintf(stdout, " momentum %g", s.Momentum)
+	}
+	if s.LRDecay != 1 {
+		fmt.Fprintf(stdout, " ×%g per epoch", s.LRDecay)
+	}
+	if s.Shift > 0 {
+		fmt.Fprintf(stdout, ", random shifts up to %d px", s.Shift)
+	}
+	fmt.Fprintf(stdout, ", %s loss, seed %d\n", s.Loss, s.Seed)
+
+	testSet := nn.Dataset{X: test.Images, Labels: test.Labels}
+	var bar *progressbar.ProgressBar
+	cfg := models.TrainConfig{
+		FitConfig: nn.FitConfig{Epochs: s.Epochs, BatchSize: s.Batch, Loss: loss, Optimizer: opt, Shuffle: true, Seed: s.Seed,
+			Validation: &testSet,
+			OnStep: win.OnStep(func(st nn.StepInfo) error {
+				if !*progress {
+					return nil
+				}
+				if st.Step == 1 {
+					bar = progressbar.NewOptions(st.Steps, progressbar.OptionSetWriter(stdout),
+						progressbar.OptionSetWidth(30), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+						progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(),
+						progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", st.Epoch, st.Epochs)))
+				}
+				bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f", st.Epoch, st.Epochs, st.Loss))
+				bar.Add(1)
+				if st.Step == st.Steps {
+					bar.Finish()
+				}
+				return nil
+			}),
+			OnEpoch: func(e nn.EpochInfo) error {
+				fmt.Fprintf(stdout, "epoch %*d/%d  loss %.4f  acc %s  test loss %.4f  acc %s  %.1f s\n",
+					len(fmt.Sprint(e.Epochs)), e.Epoch, e.Epochs, e.Loss, percent(e.Accuracy), e.ValLoss, percent(e.ValAccuracy), e.Duration.Seconds())
+				return nil
+			}},
+		LRDecay: s.LRDecay,
+		Shift:   s.Shift,
+	}
+	start := time.Now()
+	var hist []nn.EpochInfo
+	err = win.Run(func() error { // training runs beside the window's event loop, if any
+		var err error
+		hist, err = models.Train(m, nn.Dataset{X: train.Images, Labels: train.Labels}, cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	seconds := time.Since(start).Seconds()
+	res, err := m.Evaluate(testSet, loss, evalBatch)
+	if err != nil {
+		return fmt.Errorf("test set: %w", err)
+	}
+
+	// Files.
+	if err := m.SaveSafetensors(filepath.Join(out, "model.safetensors")); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(out, "model.spec"), []byte(m.String()+"\n")); err != nil {
+		return err
+	}
+	mt := metrics{trainSettings: s, Input: train.Shape, Backend: info.Backend.String(), Device: info.Device,
+		TrainSamples: train.Len(), TestSamples: test.Len(), TestLoss: num(res.Loss), TestAccuracy: num(res.Accuracy), Seconds: seconds}
+	h := historyOf(hist)
+	for i, e := range hist {
+		mt.Epochs = append(mt.Epochs, epochMetrics{Epoch: e.Epoch, TrainLoss: num(h.TrainLoss[i]), TrainAccuracy: num(h.TrainAcc[i]),
+			ValLoss: num(h.ValLoss[i]), ValAccuracy: num(h.ValAcc[i]), Seconds: e.Duration.Seconds()})
+	}
+	js, err := json.MarshalIndent(mt, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(out, "metrics.json"), append(js, '\n')); err != nil {
+		return err
+	}
+	files := []string{"model.safetensors", "model.spec", "metrics.json"}
+	pics, err := drawTraining(out, s.Name, s.Dataset, m, hist, test)
+	files = append(files, pics...)
+	if err != nil {
+		fmt.Fprintf(stderr, "vkcnn: warning: %v\n", err)
+	}
+
+	correct := int(math.Round(res.Accuracy * float64(res.Samples)))
+	fmt.Fprintf(stdout, "test accuracy %s (%d/%d), test loss %.4f, %d epochs in %.1f s on %s\n",
+		percent(res.Accuracy), correct, res.Samples, res.Loss, len(hist), seconds, info.Device)
+	fmt.Fprintf(stdout, "wrote %s: %s\n", out, strings.Join(files, " "))
+	return nil
+}
+
+// writeFile writes data to path atomically (a temporary file, then a rename).
+func writeFile(path string, data []byte) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// resolveModel turns --model into training settings: a preset with its
+// defaults, or a spec (from a file or the argument itself) with the generic
+// defaults.
+func resolveModel(arg string) (trainSettings, error) {
+	if p, err := models.Get(arg); err == nil {
+		decay := p.LRDecay
+		if decay == 0 {
+			decay = 1
+		}
+		return trainSettings{Name: p.Name, Spec: p.Spec, Dataset: p.Dataset, Loss: p.Loss, Optimizer: p.Optimizer,
+			LR: p.LR, Momentum: p.Momentum, LRDecay: decay, Shift: p.Shift, Epochs: p.Epochs, Batch: p.BatchSize}, nil
+	}
+	spec, name := arg, "custom"
+	if st, err := os.Stat(arg); err == nil && st.Mode().IsRegular() {
+		text, err := os.ReadFile(arg)
+		if err != nil {
+			return trainSettings{}, fmt.Errorf("--model: %w", err)
+		}
+		spec = specText(string(text))
+		name = strings.TrimSuffix(filepath.Base(arg), filepath.Ext(arg))
+	}
+	m, err := nn.Parse(spec)
+	if err != nil {
+		return trainSettings{}, fmt.Errorf("--model %q is not a preset (%s), a spec file or a valid spec: %w",
+			arg, strings.Join(models.Names(), ", "), err)
+	}
+	layers := m.Layers()
+	loss := "cross_entropy"
+	if layers[len(layers)-1].Kind() == "sigmoid" {
+		loss = "bce"
+	}
+	return trainSettings{Name: name, Spec: m.String(), Dataset: "mnist", Loss: loss, Optimizer: "adam", LR: 1e-3,
+		LRDecay: 1, Epochs: 5, Batch: 32}, nil
+}
+
+// specText returns the spec held in a file: its lines without # comments,
+// joined by spaces.
+func specText(text string) string {
+	var parts []string
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, " ")
+}

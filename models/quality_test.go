@@ -1,0 +1,97 @@
+//go:build !race
+
+// The quality bars: every preset trained with its default settings on the
+// real digits, on the CPU backend in float32. The race detector makes these
+// runs many times slower, so they are left out of `go test -race`; run them
+// with `go test -run Quality ./models/`.
+
+package models
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/nn"
+)
+
+// requireMNIST is the environment variable that turns a missing MNIST cache
+// from a skip into a failure (CI sets it after scripts/get-mnist.sh).
+const requireMNIST = "VKCNN_REQUIRE_MNIST"
+
+// mnistDir returns the MNIST folder: $VKCNN_DATA, else the repository's
+// .cache/mnist.
+func mnistDir() string {
+	if d := os.Getenv(data.DataEnv); d != "" {
+		return d
+	}
+	return filepath.Join("..", ".cache", "mnist")
+}
+
+// TestQuality trains each preset on its dataset with its default settings
+// (seed 1) and checks the test accuracy against the bar.
+func TestQuality(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		bar  float64
+	}{{"seed01", 0.995}, {"cnn", 0.97}, {"lenet5", 0.975}} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Get(c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			train, test, err := data.Load(p.Dataset, data.Options{Dir: mnistDir()})
+			if err != nil {
+				if os.Getenv(requireMNIST) == "1" {
+					t.Fatalf("%s=1 but the MNIST cache cannot be read: %v", requireMNIST, err)
+				}
+				t.Skipf("no MNIST cache (run scripts/get-mnist.sh; set %s=1 to fail instead): %v", requireMNIST, err)
+			}
+			b := cpu.New()
+			defer b.Close()
+			m, err := p.Model()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Build(b, p.Input, 1); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Free()
+			cfg, err := p.TrainConfig(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cfg.Optimizer.Close()
+			val := nn.Dataset{X: test.Images, Labels: test.Labels}
+			cfg.Validation = &val
+			cfg.OnEpoch = func(e nn.EpochInfo) error {
+				t.Logf("%s epoch %2d/%d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.1f s",
+					p.Name, e.Epoch, e.Epochs, e.Loss, 100*e.Accuracy, e.ValLoss, 100*e.ValAccuracy, e.Duration.Seconds())
+				return nil
+			}
+			start := time.Now()
+			hist, err := Train(m, nn.Dataset{X: train.Images, Labels: train.Labels}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist) != p.Epochs {
+				t.Fatalf("%d epochs trained, want %d", len(hist), p.Epochs)
+			}
+			res, err := m.Evaluate(val, nil, 256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s on %s (%d train, %d test images): test accuracy %.2f%% (bar %.1f%%) after %d epochs in %.1f s",
+				p.Name, p.Dataset, train.Len(), test.Len(), 100*res.Accuracy, 100*c.bar, p.Epochs, time.Since(start).Seconds())
+			if res.Accuracy != hist[len(hist)-1].ValAccuracy {
+				t.Errorf("Evaluate gives %.4f, the last epoch's validation %.4f", res.Accuracy, hist[len(hist)-1].ValAccuracy)
+			}
+			if res.Accuracy < c.bar {
+				t.Errorf("%s: test accuracy %.2f%%, want ≥ %.1f%%", p.Name, 100*res.Accuracy, 100*c.bar)
+			}
+		})
+	}
+}

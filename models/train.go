@@ -1,0 +1,142 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// TrainConfig configures Train: nn.Fit's settings plus a learning-rate
+// schedule and data augmentation.
+type TrainConfig struct {
+	nn.FitConfig
+	// LRDecay multiplies the optimizer's learning rate after every epoch
+	// (exponential decay); 0 and 1 keep it constant. It must be ≥ 0, and
+	// other than 0 or 1 only for *nn.SGD and *nn.Adam optimizers.
+	LRDecay float64
+	// Shift, when positive, translates every training image by a random
+	// whole-pixel offset in [−Shift, Shift] along each axis, drawn anew for
+	// every image and epoch from Seed, filling the uncovered border with
+	// zeros: a cheap augmentation that makes a small training set go further.
+	// It needs images [C, H, W] with Shift below H and W.
+	Shift int
+}
+
+// Train trains m on train like nn.Sequential.Fit, running Fit once per epoch
+// so that it can decay the learning rate and draw new shifted images between
+// epochs. Epoch and step numbers seen by the callbacks and in the returned
+// history count over the whole run (Epoch 3 of Epochs 8). Optimizer state
+// carries over from epoch to epoch; the caller closes the optimizer. A
+// callback error ends training as in Fit (nn.ErrStop without an error). It
+// returns the epochs completed, and Fit's errors or a tensor.ErrParam error
+// for bad Epochs, LRDecay or Shift.
+func Train(m *nn.Sequential, train nn.Dataset, cfg TrainConfig) ([]nn.EpochInfo, error) {
+	if !m.Built() {
+		return nil, fmt.Errorf("train: %w", nn.ErrNotBuilt)
+	}
+	if cfg.Epochs < 1 {
+		return nil, fmt.Errorf("train: %d epochs, expected ≥ 1: %w", cfg.Epochs, tensor.ErrParam)
+	}
+	decay := cfg.LRDecay
+	if decay == 0 {
+		decay = 1
+	}
+	if !(decay > 0 && decay < math.Inf(1)) {
+		return nil, fmt.Errorf("train: learning-rate decay %v, expected a positive factor (1 for none): %w", cfg.LRDecay, tensor.ErrParam)
+	}
+	if decay != 1 {
+		if err := scaleLR(cfg.Optimizer, 1); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	in := m.InShape()
+	if cfg.Shift < 0 || cfg.Shift > 0 && (len(in) != 3 || cfg.Shift >= in[1] || cfg.Shift >= in[2]) {
+		return nil, fmt.Errorf("train: shift %d for input %v, expected 0, or fewer pixels than the height and width of images [C H W]: %w",
+			cfg.Shift, in, tensor.ErrParam)
+	}
+	var rng *rand.Rand
+	data := train
+	if cfg.Shift > 0 {
+		if len(train.X)%in.Len() != 0 {
+			return nil, fmt.Errorf("train: X has %d values, expected a multiple of %d (input %v): %w", len(train.X), in.Len(), in, tensor.ErrShape)
+		}
+		rng = rand.New(rand.NewPCG(cfg.Seed, 0x7368696674)) // "shift"
+		data.X = make([]float32, len(train.X))
+	}
+	epochs := cfg.Epochs
+	var history []nn.EpochInfo
+	for e := 1; e <= epochs; e++ {
+		stopped := false
+		fc := cfg.FitConfig
+		fc.Epochs = 1
+		fc.Seed = cfg.Seed ^ uint64(e)*0x9e3779b97f4a7c15
+		if cfg.OnStep != nil {
+			fc.OnStep = func(s nn.StepInfo) error {
+				s.Epoch, s.Epochs = e, epochs
+				err := cfg.OnStep(s)
+				stopped = stopped || err != nil
+				return err
+			}
+		}
+		if cfg.OnEpoch != nil {
+			fc.OnEpoch = func(info nn.EpochInfo) error {
+				info.Epoch, info.Epochs = e, epochs
+				err := cfg.OnEpoch(info)
+				stopped = stopped || err != nil
+				return err
+			}
+		}
+		if rng != nil {
+			shiftImages(data.X, train.X, in, cfg.Shift, rng)
+		}
+		h, err := m.Fit(data, fc)
+		for _, info := range h {
+			info.Epoch, info.Epochs = e, epochs
+			history = append(history, info)
+		}
+		if err != nil {
+			return history, fmt.Errorf("train: epoch %d: %w", e, err)
+		}
+		if stopped {
+			return history, nil
+		}
+		if decay != 1 {
+			scaleLR(cfg.Optimizer, decay)
+		}
+	}
+	return history, nil
+}
+
+// scaleLR multiplies the learning rate of an SGD or Adam optimizer by f.
+func scaleLR(o nn.Optimizer, f float64) error {
+	switch o := o.(type) {
+	case *nn.SGD:
+		o.LR *= f
+	case *nn.Adam:
+		o.LR *= f
+	default:
+		return fmt.Errorf("learning-rate decay needs an *nn.SGD or *nn.Adam optimizer, got %T: %w", o, tensor.ErrParam)
+	}
+	return nil
+}
+
+// shiftImages writes into dst the images of src (each of shape in = [C, H,
+// W]), each translated by its own random offset in [−s, s]² with zeros
+// filling the border.
+func shiftImages(dst, src []float32, in tensor.Shape, s int, rng *rand.Rand) {
+	c, h, w := in[0], in[1], in[2]
+	clear(dst)
+	for lo := 0; lo < len(src); lo += c * h * w {
+		dy, dx := rng.IntN(2*s+1)-s, rng.IntN(2*s+1)-s
+		for p := lo; p < lo+c*h*w; p += h * w {
+			for y := max(0, dy); y < min(h, h+dy); y++ {
+				row := p + y*w
+				from := p + (y-dy)*w
+				copy(dst[row+max(0, dx):row+min(w, w+dx)], src[from+max(0, -dx):from+min(w, w-dx)])
+			}
+		}
+	}
+}
