@@ -72,15 +72,7 @@ else
 	command -v go >/dev/null || { echo "bench.sh: no Go toolchain to build vkcnn; set VKCNN_BIN to a compiled vkcnn binary" >&2; exit 2; }
 	bin=$out/vkcnn
 	echo "building $bin" >&2
-	built=""
-	if [[ -d $root/cmd/vkcnn ]] && (cd "$root" && go build -o "$bin" ./cmd/vkcnn) && "$bin" bench --help >/dev/null 2>&1; then
-		built=1
-	fi
-	if [[ -z $built ]]; then
-		# cmd/vkcnn has no bench command yet: the stand-in runs the same code.
-		echo "bench.sh: cmd/vkcnn has no working bench command; using internal/bench/benchcmd" >&2
-		(cd "$root" && go build -o "$bin" ./internal/bench/benchcmd)
-	fi
+	(cd "$root" && go build -o "$bin" ./cmd/vkcnn)
 fi
 
 status=0
