@@ -512,11 +512,8 @@ type Prediction struct {
 }
 
 // Predict runs the model in evaluation mode over the samples in x (laid out
-// as Dataset.X) in batches of batchSize and returns one Prediction per sample.
-// Outputs become probabilities as follows: a model ending in Softmax gives
-// them directly; other multi-output models get a softmax over their outputs
-// (logits); a single output is taken as the probability p of class 1, clamped
-// to [0, 1], with Probs [1−p, p].
+// as Dataset.X) in batches of batchSize and returns one Prediction per sample,
+// each output row turned into probabilities by Interpret.
 func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 	d := Dataset{X: x}
 	var preds []Prediction
@@ -536,13 +533,12 @@ func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 		if err := m.b.Download(bio.hout, out); err != nil {
 			return err
 		}
-		softmaxed := m.layers[len(m.layers)-1].Kind() == "softmax"
 		for k := range idx {
 			row := make([]float64, cols)
 			for j := range row {
 				row[j] = hostAt(bio.hout, k*cols+j)
 			}
-			preds = append(preds, prediction(row, softmaxed))
+			preds = append(preds, m.Interpret(row))
 		}
 		return nil
 	})
@@ -552,8 +548,23 @@ func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 	return preds, nil
 }
 
-// prediction turns one output row into class probabilities.
-func prediction(row []float64, softmaxed bool) Prediction {
+// Interpret turns one raw output row of the model (of m.OutShape().Len()
+// values; row is reused for Probs) into a Prediction. The last layer says what
+// the outputs are: a Softmax gives probabilities; a single output is the
+// probability p of class 1, clamped to [0, 1], with Probs [1−p, p]; several
+// Sigmoid outputs are independent probabilities, clamped at 0 and normalized
+// to sum to 1 (uniform when all are 0); anything else gives logits, turned
+// into probabilities by a softmax.
+func (m *Sequential) Interpret(row []float64) Prediction {
+	last := ""
+	if len(m.layers) > 0 {
+		last = m.layers[len(m.layers)-1].Kind()
+	}
+	return prediction(row, last)
+}
+
+// prediction is Interpret for a model whose last layer has kind last.
+func prediction(row []float64, last string) Prediction {
 	if len(row) == 1 {
 		p := min(max(row[0], 0), 1)
 		c := rowClass([]float64{p})
@@ -561,7 +572,22 @@ func prediction(row []float64, softmaxed bool) Prediction {
 		return Prediction{Class: c, Confidence: probs[c], Probs: probs}
 	}
 	probs := row
-	if !softmaxed {
+	switch last {
+	case "softmax":
+	case "sigmoid":
+		sum := 0.0
+		for j, v := range row {
+			probs[j] = max(v, 0)
+			sum += probs[j]
+		}
+		for j := range probs {
+			if sum == 0 {
+				probs[j] = 1 / float64(len(probs))
+			} else {
+				probs[j] /= sum
+			}
+		}
+	default:
 		hi := math.Inf(-1)
 		for _, v := range row {
 			hi = max(hi, v)

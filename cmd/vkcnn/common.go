@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 
 	"golang.org/x/term"
@@ -139,57 +138,21 @@ type prediction struct {
 	conf  float64
 }
 
-// predict turns one raw output row into a class and its probability. The
-// model's last layer says what the outputs are: a softmax gives
-// probabilities; a sigmoid gives independent probabilities, normalized to sum
-// to 1 over several outputs, or the probability p of class 1 for a single
-// output; anything else gives logits, turned into probabilities by a softmax.
-func predict(row []float32, last string) prediction {
-	if len(row) == 1 {
-		p := min(max(float64(row[0]), 0), 1)
-		if p >= 0.5 {
-			return prediction{1, p}
-		}
-		return prediction{0, 1 - p}
-	}
-	best := 0
-	for j, v := range row {
-		if v > row[best] {
-			best = j
-		}
-	}
-	var sum float64
-	switch last {
-	case "softmax":
-		return prediction{best, float64(row[best])}
-	case "sigmoid":
-		for _, v := range row {
-			sum += max(float64(v), 0)
-		}
-		if sum == 0 {
-			return prediction{best, 1 / float64(len(row))}
-		}
-		return prediction{best, max(float64(row[best]), 0) / sum}
-	}
-	hi := float64(row[best])
-	for _, v := range row {
-		sum += math.Exp(float64(v) - hi)
-	}
-	return prediction{best, 1 / sum}
-}
-
 // predictAll returns the prediction for every sample of x.
 func predictAll(m *nn.Sequential, x []float32) ([]prediction, []float32, error) {
 	out, err := forwardAll(m, x)
 	if err != nil {
 		return nil, nil, err
 	}
-	layers := m.Layers()
-	last := layers[len(layers)-1].Kind()
 	cols := m.OutShape().Len()
 	preds := make([]prediction, len(out)/cols)
+	row := make([]float64, cols)
 	for i := range preds {
-		preds[i] = predict(out[i*cols:(i+1)*cols], last)
+		for j := range row {
+			row[j] = float64(out[i*cols+j])
+		}
+		p := m.Interpret(row)
+		preds[i] = prediction{p.Class, p.Confidence}
 	}
 	return preds, out, nil
 }

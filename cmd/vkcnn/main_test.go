@@ -399,24 +399,3 @@ func TestNpySamples(t *testing.T) {
 		}
 	}
 }
-
-func TestPredict(t *testing.T) {
-	for _, c := range []struct {
-		row   []float32
-		last  string
-		class int
-		conf  float64
-	}{
-		{[]float32{0.9}, "sigmoid", 1, 0.9},
-		{[]float32{0.2}, "sigmoid", 0, 0.8},
-		{[]float32{0.2, 0.6}, "sigmoid", 1, 0.75},
-		{[]float32{0.1, 0.7, 0.2}, "softmax", 1, 0.7},
-		{[]float32{0, float32(math.Log(3))}, "dense", 1, 0.75},
-		{[]float32{1000, 0, 0}, "dense", 0, 1},
-	} {
-		p := predict(c.row, c.last)
-		if p.class != c.class || math.Abs(p.conf-c.conf) > 1e-6 {
-			t.Errorf("predict(%v, %s) = %+v, want class %d conf %v", c.row, c.last, p, c.class, c.conf)
-		}
-	}
-}
