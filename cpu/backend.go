@@ -11,9 +11,12 @@
 //
 // Work is split over a fixed number of goroutines (Threads, by default
 // runtime.GOMAXPROCS(0)) so that no two goroutines write the same memory.
-// Convolutions use im2col and a GEMM (gemm.go) per image, group and band of
-// output rows; reductions over float32 data (sums, bias gradients, losses,
-// softmax denominators) accumulate in float64.
+// Matrix products run on internal/gemm, a packed GEMM with AVX-512 and AVX2
+// micro-kernels chosen at run time and a pure-Go fallback (gemm.go).
+// Convolutions run one GEMM per image and group over its im2col matrix,
+// which they gather from a padded copy of the image straight into the
+// GEMM's packed panels (conv.go); reductions over float32 data (sums, bias
+// gradients, losses, softmax denominators) accumulate in float64.
 package cpu
 
 import (
@@ -35,6 +38,9 @@ type Backend struct {
 	threads   int
 	memLimit  int64
 	colBudget int // elements per im2col band (conv.go)
+	// inputGrad forces a method of Conv2DInputGrad (conv.go) for tests:
+	// igAuto, igForward or igCol2im.
+	inputGrad int
 	closed    bool
 }
 

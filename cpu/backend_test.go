@@ -3,6 +3,7 @@ package cpu
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/tensor"
@@ -129,6 +130,32 @@ func TestParallelCoversOnce(t *testing.T) {
 						t.Fatalf("threads %d n %d grain %d: item %d done %d times", threads, n, grain, i, h)
 					}
 				}
+			}
+		}
+	}
+}
+
+func TestDynamicCoversOnce(t *testing.T) {
+	for _, threads := range []int{1, 2, 3, 8} {
+		b := New(Threads(threads))
+		for _, n := range []int{0, 1, 5, 7, 100} {
+			hits := make([]atomic.Int32, n)
+			workers := make([]atomic.Int32, max(b.workers(n, 1), 1))
+			b.dynamic(n, func(w, i int) {
+				hits[i].Add(1)
+				workers[w].Add(1)
+			})
+			for i := range hits {
+				if h := hits[i].Load(); h != 1 {
+					t.Fatalf("threads %d n %d: item %d done %d times", threads, n, i, h)
+				}
+			}
+			total := 0
+			for w := range workers {
+				total += int(workers[w].Load())
+			}
+			if total != n {
+				t.Errorf("threads %d n %d: workers did %d items in all", threads, n, total)
 			}
 		}
 	}

@@ -1,101 +1,56 @@
 package cpu
 
-import "github.com/vkcnn/vkcnn/tensor"
+import (
+	"unsafe"
 
-// The three convolution ops lower every (image, group) pair to GEMMs over
-// the im2col matrix of that image and group: a [C/G·KH·KW, OH·OW] matrix whose
-// row (c, kh, kw) holds, for every output position, the input value that the
-// kernel tap (c, kh, kw) multiplies there (0 in the padding). With
+	igemm "github.com/vkcnn/vkcnn/internal/gemm"
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// The three convolution ops lower every (image, group) pair, a unit, to
+// GEMMs over the im2col matrix of that image and group: a [Cg·KH·KW, OH·OW]
+// matrix whose row (c, kh, kw), a tap, holds for every output position the
+// input value that the tap multiplies there (0 in the padding). With
 // Cg = C/G, Kg = K/G and the group's kernel Wg as a [Kg, Cg·KH·KW] matrix:
 //
-//	forward       Yg  = Wg · col                 (+ bias)
-//	input grad    col = Wgᵀ · dYg, then col2im adds col back onto dXg
-//	kernel grad   dWg += dYg · colᵀ               (summed over the batch)
+//	forward       Yg  = Wg · col(Xg) + bias
+//	input grad    dXg = W'g · col(dYg)                       (stride 1)
+//	              c   = Wgᵀ · dYg, then col2im adds c onto dXg  (otherwise)
+//	kernel grad   dWg += dYg · col(Xg)ᵀ                       (summed over the batch)
 //
-// The matrix is built a band of output rows at a time (tileRows rows, about
-// Backend.colBudget elements), which bounds the scratch memory for large
-// images and keeps the band in cache between im2col and the GEMM. A 1×1
-// kernel with stride 1 and no padding needs no im2col: the input image of the
-// group, [Cg, H·W], already is that matrix.
+// The im2col matrix is read from a copy of the unit's input (flatIm): zero
+// padded and, for strides above 1, split into stride phases, so that a
+// tap's entries for one output row are one contiguous run of the copy. The
+// forward pass never stores the matrix: internal/gemm's GemmFunc asks for
+// it block by block, and pack gathers each block from the copy straight into
+// the packed panel layout of the micro-kernels (igemm.GatherSegments, one
+// run per output row of a panel), so each element is written once, into
+// cache; the bias is one more row of ones, with the bias as one more column
+// of Wg. The GEMM then writes the output in place.
 //
-// The forward and kernel-gradient ops split their work over (image, group,
-// band) items, so that even one image keeps every thread busy; the input
-// gradient splits over (image, group) pairs, as the bands of one image add
-// onto overlapping input rows. Each worker has its own im2col buffer, and for
-// the kernel gradient its own partial sum of dW, added up at the end.
+// With stride 1 the input gradient is a forward convolution too: the full
+// correlation of dY, padded by dilation·(KH−1) − pad (negative padding
+// crops), with W'g [Cg, Kg·KH·KW], the kernel flipped in both spatial axes
+// with its channel axes swapped. Where that is slower (see
+// inputGradForward), and with strides above 1 (where the correlation would
+// mostly multiply the zeros between strided outputs), the input gradient
+// computes the im2col-shaped gradient instead, a band of output rows at a
+// time, and adds it back onto the copy (col2im, igemm.AddSegments) that then
+// becomes dX.
 //
-// Measured against direct loops (scalar, and with gonum's vectorised AXPY
-// over output rows), im2col + GEMM was 2 to 12 times faster on every forward
-// shape of BenchmarkConv2D, the 1-channel first layer included, so it is used
-// for every case.
-
-// defaultColBudget is the target size, in elements, of one worker's im2col
-// band (1 MiB of float32): Backend.colBudget, which tests lower to exercise
-// banding on small images.
-const defaultColBudget = 1 << 18
-
-// convDims is a convolution's geometry plus the sizes the kernels derive.
-type convDims struct {
-	tensor.ConvGeom
-	cg, kg    int  // input and output channels per group
-	ckk       int  // cg·KH·KW: rows of the im2col matrix, columns of Wg
-	hw, ohw   int  // input and output plane sizes
-	pointwise bool // 1×1 kernel, stride 1, no padding: the input is its own im2col matrix
-	tileRows  int  // output rows per im2col band
-}
-
-func newConvDims(g tensor.ConvGeom, colBudget int) convDims {
-	d := convDims{ConvGeom: g, cg: g.C / g.Groups, kg: g.K / g.Groups, hw: g.H * g.W, ohw: g.OH * g.OW}
-	d.ckk = d.cg * g.KH * g.KW
-	d.pointwise = g.KH == 1 && g.KW == 1 && g.Stride == [2]int{1, 1} && g.Pad == [2]int{0, 0}
-	d.tileRows = g.OH
-	if !d.pointwise {
-		d.tileRows = min(g.OH, max(1, colBudget/(d.ckk*g.OW)))
-	}
-	return d
-}
-
-// colLen is the size of one worker's im2col buffer (0 when none is needed).
-func (d *convDims) colLen() int {
-	if d.pointwise {
-		return 0
-	}
-	return d.ckk * d.tileRows * d.OW
-}
-
-// bands returns the number of im2col bands per image and group.
-func (d *convDims) bands() int { return (d.OH + d.tileRows - 1) / d.tileRows }
-
-// item splits work item it of the forward and kernel-gradient ops into its
-// (image, group) unit and its band of output rows [oh0, oh1).
-func (d *convDims) item(it int) (u, oh0, oh1 int) {
-	nb := d.bands()
-	u, oh0 = it/nb, (it%nb)*d.tileRows
-	return u, oh0, min(oh0+d.tileRows, d.OH)
-}
-
-// unit splits a work unit into its image and group and returns that group's
-// input [Cg, H·W] of x, output [Kg, OH·OW] of y and kernel [Kg, Cg·KH·KW] of w.
-func unit[T scalar](d *convDims, u int, x, y, w []T) (xg, yg, wg []T) {
-	n, g := u/d.Groups, u%d.Groups
-	xg = x[(n*d.C+g*d.cg)*d.hw:][:d.cg*d.hw]
-	yg = y[(n*d.K+g*d.kg)*d.ohw:][:d.kg*d.ohw]
-	wg = w[g*d.kg*d.ckk:][:d.kg*d.ckk]
-	return xg, yg, wg
-}
-
-// band returns the im2col matrix of output rows [oh0, oh1) of one group's
-// input xg and its row stride: xg itself for a pointwise convolution (one
-// band covers the image), else col filled by im2col.
-func band[T scalar](d *convDims, col, xg []T, oh0, oh1 int) ([]T, int) {
-	if d.pointwise {
-		return xg, d.hw
-	}
-	n := (oh1 - oh0) * d.OW
-	col = col[:d.ckk*n]
-	im2col(d, col, xg, oh0, oh1)
-	return col, n
-}
+// The kernel gradient reads the im2col matrix transposed, which the GEMM's
+// packing does fastest from a stored band (AVX block transposes), so it
+// gathers the matrix band by band. A 1×1 kernel with stride 1 and no padding
+// needs no copy at all: the input of the group, [Cg, H·W], is the matrix.
+//
+// Work is split over units, one GEMM per unit on one goroutine (batches of
+// 32 or 64 images keep every thread busy with no synchronisation inside a
+// unit); goroutines take units in turn, so that one that the machine slows
+// down takes fewer. When there are fewer units than threads, each GEMM gets
+// the spare threads. The kernel gradient sums groups of units into partials
+// of dW, added in a fixed order at the end. Scratch memory (copies, bands,
+// the rearranged kernels, partial sums) comes from pools that keep it from
+// call to call.
 
 // span returns the range [lo, hi) of output positions o in [0, out) whose input
 // position o·stride + off lies inside [0, in).
@@ -110,44 +65,148 @@ func span(out, stride, off, in int) (lo, hi int) {
 	return min(lo, hi), hi
 }
 
-// rowSpan is span for the output rows of kernel row kh, limited to the band
-// [oh0, oh1).
-func rowSpan(d *convDims, kh, oh0, oh1 int) (offH, lo, hi int) {
-	offH = kh*d.Dilation[0] - d.Pad[0]
-	lo, hi = span(d.OH, d.Stride[0], offH, d.H)
-	lo = min(max(lo, oh0), oh1)
-	return offH, lo, max(min(hi, oh1), lo)
+// The methods of the input gradient, for Backend.inputGrad.
+const (
+	igAuto    = iota // choose by shape
+	igForward        // the forward convolution of dy with the flipped kernel (stride 1 only)
+	igCol2im         // c = Wgᵀ·dYg, then col2im
+)
+
+// inputGradForward reports whether the input gradient of a stride-1
+// convolution runs as a forward convolution rather than by col2im. The
+// forward's overhead is packing its im2col matrix, a gather of about
+// 32/OW + 1 runs per row of a 32-column panel, spread over the Cg rows of its
+// GEMM; col2im's is adding the im2col-shaped gradient back, and storing it,
+// spread over the Kg-deep products of its GEMM. Weighing the second 3 times
+// the first fits BenchmarkConv2D: the forward wins on 56×56 images with 64
+// channels, col2im on 14×14 images with 16 or 32 input channels and on one
+// input channel (by 1.2 to 3 times).
+func (d *convDims) inputGradForward() bool {
+	return d.kg*(32+d.OW) < 3*d.cg*d.OW
 }
 
-// im2col writes the band of output rows [oh0, oh1) of the im2col matrix of one
-// group's input x [Cg, H, W] into col [Cg·KH·KW, (oh1−oh0)·OW].
-func im2col[T scalar](d *convDims, col, x []T, oh0, oh1 int) {
-	sh, sw := d.Stride[0], d.Stride[1]
-	n := (oh1 - oh0) * d.OW
-	for c := 0; c < d.cg; c++ {
-		xc := x[c*d.hw:][:d.hw]
-		for kh := 0; kh < d.KH; kh++ {
-			offH, ohLo, ohHi := rowSpan(d, kh, oh0, oh1)
-			for kw := 0; kw < d.KW; kw++ {
-				offW := kw*d.Dilation[1] - d.Pad[1]
-				owLo, owHi := span(d.OW, sw, offW, d.W)
-				row := col[((c*d.KH+kh)*d.KW+kw)*n:][:n]
-				clear(row[:(ohLo-oh0)*d.OW])
-				clear(row[(ohHi-oh0)*d.OW:])
-				for oh := ohLo; oh < ohHi; oh++ {
-					dst := row[(oh-oh0)*d.OW:][:d.OW]
-					clear(dst[:owLo])
-					clear(dst[owHi:])
-					if owLo == owHi {
+// defaultColBudget is the target size, in elements, of one worker's im2col
+// band (512 KiB of float32, half of a typical L2): Backend.colBudget, which
+// tests lower to exercise banding on small images.
+const defaultColBudget = 1 << 17
+
+// flatIm is the geometry of the im2col matrix of one unit: cin input planes
+// of h×w, a kh×kw kernel with stride s, padding p (negative padding crops)
+// and dilation d, and oh×ow output positions.
+//
+// The matrix is read from a copy of the input, zero-padded and split into
+// s0·s1 phase planes per channel: plane (c, a, b) holds the padded input's
+// rows a, a+s0, a+2·s0, … and columns b, b+s1, … as an hq×wq matrix. Tap
+// (c, i, j) of output position (y, x) reads padded row y·s0 + i·d0 =
+// (y + i')·s0 + a, where i·d0 = i'·s0 + a, and likewise for columns, so it
+// reads element (y + i', x + j') of plane (c, a, b): element
+// offs[tap] + y·wq + x of the copy. For one output row the tap's entries are
+// the ow elements from there on.
+type flatIm struct {
+	cin, h, w int
+	s, p      [2]int
+	oh, ow    int
+	hq, wq    int   // rows and columns of a phase plane
+	plane     int   // hq·wq
+	size      int   // elements of the copy
+	offs      []int // where each tap's entries for output position (0, 0) are
+	// With stride 1, fillFlat's copy of each channel: the channels'
+	// offsets in the input and the segments of the input rows that lie in
+	// the plane.
+	chans   []int
+	rowSegs []igemm.Segment
+}
+
+func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
+	f := &flatIm{cin: cin, h: h, w: w, s: s, p: p, oh: oh, ow: ow}
+	f.hq = oh + (kh-1)*d[0]/s[0]
+	f.wq = ow + (kw-1)*d[1]/s[1]
+	f.plane = f.hq * f.wq
+	f.size = cin * s[0] * s[1] * f.plane
+	f.offs = make([]int, 0, cin*kh*kw)
+	for c := range cin {
+		for i := range kh {
+			a, iq := i*d[0]%s[0], i*d[0]/s[0]
+			for j := range kw {
+				b, jq := j*d[1]%s[1], j*d[1]/s[1]
+				f.offs = append(f.offs, ((c*s[0]+a)*s[1]+b)*f.plane+iq*f.wq+jq)
+			}
+		}
+	}
+	if s == [2]int{1, 1} {
+		f.chans = make([]int, cin)
+		for c := range f.chans {
+			f.chans[c] = c * h * w
+		}
+		// Input row r is plane row r + p0; its columns [lo, hi) land
+		// inside the plane's wq columns from column lo + p1.
+		lo, hi := max(0, -p[1]), min(w, f.wq-p[1])
+		for r := max(0, -p[0]); r < min(h, f.hq-p[0]); r++ {
+			if lo < hi {
+				f.rowSegs = append(f.rowSegs, igemm.Segment{Off: r*w + lo, Pos: (r+p[0])*f.wq + lo + p[1], Len: hi - lo})
+			}
+		}
+		if f.rowSegs == nil {
+			f.rowSegs = []igemm.Segment{} // no input element lies in the plane
+		}
+	}
+	return f
+}
+
+// taps returns the number of taps, the matrix's row count.
+func (f *flatIm) taps() int { return len(f.offs) }
+
+// fillFlat writes the phase-split, zero-padded copy of x [cin, h, w] into xf
+// (f.size elements). With stride 1 there is one plane per channel, and the
+// input rows inside it are segments of one igemm.GatherSegments over the
+// zeroed copy.
+func fillFlat[T scalar](f *flatIm, xf, x []T) {
+	if f.rowSegs != nil {
+		clear(xf)
+		igemm.GatherSegments(xf, x, f.chans, f.plane, f.rowSegs)
+		return
+	}
+	s0, s1 := f.s[0], f.s[1]
+	if s1 == 2 && f.p[1] >= 0 {
+		// Both column phases of an input row in one pass.
+		clear(xf)
+		for c := range f.cin {
+			xc := x[c*f.h*f.w:][:f.h*f.w]
+			for a := range s0 {
+				p0, p1 := xf[(c*s0+a)*2*f.plane:][:f.plane], xf[((c*s0+a)*2+1)*f.plane:][:f.plane]
+				yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
+				for yq := yLo; yq < yHi; yq++ {
+					r := yq*s0 + a - f.p[0]
+					deinterleave(p0[yq*f.wq:][:f.wq], p1[yq*f.wq:][:f.wq], xc[r*f.w:][:f.w], f.p[1])
+				}
+			}
+		}
+		return
+	}
+	for c := range f.cin {
+		xc := x[c*f.h*f.w:][:f.h*f.w]
+		for a := range s0 {
+			for b := range s1 {
+				pl := xf[((c*s0+a)*s1+b)*f.plane:][:f.plane]
+				off := b - f.p[1]
+				lo, hi := span(f.wq, s1, off, f.w)
+				for yq := range f.hq {
+					row := pl[yq*f.wq:][:f.wq]
+					r := yq*s0 + a - f.p[0]
+					if r < 0 || r >= f.h || lo == hi {
+						clear(row)
 						continue
 					}
-					src := xc[(oh*sh+offH)*d.W:][:d.W]
-					if sw == 1 {
-						copy(dst[owLo:owHi], src[owLo+offW:])
+					clear(row[:lo])
+					clear(row[hi:])
+					src := xc[r*f.w+lo*s1+off:]
+					out := row[lo:hi]
+					if s1 == 1 {
+						copy(out, src)
 						continue
 					}
-					for ow := owLo; ow < owHi; ow++ {
-						dst[ow] = src[ow*sw+offW]
+					for k := range out {
+						out[k] = src[k*s1]
 					}
 				}
 			}
@@ -155,40 +214,221 @@ func im2col[T scalar](d *convDims, col, x []T, oh0, oh1 int) {
 	}
 }
 
-// col2im adds a band of output rows [oh0, oh1) of an im2col-shaped gradient,
-// col [Cg·KH·KW, (oh1−oh0)·OW], onto one group's input gradient x [Cg, H, W]:
-// the transpose of im2col.
-func col2im[T scalar](d *convDims, x, col []T, oh0, oh1 int) {
-	sh, sw := d.Stride[0], d.Stride[1]
-	n := (oh1 - oh0) * d.OW
-	for c := 0; c < d.cg; c++ {
-		xc := x[c*d.hw:][:d.hw]
-		for kh := 0; kh < d.KH; kh++ {
-			offH, ohLo, ohHi := rowSpan(d, kh, oh0, oh1)
-			for kw := 0; kw < d.KW; kw++ {
-				offW := kw*d.Dilation[1] - d.Pad[1]
-				owLo, owHi := span(d.OW, sw, offW, d.W)
-				if owLo == owHi {
+// deinterleave splits the input row src into its two column phases for
+// stride 2 and padding pad ≥ 0: input column k goes to element (k+pad)/2 of
+// out0 when k+pad is even, of out1 when it is odd. Columns beyond the rows'
+// ends (which no window reaches) are left out; other elements of out0 and
+// out1 are left as they are.
+func deinterleave[T scalar](out0, out1, src []T, pad int) {
+	src = src[:max(0, min(len(src), 2*len(out0)-pad))]
+	k := 0
+	if pad&1 == 1 && len(src) > 0 {
+		out1[pad/2] = src[0]
+		k = 1
+	}
+	base, n := (k+pad)/2, (len(src)-k)/2
+	o0, o1, s := out0[base:][:n], out1[base:][:n], src[k:][:2*n]
+	if n > 0 && unsafe.Sizeof(s[0]) == 4 && littleEndian {
+		// float32 pairs as one 64-bit load, whose low half is the first
+		// element (phase 0) on a little-endian machine.
+		for i := range o0 {
+			w := *(*uint64)(unsafe.Pointer(&s[2*i]))
+			setBits(&o0[i], w&0xffffffff)
+			setBits(&o1[i], w>>32)
+		}
+		n = 0
+	}
+	for i := range n {
+		o0[i], o1[i] = s[2*i], s[2*i+1]
+	}
+	if k+2*len(o0) < len(src) {
+		out0[base+len(o0)] = src[k+2*len(o0)]
+	}
+}
+
+// interleave is the inverse of deinterleave: it sets dst[k] from the phase
+// rows in0 and in1 for every column k they hold.
+func interleave[T scalar](dst, in0, in1 []T, pad int) {
+	dst = dst[:max(0, min(len(dst), 2*len(in0)-pad))]
+	k := 0
+	if pad&1 == 1 && len(dst) > 0 {
+		dst[0] = in1[pad/2]
+		k = 1
+	}
+	base, n := (k+pad)/2, (len(dst)-k)/2
+	i0, i1, d := in0[base:][:n], in1[base:][:n], dst[k:][:2*n]
+	if n > 0 && unsafe.Sizeof(d[0]) == 4 && littleEndian {
+		// float32 pairs as one 64-bit store (see deinterleave).
+		for i := range i0 {
+			*(*uint64)(unsafe.Pointer(&d[2*i])) = bits(i0[i]) | bits(i1[i])<<32
+		}
+		n = 0
+	}
+	for i := range n {
+		d[2*i], d[2*i+1] = i0[i], i1[i]
+	}
+	if k+2*len(i0) < len(dst) {
+		dst[k+2*len(i0)] = in0[base+len(i0)]
+	}
+}
+
+// littleEndian reports whether the machine stores the low half of a word
+// first, which the 64-bit pair moves of deinterleave and interleave need.
+var littleEndian = func() bool {
+	w := uint16(1)
+	return *(*byte)(unsafe.Pointer(&w)) == 1
+}()
+
+// unfill sets x [cin, h, w] from a copy laid out by fillFlat: its inverse,
+// where input elements that the copy does not hold (no tap reaches them)
+// get 0.
+func unfill[T scalar](f *flatIm, x, xf []T) {
+	clear(x[:f.cin*f.h*f.w])
+	s0, s1 := f.s[0], f.s[1]
+	if s1 == 2 && f.p[1] >= 0 {
+		for c := range f.cin {
+			xc := x[c*f.h*f.w:][:f.h*f.w]
+			for a := range s0 {
+				p0, p1 := xf[(c*s0+a)*2*f.plane:][:f.plane], xf[((c*s0+a)*2+1)*f.plane:][:f.plane]
+				yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
+				for yq := yLo; yq < yHi; yq++ {
+					r := yq*s0 + a - f.p[0]
+					interleave(xc[r*f.w:][:f.w], p0[yq*f.wq:][:f.wq], p1[yq*f.wq:][:f.wq], f.p[1])
+				}
+			}
+		}
+		return
+	}
+	for c := range f.cin {
+		xc := x[c*f.h*f.w:][:f.h*f.w]
+		for a := range s0 {
+			for b := range s1 {
+				pl := xf[((c*s0+a)*s1+b)*f.plane:][:f.plane]
+				off := b - f.p[1]
+				lo, hi := span(f.wq, s1, off, f.w)
+				if lo == hi {
 					continue
 				}
-				row := col[((c*d.KH+kh)*d.KW+kw)*n:][:n]
-				for oh := ohLo; oh < ohHi; oh++ {
-					src := row[(oh-oh0)*d.OW:][:d.OW]
-					dst := xc[(oh*sh+offH)*d.W:][:d.W]
-					if sw == 1 {
-						dst := dst[owLo+offW:][:owHi-owLo]
-						for i, v := range src[owLo:owHi] {
-							dst[i] += v
-						}
+				yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
+				for yq := yLo; yq < yHi; yq++ {
+					src := pl[yq*f.wq+lo : yq*f.wq+hi]
+					dst := xc[(yq*s0+a-f.p[0])*f.w+lo*s1+off:]
+					if s1 == 1 {
+						copy(dst, src)
 						continue
 					}
-					for ow := owLo; ow < owHi; ow++ {
-						dst[ow*sw+offW] += src[ow]
+					for k, v := range src {
+						dst[k*s1] = v
 					}
 				}
 			}
 		}
 	}
+}
+
+// segments appends to segs the runs of the copy that hold the n output
+// positions from start on, one per output row they touch, placed one after
+// the other from position pos.
+func (f *flatIm) segments(segs []igemm.Segment, start, n, pos int) []igemm.Segment {
+	y, x := start/f.ow, start%f.ow
+	for d := 0; d < n; {
+		run := min(n-d, f.ow-x)
+		segs = append(segs, igemm.Segment{Off: y*f.wq + x, Pos: pos + d, Len: run})
+		d += run
+		x, y = 0, y+1
+	}
+	return segs
+}
+
+// pack is an igemm.PackFunc over the copy xf: it writes the block of rows
+// [p0, p0+kq) and columns (output positions) [j0, j0+cols) of the im2col
+// matrix into dst as panels of nr columns, with one igemm.GatherSegments
+// for all of them: tap p's row of panel t starts at t·kq·nr + p·nr, so the
+// taps are rows nr apart and each panel adds its segments at t·kq·nr. Row
+// f.taps(), when asked for, is all ones: the row that the bias column of
+// the forward's kernel matrix multiplies.
+func pack[T scalar](f *flatIm, xf, dst []T, p0, kq, j0, cols, nr int) {
+	taps := min(kq, f.taps()-p0)
+	var buf [256]igemm.Segment
+	segs := buf[:0]
+	for t := 0; t*nr < cols; t++ {
+		blk := dst[t*kq*nr:][:kq*nr]
+		start, n := j0+t*nr, min(nr, cols-t*nr)
+		if n < nr {
+			clear(blk)
+		}
+		segs = f.segments(segs, start, n, t*kq*nr)
+		if taps < kq {
+			ones := blk[taps*nr:][:n]
+			for i := range ones {
+				ones[i] = 1
+			}
+		}
+	}
+	igemm.GatherSegments(dst, xf, f.offs[p0:p0+taps], nr, segs)
+}
+
+// gemmIm2col computes c = a·B with igemm.GemmFunc, B being the im2col
+// matrix of the copy xf, with a row of ones appended when a has one more
+// column than f has taps: a is m×k (row stride k), c is m×(oh·ow) (row
+// stride ldc).
+//
+// (Batching the images of a small convolution into one GEMM, so that a is
+// packed once and fewer partial panels waste their micro-tiles, measured
+// 20 to 40% slower: the copies and the product then live in L3, not in L1
+// and L2.)
+func gemmIm2col[T scalar](threads int, f *flatIm, xf []T, m, k int, a, c []T, ldc int) {
+	igemm.GemmFunc(threads, false, m, f.oh*f.ow, k, 1, a, k, func(dst []T, p0, kq, j0, cols, nr int) {
+		pack(f, xf, dst, p0, kq, j0, cols, nr)
+	}, 0, c, ldc)
+}
+
+// convDims is a convolution's geometry plus the sizes the kernels derive.
+type convDims struct {
+	tensor.ConvGeom
+	cg, kg    int  // input and output channels per group
+	ckk       int  // cg·KH·KW: rows of the im2col matrix, columns of Wg
+	hw, ohw   int  // input and output plane sizes
+	pointwise bool // 1×1 kernel, stride 1, no padding: the input is its own im2col matrix
+	colBudget int  // elements of one im2col band
+}
+
+func newConvDims(g tensor.ConvGeom, colBudget int) convDims {
+	d := convDims{ConvGeom: g, cg: g.C / g.Groups, kg: g.K / g.Groups, hw: g.H * g.W, ohw: g.OH * g.OW, colBudget: colBudget}
+	d.ckk = d.cg * g.KH * g.KW
+	d.pointwise = g.KH == 1 && g.KW == 1 && g.Stride == [2]int{1, 1} && g.Pad == [2]int{0, 0}
+	return d
+}
+
+// flat returns the im2col geometry of one group of x.
+func (d *convDims) flat() *flatIm {
+	return newFlatIm(d.cg, d.H, d.W, d.KH, d.KW, d.Stride, d.Pad, d.Dilation, d.OH, d.OW)
+}
+
+// bandRows returns how many output rows one im2col band holds.
+func (d *convDims) bandRows() int {
+	return min(d.OH, max(1, d.colBudget/(d.ckk*d.OW)))
+}
+
+// units returns the number of (image, group) units.
+func (d *convDims) units() int { return d.N * d.Groups }
+
+// unit returns unit u's input [Cg, H·W] of x, output [Kg, OH·OW] of y and
+// kernel [Kg, Cg·KH·KW] of w.
+func unit[T scalar](d *convDims, u int, x, y, w []T) (xg, yg, wg []T) {
+	n, g := u/d.Groups, u%d.Groups
+	xg = x[(n*d.C+g*d.cg)*d.hw:][:d.cg*d.hw]
+	yg = y[(n*d.K+g*d.kg)*d.ohw:][:d.kg*d.ohw]
+	wg = w[g*d.kg*d.ckk:][:d.kg*d.ckk]
+	return xg, yg, wg
+}
+
+// convSplit returns how many workers run the units of a convolution in
+// parallel and how many goroutines each unit's GEMM may use: the threads
+// left over when there are fewer units than threads.
+func (b *Backend) convSplit(units int) (workers, inner int) {
+	workers = b.workers(units, 1)
+	return workers, max(1, b.threads/max(workers, 1))
 }
 
 // Conv2D computes the cross-correlation y = b + Σ x ⋆ w: x is [N, C, H, W], w
@@ -212,28 +452,47 @@ func (b *Backend) Conv2D(y, x, w, bias *tensor.Tensor, p tensor.Conv2DParams) er
 }
 
 func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
-	items, cl := d.N*d.Groups*d.bands(), d.colLen()
-	buf := getScratch[T](b.workers(items, 1) * cl)
-	defer putScratch(buf)
-	b.parallel(items, 1, func(wk, lo, hi int) {
-		col := (*buf)[wk*cl:][:cl]
-		for it := lo; it < hi; it++ {
-			u, oh0, oh1 := d.item(it)
+	workers, inner := b.convSplit(d.units())
+	if d.pointwise {
+		b.dynamic(d.units(), func(_, u int) {
 			xg, yg, wg := unit(d, u, x, y, w)
-			n := (oh1 - oh0) * d.OW
 			var beta T
 			if bias != nil {
 				for k, v := range bias[(u%d.Groups)*d.kg:][:d.kg] {
-					row := yg[k*d.ohw+oh0*d.OW:][:n]
+					row := yg[k*d.ohw:][:d.ohw]
 					for i := range row {
 						row[i] = v
 					}
 				}
 				beta = 1
 			}
-			src, ld := band(d, col, xg, oh0, oh1)
-			gemm(false, false, d.kg, n, d.ckk, wg, d.ckk, src, ld, beta, yg[oh0*d.OW:], d.ohw)
+			gemm(inner, false, false, d.kg, d.ohw, d.cg, wg, d.ckk, xg, d.hw, beta, yg, d.ohw)
+		})
+		return
+	}
+	// With a bias, each kernel row gets the bias as one more column, which
+	// multiplies the row of ones that pack appends to the im2col matrix.
+	k, wb := d.ckk, w
+	if bias != nil {
+		k++
+		s := getScratch[T](d.K * k)
+		defer putScratch(s)
+		wb = *s
+		for r := range d.K {
+			copy(wb[r*k:], w[r*d.ckk:][:d.ckk])
+			wb[r*k+d.ckk] = bias[r]
 		}
+	}
+	f := d.flat()
+	buf := getScratch[T](workers * f.size)
+	defer putScratch(buf)
+	b.dynamic(d.units(), func(wk, u int) {
+		xf := (*buf)[wk*f.size:][:f.size]
+		n, g := u/d.Groups, u%d.Groups
+		xg := x[(n*d.C+g*d.cg)*d.hw:][:d.cg*d.hw]
+		yg := y[(n*d.K+g*d.kg)*d.ohw:][:d.kg*d.ohw]
+		fillFlat(f, xf, xg)
+		gemmIm2col(inner, f, xf, d.kg, k, wb[g*d.kg*k:][:d.kg*k], yg, d.ohw)
 	})
 }
 
@@ -259,25 +518,80 @@ func (b *Backend) Conv2DInputGrad(dx, dy, w *tensor.Tensor, p tensor.Conv2DParam
 }
 
 func convInputGrad[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
-	units, cl := d.N*d.Groups, d.colLen()
-	buf := getScratch[T](b.workers(units, 1) * cl)
-	defer putScratch(buf)
-	b.parallel(units, 1, func(wk, lo, hi int) {
-		col := (*buf)[wk*cl:][:cl]
-		for u := lo; u < hi; u++ {
+	switch {
+	case d.pointwise:
+		_, inner := b.convSplit(d.units())
+		b.dynamic(d.units(), func(_, u int) {
 			dxg, dyg, wg := unit(d, u, dx, dy, w)
-			if d.pointwise {
-				gemm(true, false, d.cg, d.ohw, d.kg, wg, d.ckk, dyg, d.ohw, 0, dxg, d.hw)
-				continue
-			}
-			clear(dxg)
-			for oh0 := 0; oh0 < d.OH; oh0 += d.tileRows {
-				oh1 := min(oh0+d.tileRows, d.OH)
-				n := (oh1 - oh0) * d.OW
-				gemm(true, false, d.ckk, n, d.kg, wg, d.ckk, dyg[oh0*d.OW:], d.ohw, 0, col, n)
-				col2im(d, dxg, col, oh0, oh1)
+			gemm(inner, true, false, d.cg, d.ohw, d.kg, wg, d.ckk, dyg, d.ohw, 0, dxg, d.hw)
+		})
+	case d.Stride == [2]int{1, 1} && (b.inputGrad == igForward || b.inputGrad == igAuto && d.inputGradForward()):
+		convInputGradStride1(b, d, dx, dy, w)
+	default:
+		convInputGradCol2im(b, d, dx, dy, w)
+	}
+}
+
+// convInputGradStride1 computes the input gradient of a stride-1
+// convolution as the forward convolution of dy with the flipped kernel, its
+// channel axes swapped, and padding dilation·(size−1) − pad per axis.
+func convInputGradStride1[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
+	kk := d.KH * d.KW
+	// wf holds W'g [Cg, Kg·KH·KW] of each group: W'g[c][k, i, j] =
+	// Wg[k][c, KH−1−i, KW−1−j].
+	wf := getScratch[T](len(w))
+	defer putScratch(wf)
+	for g := range d.Groups {
+		wg, fg := w[g*d.kg*d.ckk:][:d.kg*d.ckk], (*wf)[g*d.kg*d.ckk:][:d.kg*d.ckk]
+		for k := range d.kg {
+			for c := range d.cg {
+				src, dst := wg[(k*d.cg+c)*kk:][:kk], fg[(c*d.kg+k)*kk:][:kk]
+				for i, v := range src {
+					dst[kk-1-i] = v
+				}
 			}
 		}
+	}
+	f := newFlatIm(d.kg, d.OH, d.OW, d.KH, d.KW, [2]int{1, 1},
+		[2]int{d.Dilation[0]*(d.KH-1) - d.Pad[0], d.Dilation[1]*(d.KW-1) - d.Pad[1]}, d.Dilation, d.H, d.W)
+	workers, inner := b.convSplit(d.units())
+	buf := getScratch[T](workers * f.size)
+	defer putScratch(buf)
+	b.dynamic(d.units(), func(wk, u int) {
+		yf := (*buf)[wk*f.size:][:f.size]
+		dxg, dyg, fg := unit(d, u, dx, dy, *wf)
+		fillFlat(f, yf, dyg)
+		gemmIm2col(inner, f, yf, d.cg, f.taps(), fg, dxg, d.hw)
+	})
+}
+
+// convInputGradCol2im computes the input gradient per unit and band of
+// output rows as c = Wgᵀ·dYg, the gradient of the band of the im2col matrix,
+// added row by row onto a zeroed copy laid out like the forward's (the
+// transpose of its gather), which then becomes dXg.
+func convInputGradCol2im[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
+	f := d.flat()
+	rows := d.bandRows()
+	segs := f.segments(nil, 0, rows*d.OW, 0)
+	workers, inner := b.convSplit(d.units())
+	cl := d.ckk * rows * d.OW
+	per := f.size + cl
+	buf := getScratch[T](workers * per)
+	defer putScratch(buf)
+	b.dynamic(d.units(), func(wk, u int) {
+		xf := (*buf)[wk*per:][:f.size]
+		col := (*buf)[wk*per+f.size:][:cl]
+		dxg, dyg, wg := unit(d, u, dx, dy, w)
+		clear(xf)
+		for y0 := 0; y0 < d.OH; y0 += rows {
+			y1 := min(y0+rows, d.OH)
+			n := (y1 - y0) * d.OW
+			gemm(inner, true, false, d.ckk, n, d.kg, wg, d.ckk, dyg[y0*d.OW:], d.ohw, 0, col, n)
+			// The band's segments are those of the first band, shifted down
+			// y0 rows of the copy.
+			igemm.AddSegments(xf[y0*f.wq:], col, f.offs, n, segs[:y1-y0])
+		}
+		unfill(f, dxg, xf)
 	})
 }
 
@@ -302,33 +616,61 @@ func (b *Backend) Conv2DKernelGrad(dw, x, dy *tensor.Tensor, p tensor.Conv2DPara
 	return nil
 }
 
+// maxPartials bounds the elements of the kernel gradient's partial sums
+// (16 MiB of float32): with large kernels there are fewer groups of units.
+const maxPartials = 1 << 22
+
 func convKernelGrad[T scalar](b *Backend, d *convDims, dw, x, dy []T) {
-	items, cl := d.N*d.Groups*d.bands(), d.colLen()
-	nw := b.workers(items, 1)
-	// Worker 0 accumulates straight into dw; the others into partials of
-	// dw's size stored after their im2col buffers.
-	per := cl + len(dw)
-	buf := getScratch[T](nw * per)
+	workers, inner := b.convSplit(d.units())
+	var f *flatIm
+	rows, size, cl := d.OH, 0, 0
+	var segs []igemm.Segment
+	if !d.pointwise {
+		f = d.flat()
+		rows = d.bandRows()
+		size, cl = f.size, d.ckk*rows*d.OW
+		segs = f.segments(nil, 0, rows*d.OW, 0)
+	}
+	// The units are cut into groups of consecutive units, a few per worker
+	// so that the workers can balance their load, each summed into a
+	// partial of dw (group 0 straight into dw), and the partials are added
+	// in group order: the result depends on the thread count, not on which
+	// worker ran which group. Each worker has a copy of its unit's input
+	// and an im2col band.
+	groups := min(d.units(), max(workers, min(4*workers, 1+maxPartials/len(dw))))
+	buf := getScratch[T](workers*(size+cl) + (groups-1)*len(dw))
 	defer putScratch(buf)
-	b.parallel(items, 1, func(wk, lo, hi int) {
-		col := (*buf)[wk*per:][:cl]
+	parts := (*buf)[workers*(size+cl):]
+	b.dynamic(groups, func(wk, grp int) {
+		xf := (*buf)[wk*(size+cl):][:size]
+		col := (*buf)[wk*(size+cl)+size:][:cl]
 		part := dw
-		if wk > 0 {
-			part = (*buf)[wk*per+cl:][:len(dw)]
+		if grp > 0 {
+			part = parts[(grp-1)*len(dw):][:len(dw)]
 		}
 		clear(part)
-		for it := lo; it < hi; it++ {
-			u, oh0, oh1 := d.item(it)
+		for u := grp * d.units() / groups; u < (grp+1)*d.units()/groups; u++ {
 			xg, dyg, dwg := unit(d, u, x, dy, part)
-			src, ld := band(d, col, xg, oh0, oh1)
-			gemm(false, true, d.kg, d.ckk, (oh1-oh0)*d.OW, dyg[oh0*d.OW:], d.ohw, src, ld, 1, dwg, d.ckk)
+			if f == nil {
+				gemm(inner, false, true, d.kg, d.ckk, d.ohw, dyg, d.ohw, xg, d.hw, 1, dwg, d.ckk)
+				continue
+			}
+			fillFlat(f, xf, xg)
+			for y0 := 0; y0 < d.OH; y0 += rows {
+				y1 := min(y0+rows, d.OH)
+				n := (y1 - y0) * d.OW
+				// The band's segments are those of the first band, shifted
+				// down y0 rows of the copy.
+				igemm.GatherSegments(col, xf[y0*f.wq:], f.offs, n, segs[:y1-y0])
+				gemm(inner, false, true, d.kg, d.ckk, n, dyg[y0*d.OW:], d.ohw, col, n, 1, dwg, d.ckk)
+			}
 		}
 	})
-	if nw > 1 {
+	if groups > 1 {
 		b.parallel(len(dw), elemGrain, func(_, lo, hi int) {
 			out := dw[lo:hi]
-			for wk := 1; wk < nw; wk++ {
-				part := (*buf)[wk*per+cl+lo:][:hi-lo]
+			for g := 1; g < groups; g++ {
+				part := parts[(g-1)*len(dw)+lo:][:hi-lo]
 				for i, v := range part {
 					out[i] += v
 				}

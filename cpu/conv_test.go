@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vkcnn/vkcnn/tensor"
+	"github.com/vkcnn/vkcnn/tensor/tensortest"
 )
 
 func TestConv2DHand(t *testing.T) { both(t, testConv2DHand[float32], testConv2DHand[float64]) }
@@ -119,7 +120,9 @@ func TestConv2DReference(t *testing.T) {
 // The three conv ops against naiveConv on geometries that exercise every path:
 // pointwise, padding wider than the kernel reach, stride above the kernel,
 // dilation, rectangular kernels, groups and depthwise, batch 1 and odd sizes,
-// each with 1 thread and one band, and with 3 threads and bands of two rows.
+// each with 1 thread, one band and the input gradient as a forward
+// convolution (where the stride is 1), and with 3 threads, bands of two rows
+// and the input gradient by col2im.
 func testConv2DReference[T scalar](t *testing.T) {
 	type cs struct {
 		n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g int
@@ -145,8 +148,13 @@ func testConv2DReference[T scalar](t *testing.T) {
 			t.Run(fmt.Sprintf("case%d/threads%d", ci, threads), func(t *testing.T) {
 				b := New(Threads(threads))
 				if threads == 3 {
-					// Bands of one or two output rows.
+					// Bands of one or two output rows, and the input
+					// gradient by col2im (the other run forces the forward
+					// convolution where the stride allows it).
 					b.colBudget = 2 * g.C / g.Groups * g.KH * g.KW * g.OW
+					b.inputGrad = igCol2im
+				} else {
+					b.inputGrad = igForward
 				}
 				x, w := put[T](t, b, g.XShape(), xv...), put[T](t, b, g.WShape(), wv...)
 				bias, dy := put[T](t, b, tensor.Shape{g.K}, bv...), put[T](t, b, g.YShape(), dyv...)
@@ -162,6 +170,26 @@ func testConv2DReference[T scalar](t *testing.T) {
 				near(t, "forward", get[T](t, b, y), wantY, rel)
 				near(t, "input gradient", get[T](t, b, dx), wantDX, rel)
 				near(t, "kernel gradient", get[T](t, b, dw), wantDW, rel)
+			})
+		}
+	}
+}
+
+// TestConv2DInputGradMethods runs the conformance suite's input-gradient
+// test with each method forced (inputGradForward picks one by shape, and
+// the suite's small shapes would mostly get col2im), in both dtypes; the
+// forward method applies to stride 1 only, the rest of the cases use col2im
+// either way.
+func TestConv2DInputGradMethods(t *testing.T) {
+	for _, m := range []struct {
+		name   string
+		method int
+	}{{"forward", igForward}, {"col2im", igCol2im}} {
+		for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+			t.Run(m.name+"/"+dt.String(), func(t *testing.T) {
+				b := New()
+				b.inputGrad = m.method
+				tensortest.Conv2DInputGrad(t, b, dt)
 			})
 		}
 	}

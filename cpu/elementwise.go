@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -116,12 +117,49 @@ func (b *Backend) ReLUBackward(dx, dy, x *tensor.Tensor) error {
 func reluBackwardK[T scalar](dx, dy, x []T) {
 	dy, x = dy[:len(dx)], x[:len(dx)]
 	for i := range dx {
-		if x[i] > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = 0
-		}
+		dx[i] = and(dy[i], mask(x[i] > 0))
 	}
+}
+
+// mask returns all ones when c holds, else 0: a branch-free select, as
+// and(v, mask(c)) is v when c holds and +0 otherwise. The compiler turns it
+// into a flag-setting instruction and a negation, where an if around an
+// assignment would be a branch that random data mispredicts half the time.
+func mask(c bool) uint64 {
+	var m uint64
+	if c {
+		m = ^uint64(0)
+	}
+	return m
+}
+
+// bits returns the bits of v, widened to 64.
+func bits[T scalar](v T) uint64 {
+	if unsafe.Sizeof(v) == 4 {
+		return uint64(*(*uint32)(unsafe.Pointer(&v)))
+	}
+	return *(*uint64)(unsafe.Pointer(&v))
+}
+
+// setBits stores the low 32 or 64 bits of b, by T's size, as *p.
+func setBits[T scalar](p *T, b uint64) {
+	if unsafe.Sizeof(*p) == 4 {
+		*(*uint32)(unsafe.Pointer(p)) = uint32(b)
+		return
+	}
+	*(*uint64)(unsafe.Pointer(p)) = b
+}
+
+// and returns v with its bits ANDed with m: v or +0 for the masks of mask.
+// It reinterprets the bits through unsafe rather than switching on the type,
+// which in generic code is a run-time lookup per call.
+func and[T scalar](v T, m uint64) T {
+	if unsafe.Sizeof(v) == 4 {
+		b := *(*uint32)(unsafe.Pointer(&v)) & uint32(m)
+		return *(*T)(unsafe.Pointer(&b))
+	}
+	b := *(*uint64)(unsafe.Pointer(&v)) & m
+	return *(*T)(unsafe.Pointer(&b))
 }
 
 // sigmoid returns 1/(1+e^−x) without overflow: for x < 0 it uses e^x/(1+e^x).
@@ -375,13 +413,22 @@ func addBias[T scalar](b *Backend, g tensor.ChannelGeom, y, x, bias []T) {
 	})
 }
 
-// sum64 returns the sum of s accumulated in float64.
+// sum64 returns the sum of s accumulated in float64, in four interleaved
+// partial sums so that the additions do not wait for one another.
 func sum64[T scalar](s []T) float64 {
-	var t float64
-	for _, v := range s {
-		t += float64(v)
+	var t0, t1, t2, t3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		q := s[i : i+4 : i+4]
+		t0 += float64(q[0])
+		t1 += float64(q[1])
+		t2 += float64(q[2])
+		t3 += float64(q[3])
 	}
-	return t
+	for ; i < len(s); i++ {
+		t0 += float64(s[i])
+	}
+	return (t0 + t1) + (t2 + t3)
 }
 
 // BiasGrad sums dy over every axis but axis 1 into db ([dy.Dim(1)]),

@@ -190,3 +190,25 @@ func testMatMul[T scalar](t *testing.T) {
 	must(t, b.MatMul(c, a, bt, true, false))
 	near(t, "aᵀ·b", get[T](t, b, c), []float64{9, 4, -1, 12, 5, -2, 15, 6, -3}, 0)
 }
+
+func TestReLUBackwardSpecial(t *testing.T) {
+	both(t, testReLUBackwardSpecial[float32], testReLUBackwardSpecial[float64])
+}
+
+// ReLUBackward passes dy through exactly where x > 0 and gives +0 elsewhere,
+// even for infinite or NaN dy and for NaN, −0 and +0 inputs.
+func testReLUBackwardSpecial[T scalar](t *testing.T) {
+	b := New()
+	inf, nan := math.Inf(1), math.NaN()
+	x := put[T](t, b, tensor.Shape{7}, 1, -1, nan, math.Copysign(0, -1), 0, 2, 3)
+	dy := put[T](t, b, tensor.Shape{7}, inf, inf, inf, nan, nan, -inf, -0.5)
+	dx := put[T](t, b, tensor.Shape{7})
+	must(t, b.ReLUBackward(dx, dy, x))
+	got := get[T](t, b, dx)
+	want := []float64{inf, 0, 0, 0, 0, -inf, -0.5}
+	for i := range want {
+		if got[i] != want[i] || math.Signbit(got[i]) != math.Signbit(want[i]) {
+			t.Fatalf("ReLUBackward = %v, want %v", got, want)
+		}
+	}
+}

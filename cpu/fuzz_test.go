@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/internal/gemm"
 	"github.com/vkcnn/vkcnn/tensor"
 	"github.com/vkcnn/vkcnn/tensor/tensortest"
 )
@@ -61,11 +62,18 @@ func FuzzConv2D(f *testing.F) {
 	}
 	b := cpu.New()
 	defer b.Close()
+	// The seed also picks the GEMM micro-kernels, so that every set this
+	// CPU runs is fuzzed.
+	kernels := gemm.Kernels()
+	f.Cleanup(func() { gemm.SetKernel("auto") })
 	f.Fuzz(func(t *testing.T, seed uint64, n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g uint8, bias bool) {
 		cc := convFromFuzz(n, c, h, w, k, kh, kw, sh, sw, ph, pw, dh, dw, g, bias)
 		dt := tensor.Float32
 		if seed%2 == 1 {
 			dt = tensor.Float64
+		}
+		if err := gemm.SetKernel(kernels[seed/2%uint64(len(kernels))]); err != nil {
+			t.Fatal(err)
 		}
 		tensortest.CheckConvCase(t, b, dt, cc, seed)
 	})

@@ -71,16 +71,20 @@ func (b *Backend) AdamStep(param, grad, m, v *tensor.Tensor, o tensor.AdamParams
 }
 
 func adamStep[T scalar](b *Backend, param, grad, m, v []T, o tensor.AdamParams, step int) {
+	// LR·(m/bc1)/(√(v/bc2) + ε) = (LR/bc1)·m/(√v·(1/√bc2) + ε): one
+	// division and one square root per element instead of three divisions.
 	bc1 := 1 - math.Pow(o.Beta1, float64(step))
 	bc2 := 1 - math.Pow(o.Beta2, float64(step))
+	lr, rs := o.LR/bc1, 1/math.Sqrt(bc2)
 	b.parallel(len(param), elemGrain, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
+		param, grad, m, v := param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi]
+		for i := range param {
 			p := float64(param[i])
 			g := float64(grad[i]) + o.WeightDecay*p
 			mi := o.Beta1*float64(m[i]) + (1-o.Beta1)*g
 			vi := o.Beta2*float64(v[i]) + (1-o.Beta2)*g*g
 			m[i], v[i] = T(mi), T(vi)
-			param[i] = T(p - o.LR*(mi/bc1)/(math.Sqrt(vi/bc2)+o.Eps))
+			param[i] = T(p - lr*mi/(math.Sqrt(vi)*rs+o.Eps))
 		}
 	})
 }

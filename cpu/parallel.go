@@ -1,6 +1,9 @@
 package cpu
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Grains: the fewest items worth handing to one goroutine, so that small ops
 // run inline instead of paying for goroutine start-up.
@@ -45,6 +48,41 @@ func (b *Backend) parallel(n, grain int, fn func(w, lo, hi int)) {
 		}(w)
 	}
 	fn(nw-1, (nw-1)*n/nw, n)
+	wg.Wait()
+}
+
+// dynamic calls fn(w, i) for every item i in [0, n) on b.workers(n, 1)
+// goroutines (the last on the calling goroutine) that take the items in
+// turn from a shared counter, returning when all are done. Where parallel
+// fixes each goroutine's share up front, here a goroutine that the machine
+// slows down (other processes on its core) takes fewer items, so that the
+// call ends when the work does, not when the slowest share does; items
+// should be large (a convolution's image). fn may write only the memory of
+// its item and of its worker w, in [0, workers), which indexes per-worker
+// scratch space.
+func (b *Backend) dynamic(n int, fn func(w, i int)) {
+	nw := b.workers(n, 1)
+	if nw <= 1 {
+		for i := range n {
+			fn(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	run := func(w int) {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			fn(w, i)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < nw-1; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			run(w)
+		}(w)
+	}
+	run(nw - 1)
 	wg.Wait()
 }
 

@@ -11,7 +11,10 @@ import (
 // each writes only its own. Within a plane the kernels go one output row at a
 // time and, for each window row h and window column kw, sweep the output
 // columns whose tap (h, kw) lies inside the input: a short strided loop with
-// no per-window set-up, visiting each window in row-major order.
+// no per-window set-up, visiting each window in row-major order. Max pooling
+// over the usual 2×2 windows with stride 2, which do not overlap, has loops
+// of its own: one pass per output row, and a backward pass that writes each
+// window's four gradients with masks instead of branches.
 
 // extent returns the input rows [lo, hi) that the windows of output row oh
 // cover, clipped to the input (padding left out).
@@ -94,13 +97,28 @@ func (b *Backend) MaxPool2D(y, x *tensor.Tensor, p tensor.Pool2DParams) error {
 	return nil
 }
 
+// pool2x2 reports whether g is the common 2×2 window with stride 2 and no
+// padding, which the max-pooling ops run with loops of their own.
+func pool2x2(g *tensor.PoolGeom) bool {
+	return g.Window == [2]int{2, 2} && g.Stride == [2]int{2, 2} && g.Pad == [2]int{0, 0}
+}
+
 func maxPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
+	fast := pool2x2(g)
 	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xp, yp := x[pl*hw:][:hw], y[pl*ohw:][:ohw]
 			for oh := 0; oh < g.OH; oh++ {
-				maxRow(g, xp, oh, yp[oh*g.OW:][:g.OW])
+				yr := yp[oh*g.OW:][:g.OW]
+				if fast {
+					x0, x1 := xp[2*oh*g.W:][:2*g.OW], xp[(2*oh+1)*g.W:][:2*g.OW]
+					for j := range yr {
+						yr[j] = max(max(x0[2*j], x0[2*j+1]), max(x1[2*j], x1[2*j+1]))
+					}
+					continue
+				}
+				maxRow(g, xp, oh, yr)
 			}
 		}
 	})
@@ -130,6 +148,14 @@ func (b *Backend) MaxPool2DBackward(dx, dy, x *tensor.Tensor, p tensor.Pool2DPar
 
 func maxPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy, x []T) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
+	if pool2x2(g) {
+		b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+			for pl := lo; pl < hi; pl++ {
+				maxPoolBackward2x2(g, dx[pl*hw:][:hw], dy[pl*ohw:][:ohw], x[pl*hw:][:hw])
+			}
+		})
+		return
+	}
 	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
 		idx, val := make([]int, g.OW), make([]T, g.OW)
 		for pl := lo; pl < hi; pl++ {
@@ -143,6 +169,41 @@ func maxPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy, x []T) {
 			}
 		}
 	})
+}
+
+// maxPoolBackward2x2 is the backward pass of one plane for 2×2 windows with
+// stride 2 and no padding, which do not overlap: each window writes its four
+// elements of dx, dy at the first maximum and 0 elsewhere, with masks
+// instead of branches, which random data would mispredict half the time. A
+// window holding a NaN (its maximum is NaN, which equals nothing) takes the
+// rare branch that gives dy to the first NaN. A last odd row or column, in
+// no window, gets 0.
+func maxPoolBackward2x2[T scalar](g *tensor.PoolGeom, dx, dy, x []T) {
+	w, ow := g.W, g.OW
+	for oh := range g.OH {
+		x0, x1 := x[2*oh*w:][:2*ow], x[(2*oh+1)*w:][:2*ow]
+		d0, d1 := dx[2*oh*w:][:w], dx[(2*oh+1)*w:][:w]
+		for j, v := range dy[oh*ow:][:ow] {
+			a, b, c, d := x0[2*j], x0[2*j+1], x1[2*j], x1[2*j+1]
+			m := max(max(a, b), max(c, d))
+			ea, eb, ec := a == m, b == m, c == m
+			if m != m {
+				ea, eb, ec = a != a, b != b, c != c
+			}
+			ma := mask(ea)
+			mb := mask(eb) &^ ma
+			mc := mask(ec) &^ (ma | mb)
+			md := ^(ma | mb | mc)
+			vb := bits(v)
+			setBits(&d0[2*j], vb&ma)
+			setBits(&d0[2*j+1], vb&mb)
+			setBits(&d1[2*j], vb&mc)
+			setBits(&d1[2*j+1], vb&md)
+		}
+		clear(d0[2*ow:])
+		clear(d1[2*ow:])
+	}
+	clear(dx[2*g.OH*w:])
 }
 
 // divisors sets div[ow] to what the average of each window of output row oh

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/tensor"
@@ -136,6 +137,7 @@ func TestPoolReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	cases := []struct{ n, c, h, w, kh, kw, sh, sw, ph, pw int }{
 		{2, 3, 8, 8, 2, 2, 2, 2, 0, 0},
+		{1, 2, 7, 9, 2, 2, 2, 2, 0, 0}, // odd sizes: a last row and column in no window
 		{1, 2, 7, 9, 3, 3, 2, 2, 1, 1},
 		{2, 1, 5, 6, 3, 2, 1, 1, 1, 1},
 		{1, 3, 9, 7, 2, 3, 3, 1, 1, 0},
@@ -169,19 +171,37 @@ func TestPoolReference(t *testing.T) {
 	}
 }
 
-// A NaN wins the window in both directions; the first NaN takes the gradient.
+// A NaN wins the window in both directions; the first NaN takes the
+// gradient, and an infinite gradient goes to one element only. Each window
+// position is tried, on the 2×2 stride-2 loops and on the general ones
+// (stride 1 over a 2×3 plane: the same first window, and a second).
 func TestMaxPoolNaN(t *testing.T) {
 	b := New()
-	nan := math.NaN()
-	p := tensor.Pool2DParams{Window: [2]int{2, 2}, Stride: [2]int{2, 2}}
-	x := put[float32](t, b, tensor.Shape{1, 1, 2, 2}, 1, nan, 5, nan)
-	y := put[float32](t, b, tensor.Shape{1, 1, 1, 1})
-	must(t, b.MaxPool2D(y, x, p))
-	if v := get[float32](t, b, y)[0]; !math.IsNaN(v) {
-		t.Errorf("max of a window with NaN is %v, want NaN", v)
+	nan, inf := math.NaN(), math.Inf(1)
+	for _, stride := range []int{2, 1} {
+		p := tensor.Pool2DParams{Window: [2]int{2, 2}, Stride: [2]int{stride, stride}}
+		for first := range 4 {
+			// The window (columns 0 and 1) holds NaN at first and at 3.
+			win := []float64{1, 2, 5, 4}
+			win[first], win[3] = nan, nan
+			xv := []float64{win[0], win[1], 0, win[2], win[3], 0}
+			x := put[float32](t, b, tensor.Shape{1, 1, 2, 3}, xv...)
+			ow := (3-2)/stride + 1
+			y := put[float32](t, b, tensor.Shape{1, 1, 1, ow})
+			must(t, b.MaxPool2D(y, x, p))
+			if v := get[float32](t, b, y)[0]; !math.IsNaN(v) {
+				t.Errorf("stride %d: max of a window with NaN is %v, want NaN", stride, v)
+			}
+			dyv := make([]float64, ow)
+			dyv[0] = inf
+			dy := put[float32](t, b, tensor.Shape{1, 1, 1, ow}, dyv...)
+			dx := put[float32](t, b, tensor.Shape{1, 1, 2, 3})
+			must(t, b.MaxPool2DBackward(dx, dy, x, p))
+			want := make([]float64, 6)
+			want[[]int{0, 1, 3, 4}[first]] = inf
+			if got := get[float32](t, b, dx); !slices.Equal(got, want) {
+				t.Errorf("stride %d, NaN at %d and 3: backward gives %v, want %v", stride, first, got, want)
+			}
+		}
 	}
-	dy := put[float32](t, b, tensor.Shape{1, 1, 1, 1}, 3)
-	dx := put[float32](t, b, tensor.Shape{1, 1, 2, 2})
-	must(t, b.MaxPool2DBackward(dx, dy, x, p))
-	near(t, "NaN backward", get[float32](t, b, dx), []float64{0, 3, 0, 0}, 0)
 }

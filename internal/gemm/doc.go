@@ -56,6 +56,16 @@
 // overlaps the FMAs instead of stalling a separate copy. A transposed B is
 // packed with AVX 8×8 (float32) or 4×4 (float64) block transposes.
 //
+// # Products with a generated B
+//
+// GemmFunc computes C = alpha·op(A)·B + beta·C where B is never stored: a
+// PackFunc writes each block of B the driver needs straight into the packed
+// panel layout. The CPU backend's convolutions pass one that gathers their
+// im2col matrix from a padded copy of the image, so that the matrix costs
+// one write into cache instead of a write, a read and a packing copy.
+// GatherSegments is the copy such a function makes (rows that are runs of
+// one slice, in AVX blocks), and AddSegments its transpose (col2im).
+//
 // # Threads
 //
 // A call uses up to Threads() goroutines (SetThreads; GOMAXPROCS by default),

@@ -157,6 +157,7 @@ func orThreads(n int) int {
 }
 
 // checkSizes panics with a BLAS-style message when the sizes are invalid.
+// lb < 0 skips the check of B's length (GemmFunc has no stored B).
 func checkSizes(transA, transB bool, m, n, k, lda, ldb, ldc, la, lb, lc int) {
 	ar, ac := m, k // rows and columns of A as stored
 	if transA {
@@ -192,7 +193,7 @@ func checkSizes(transA, transB bool, m, n, k, lda, ldb, ldc, la, lb, lc int) {
 	if l := need(ar, ac, lda); la < l {
 		panic(fmt.Sprintf("gemm: len(a) = %d, expected ≥ %d", la, l))
 	}
-	if l := need(br, bc, ldb); lb < l {
+	if l := need(br, bc, ldb); lb >= 0 && lb < l {
 		panic(fmt.Sprintf("gemm: len(b) = %d, expected ≥ %d", lb, l))
 	}
 	if l := need(m, n, ldc); lc < l {
@@ -223,7 +224,25 @@ const minWork = 1 << 19
 // It is a variable so that tests can force several slabs.
 var aBudget = 8 << 20
 
-// gemm is the blocked driver shared by Sgemm and Dgemm.
+// gemm checks the sizes of Sgemm and Dgemm and runs the driver on the
+// stored B.
+func gemm[T float](kern *microKernel[T], nthreads int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	checkSizes(transA, transB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c))
+	run(kern, nthreads, transA, m, n, k, alpha, a, lda, bSource[T]{b: b, ldb: ldb, trans: transB}, beta, c, ldc)
+}
+
+// bSource is where the driver gets op(B): a stored matrix b with row stride
+// ldb, transposed when trans is set, or, when pack is not nil, a function
+// that writes the packed blocks (GemmFunc).
+type bSource[T float] struct {
+	b     []T
+	ldb   int
+	trans bool
+	pack  func(dst []T, p0, kq, j0, cols, nr int)
+}
+
+// run is the blocked driver behind Sgemm, Dgemm and GemmFunc, on checked
+// sizes.
 //
 // For each slab of rows [i0, i0+mb) of C it packs the whole slab of op(A),
 // split in k blocks of at most kc, into micro-panels of mr rows (in parallel).
@@ -234,9 +253,9 @@ var aBudget = 8 << 20
 // from L2. When B is not transposed, the first row of tiles of a block packs
 // B as it computes (the fused kernel). A last column panel at most half full
 // runs the half-width kernel; tiles that overhang C are computed into a
-// scratch tile and copied.
-func gemm[T float](kern *microKernel[T], nthreads int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	checkSizes(transA, transB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c))
+// scratch tile and copied. With a pack function (GemmFunc), the function
+// writes each task's block of B instead, and no kernel is fused.
+func run[T float](kern *microKernel[T], nthreads int, transA bool, m, n, k int, alpha T, a []T, lda int, src bSource[T], beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -279,7 +298,7 @@ func gemm[T float](kern *microKernel[T], nthreads int, transA, transB bool, m, n
 
 		s := &slab[T]{
 			kern: kern, m: m, n: n, k: k, kc: kc, nkb: nkb, i0: i0, pm: pm,
-			alpha: alpha, beta: beta, ap: ap.data, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
+			alpha: alpha, beta: beta, ap: ap.data, b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, c: c, ldc: ldc,
 			grid: planGrid(workers, pm, (n+nr-1)/nr, kern.nc/nr),
 		}
 		parallel(min(workers, s.grid.tasks()), s.grid.tasks(), func(_, _ int) { s.work() })
@@ -298,6 +317,7 @@ type slab[T float] struct {
 	b           []T
 	ldb         int
 	transB      bool
+	pack        func(dst []T, p0, kq, j0, cols, nr int) // when not nil, writes packed blocks of op(B)
 	c           []T
 	ldc         int
 	grid        grid
@@ -311,9 +331,10 @@ func (s *slab[T]) claim() int { return min(int(s.next.Add(1)-1), s.grid.tasks())
 // work runs tasks until none is left.
 func (s *slab[T]) work() {
 	mr, nr := s.kern.mr, s.kern.nr
-	bp := getBuf[T](s.kc * roundUp(min(s.n, s.kern.nc), nr))
+	bpLen := s.kc * roundUp(min(s.n, s.kern.nc), nr)
+	bp := getBuf[T](bpLen + mr*nr)
 	defer putBuf(bp)
-	edge := make([]T, mr*nr)
+	edge := bp.data[bpLen:]
 	tasks := s.grid.tasks()
 	for t := s.claim(); t < tasks; {
 		r0, r1, c0, c1 := s.grid.task(t)
@@ -324,8 +345,10 @@ func (s *slab[T]) work() {
 			// With a fused kernel, the first row of tiles packs the full
 			// panels of B as it goes; only a partial last panel is packed
 			// ahead.
-			fuse := !s.transB && s.kern.fused != nil
-			if !fuse {
+			fuse := s.pack == nil && !s.transB && s.kern.fused != nil
+			if s.pack != nil {
+				s.pack(bp.data[:(c1-c0)*nr*kq], p0, kq, j0, j1-j0, nr)
+			} else if !fuse {
 				packB(bp.data[:(c1-c0)*nr*kq], s.b, s.ldb, s.transB, p0, kq, j0, j1-j0, nr)
 			} else if w := (j1 - j0) % nr; w != 0 {
 				packB(bp.data[(c1-c0-1)*nr*kq:(c1-c0)*nr*kq], s.b, s.ldb, false, p0, kq, j1-w, w, nr)

@@ -49,6 +49,26 @@ func copyPanels64(dst *byte, src *byte, lds int, kq int, panels int, dstStride i
 // copyPanels128 copies, for each of kq rows p, the panels runs of 128 bytes at src+p·lds+t·128 to dst+t·dstStride+p·128.
 func copyPanels128(dst *byte, src *byte, lds int, kq int, panels int, dstStride int)
 
+// gatherSegments32 copies, for i < n and each of the nseg segments (off, pos, len) at segs (three ints, in elements), len elements from src+(offs[i]+seg.off)·4 to dst+(i·dstride+seg.pos)·4.
+//
+//go:noescape
+func gatherSegments32(dst *byte, src *byte, offs *int, n int, dstride int, segs *int, nseg int)
+
+// addSegments32 adds, for i < n and each of the nseg segments (off, pos, len) at segs (three ints, in elements), the len elements at src+(i·sstride+seg.pos)·4 onto those at dst+(offs[i]+seg.off)·4.
+//
+//go:noescape
+func addSegments32(dst *byte, src *byte, offs *int, n int, sstride int, segs *int, nseg int)
+
+// gatherSegments64 copies, for i < n and each of the nseg segments (off, pos, len) at segs (three ints, in elements), len elements from src+(offs[i]+seg.off)·8 to dst+(i·dstride+seg.pos)·8.
+//
+//go:noescape
+func gatherSegments64(dst *byte, src *byte, offs *int, n int, dstride int, segs *int, nseg int)
+
+// addSegments64 adds, for i < n and each of the nseg segments (off, pos, len) at segs (three ints, in elements), the len elements at src+(i·sstride+seg.pos)·8 onto those at dst+(offs[i]+seg.off)·8.
+//
+//go:noescape
+func addSegments64(dst *byte, src *byte, offs *int, n int, sstride int, segs *int, nseg int)
+
 // transpose8x8s sets dst[(8b+p)·ldd+j] = src[j·lds+8b+p] for j, p < 8 and b < blocks; strides in elements.
 func transpose8x8s(dst *float32, src *float32, lds int, ldd int, blocks int)
 

@@ -3039,6 +3039,386 @@ copyPanels128_done:
 	VZEROUPPER
 	RET
 
+// func gatherSegments32(dst *byte, src *byte, offs *int, n int, dstride int, segs *int, nseg int)
+// Requires: AVX
+TEXT ·gatherSegments32(SB), NOSPLIT, $0-56
+	MOVQ segs+40(FP), AX
+	MOVQ nseg+48(FP), CX
+	MOVQ dstride+32(FP), DX
+	SHLQ $0x02, DX
+
+gatherSegments32_seg:
+	TESTQ CX, CX
+	JE    gatherSegments32_done
+	MOVQ  (AX), BX
+	SHLQ  $0x02, BX
+	ADDQ  src+8(FP), BX
+	MOVQ  8(AX), SI
+	SHLQ  $0x02, SI
+	ADDQ  dst+0(FP), SI
+	MOVQ  16(AX), DI
+	SHLQ  $0x02, DI
+	MOVQ  offs+16(FP), R8
+	MOVQ  n+24(FP), R9
+	TESTQ DI, DI
+	JE    gatherSegments32_next_seg
+	CMPQ  DI, $0x20
+	JB    gatherSegments32_small
+
+gatherSegments32_big_row:
+	TESTQ   R9, R9
+	JE      gatherSegments32_next_seg
+	MOVQ    (R8), R10
+	LEAQ    (BX)(R10*4), R10
+	VMOVUPS -32(R10)(DI*1), Y0
+	LEAQ    -32(SI)(DI*1), R11
+	MOVQ    SI, R12
+
+gatherSegments32_block:
+	CMPQ    R12, R11
+	JAE     gatherSegments32_block_done
+	VMOVUPS (R10), Y1
+	VMOVUPS Y1, (R12)
+	ADDQ    $0x20, R10
+	ADDQ    $0x20, R12
+	JMP     gatherSegments32_block
+
+gatherSegments32_block_done:
+	VMOVUPS Y0, (R11)
+	ADDQ    $0x08, R8
+	ADDQ    DX, SI
+	DECQ    R9
+	JMP     gatherSegments32_big_row
+
+gatherSegments32_small:
+	CMPQ DI, $0x10
+	JB   gatherSegments32_lt16
+
+gatherSegments32_r16:
+	TESTQ   R9, R9
+	JE      gatherSegments32_next_seg
+	MOVQ    (R8), R10
+	LEAQ    (BX)(R10*4), R10
+	VMOVUPS (R10), X0
+	VMOVUPS -16(R10)(DI*1), X1
+	VMOVUPS X0, (SI)
+	VMOVUPS X1, -16(SI)(DI*1)
+	ADDQ    $0x08, R8
+	ADDQ    DX, SI
+	DECQ    R9
+	JMP     gatherSegments32_r16
+
+gatherSegments32_lt16:
+	CMPQ DI, $0x08
+	JB   gatherSegments32_r4
+
+gatherSegments32_r8:
+	TESTQ R9, R9
+	JE    gatherSegments32_next_seg
+	MOVQ  (R8), R10
+	LEAQ  (BX)(R10*4), R10
+	MOVQ  (R10), R11
+	MOVQ  -8(R10)(DI*1), R10
+	MOVQ  R11, (SI)
+	MOVQ  R10, -8(SI)(DI*1)
+	ADDQ  $0x08, R8
+	ADDQ  DX, SI
+	DECQ  R9
+	JMP   gatherSegments32_r8
+
+gatherSegments32_r4:
+	TESTQ R9, R9
+	JE    gatherSegments32_next_seg
+	MOVQ  (R8), R10
+	MOVL  (BX)(R10*4), DI
+	MOVL  DI, (SI)
+	ADDQ  $0x08, R8
+	ADDQ  DX, SI
+	DECQ  R9
+	JMP   gatherSegments32_r4
+
+gatherSegments32_next_seg:
+	ADDQ $0x18, AX
+	DECQ CX
+	JMP  gatherSegments32_seg
+
+gatherSegments32_done:
+	VZEROUPPER
+	RET
+
+// func addSegments32(dst *byte, src *byte, offs *int, n int, sstride int, segs *int, nseg int)
+// Requires: AVX
+TEXT ·addSegments32(SB), NOSPLIT, $0-56
+	MOVQ src+8(FP), AX
+	MOVQ offs+16(FP), CX
+	MOVQ n+24(FP), DX
+	MOVQ sstride+32(FP), BX
+	SHLQ $0x02, BX
+
+addSegments32_row:
+	TESTQ DX, DX
+	JE    addSegments32_done
+	MOVQ  (CX), SI
+	SHLQ  $0x02, SI
+	ADDQ  dst+0(FP), SI
+	MOVQ  segs+40(FP), DI
+	MOVQ  nseg+48(FP), R8
+
+addSegments32_seg:
+	TESTQ R8, R8
+	JE    addSegments32_next_row
+	MOVQ  (DI), R10
+	SHLQ  $0x02, R10
+	ADDQ  SI, R10
+	MOVQ  8(DI), R9
+	SHLQ  $0x02, R9
+	ADDQ  AX, R9
+	MOVQ  16(DI), R11
+	SHLQ  $0x02, R11
+
+addSegments32_block:
+	CMPQ    R11, $0x20
+	JB      addSegments32_lt32
+	VMOVUPS (R9), Y0
+	VMOVUPS (R10), Y1
+	VADDPS  Y0, Y1, Y1
+	VMOVUPS Y1, (R10)
+	ADDQ    $0x20, R9
+	ADDQ    $0x20, R10
+	SUBQ    $0x20, R11
+	JMP     addSegments32_block
+
+addSegments32_lt32:
+	CMPQ    R11, $0x10
+	JB      addSegments32_lt16
+	VMOVUPS (R9), X0
+	VMOVUPS (R10), X1
+	VADDPS  X0, X1, X1
+	VMOVUPS X1, (R10)
+	ADDQ    $0x10, R9
+	ADDQ    $0x10, R10
+	SUBQ    $0x10, R11
+
+addSegments32_lt16:
+	CMPQ   R11, $0x08
+	JB     addSegments32_lt8
+	VMOVSD (R9), X0
+	VMOVSD (R10), X1
+	VADDPS X0, X1, X1
+	VMOVSD X1, (R10)
+	ADDQ   $0x08, R9
+	ADDQ   $0x08, R10
+	SUBQ   $0x08, R11
+
+addSegments32_lt8:
+	TESTQ  R11, R11
+	JE     addSegments32_next_seg
+	VMOVSS (R9), X0
+	VMOVSS (R10), X1
+	VADDSS X0, X1, X1
+	VMOVSS X1, (R10)
+
+addSegments32_next_seg:
+	ADDQ $0x18, DI
+	DECQ R8
+	JMP  addSegments32_seg
+
+addSegments32_next_row:
+	ADDQ $0x08, CX
+	ADDQ BX, AX
+	DECQ DX
+	JMP  addSegments32_row
+
+addSegments32_done:
+	VZEROUPPER
+	RET
+
+// func gatherSegments64(dst *byte, src *byte, offs *int, n int, dstride int, segs *int, nseg int)
+// Requires: AVX
+TEXT ·gatherSegments64(SB), NOSPLIT, $0-56
+	MOVQ segs+40(FP), AX
+	MOVQ nseg+48(FP), CX
+	MOVQ dstride+32(FP), DX
+	SHLQ $0x03, DX
+
+gatherSegments64_seg:
+	TESTQ CX, CX
+	JE    gatherSegments64_done
+	MOVQ  (AX), BX
+	SHLQ  $0x03, BX
+	ADDQ  src+8(FP), BX
+	MOVQ  8(AX), SI
+	SHLQ  $0x03, SI
+	ADDQ  dst+0(FP), SI
+	MOVQ  16(AX), DI
+	SHLQ  $0x03, DI
+	MOVQ  offs+16(FP), R8
+	MOVQ  n+24(FP), R9
+	TESTQ DI, DI
+	JE    gatherSegments64_next_seg
+	CMPQ  DI, $0x20
+	JB    gatherSegments64_small
+
+gatherSegments64_big_row:
+	TESTQ   R9, R9
+	JE      gatherSegments64_next_seg
+	MOVQ    (R8), R10
+	LEAQ    (BX)(R10*8), R10
+	VMOVUPS -32(R10)(DI*1), Y0
+	LEAQ    -32(SI)(DI*1), R11
+	MOVQ    SI, R12
+
+gatherSegments64_block:
+	CMPQ    R12, R11
+	JAE     gatherSegments64_block_done
+	VMOVUPS (R10), Y1
+	VMOVUPS Y1, (R12)
+	ADDQ    $0x20, R10
+	ADDQ    $0x20, R12
+	JMP     gatherSegments64_block
+
+gatherSegments64_block_done:
+	VMOVUPS Y0, (R11)
+	ADDQ    $0x08, R8
+	ADDQ    DX, SI
+	DECQ    R9
+	JMP     gatherSegments64_big_row
+
+gatherSegments64_small:
+	CMPQ DI, $0x10
+	JB   gatherSegments64_lt16
+
+gatherSegments64_r16:
+	TESTQ   R9, R9
+	JE      gatherSegments64_next_seg
+	MOVQ    (R8), R10
+	LEAQ    (BX)(R10*8), R10
+	VMOVUPS (R10), X0
+	VMOVUPS -16(R10)(DI*1), X1
+	VMOVUPS X0, (SI)
+	VMOVUPS X1, -16(SI)(DI*1)
+	ADDQ    $0x08, R8
+	ADDQ    DX, SI
+	DECQ    R9
+	JMP     gatherSegments64_r16
+
+gatherSegments64_lt16:
+	CMPQ DI, $0x08
+	JB   gatherSegments64_r4
+
+gatherSegments64_r8:
+	TESTQ R9, R9
+	JE    gatherSegments64_next_seg
+	MOVQ  (R8), R10
+	LEAQ  (BX)(R10*8), R10
+	MOVQ  (R10), R11
+	MOVQ  -8(R10)(DI*1), R10
+	MOVQ  R11, (SI)
+	MOVQ  R10, -8(SI)(DI*1)
+	ADDQ  $0x08, R8
+	ADDQ  DX, SI
+	DECQ  R9
+	JMP   gatherSegments64_r8
+
+gatherSegments64_r4:
+	TESTQ R9, R9
+	JE    gatherSegments64_next_seg
+	MOVQ  (R8), R10
+	MOVL  (BX)(R10*8), DI
+	MOVL  DI, (SI)
+	ADDQ  $0x08, R8
+	ADDQ  DX, SI
+	DECQ  R9
+	JMP   gatherSegments64_r4
+
+gatherSegments64_next_seg:
+	ADDQ $0x18, AX
+	DECQ CX
+	JMP  gatherSegments64_seg
+
+gatherSegments64_done:
+	VZEROUPPER
+	RET
+
+// func addSegments64(dst *byte, src *byte, offs *int, n int, sstride int, segs *int, nseg int)
+// Requires: AVX
+TEXT ·addSegments64(SB), NOSPLIT, $0-56
+	MOVQ src+8(FP), AX
+	MOVQ offs+16(FP), CX
+	MOVQ n+24(FP), DX
+	MOVQ sstride+32(FP), BX
+	SHLQ $0x03, BX
+
+addSegments64_row:
+	TESTQ DX, DX
+	JE    addSegments64_done
+	MOVQ  (CX), SI
+	SHLQ  $0x03, SI
+	ADDQ  dst+0(FP), SI
+	MOVQ  segs+40(FP), DI
+	MOVQ  nseg+48(FP), R8
+
+addSegments64_seg:
+	TESTQ R8, R8
+	JE    addSegments64_next_row
+	MOVQ  (DI), R10
+	SHLQ  $0x03, R10
+	ADDQ  SI, R10
+	MOVQ  8(DI), R9
+	SHLQ  $0x03, R9
+	ADDQ  AX, R9
+	MOVQ  16(DI), R11
+	SHLQ  $0x03, R11
+
+addSegments64_block:
+	CMPQ    R11, $0x20
+	JB      addSegments64_lt32
+	VMOVUPS (R9), Y0
+	VMOVUPS (R10), Y1
+	VADDPD  Y0, Y1, Y1
+	VMOVUPS Y1, (R10)
+	ADDQ    $0x20, R9
+	ADDQ    $0x20, R10
+	SUBQ    $0x20, R11
+	JMP     addSegments64_block
+
+addSegments64_lt32:
+	CMPQ    R11, $0x10
+	JB      addSegments64_lt16
+	VMOVUPS (R9), X0
+	VMOVUPS (R10), X1
+	VADDPD  X0, X1, X1
+	VMOVUPS X1, (R10)
+	ADDQ    $0x10, R9
+	ADDQ    $0x10, R10
+	SUBQ    $0x10, R11
+
+addSegments64_lt16:
+	CMPQ   R11, $0x08
+	JB     addSegments64_lt8
+	VMOVSD (R9), X0
+	VMOVSD (R10), X1
+	VADDSD X0, X1, X1
+	VMOVSD X1, (R10)
+	ADDQ   $0x08, R9
+	ADDQ   $0x08, R10
+	SUBQ   $0x08, R11
+
+addSegments64_lt8:
+	ADDQ $0x18, DI
+	DECQ R8
+	JMP  addSegments64_seg
+
+addSegments64_next_row:
+	ADDQ $0x08, CX
+	ADDQ BX, AX
+	DECQ DX
+	JMP  addSegments64_row
+
+addSegments64_done:
+	VZEROUPPER
+	RET
+
 // func transpose8x8s(dst *float32, src *float32, lds int, ldd int, blocks int)
 // Requires: AVX
 TEXT ·transpose8x8s(SB), NOSPLIT, $0-40

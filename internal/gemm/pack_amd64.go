@@ -58,3 +58,40 @@ func transposeAsm(es int, dst, src unsafe.Pointer, lds, ldd, blocks int) {
 	}
 	transpose4x4d((*float64)(dst), (*float64)(src), lds, ldd, blocks)
 }
+
+// gatherSegmentsAsm runs GatherSegments' copy, on checked sizes, in
+// assembly and reports whether it could: it needs AVX and elements of 4 or
+// 8 bytes.
+func gatherSegmentsAsm(dst, src unsafe.Pointer, offs []int, dstride int, segs []Segment, es int) bool {
+	if !useAsmPack {
+		return false
+	}
+	d, s, sg := (*byte)(dst), (*byte)(src), &segs[0].Off
+	switch es {
+	case 4:
+		gatherSegments32(d, s, &offs[0], len(offs), dstride, sg, len(segs))
+	case 8:
+		gatherSegments64(d, s, &offs[0], len(offs), dstride, sg, len(segs))
+	default:
+		return false
+	}
+	return true
+}
+
+// addSegmentsAsm runs AddSegments' sum, on checked sizes, in assembly and
+// reports whether it could: it needs AVX and elements of 4 or 8 bytes.
+func addSegmentsAsm(dst, src unsafe.Pointer, offs []int, sstride int, segs []Segment, es int) bool {
+	if !useAsmPack {
+		return false
+	}
+	d, s, sg := (*byte)(dst), (*byte)(src), &segs[0].Off
+	switch es {
+	case 4:
+		addSegments32(d, s, &offs[0], len(offs), sstride, sg, len(segs))
+	case 8:
+		addSegments64(d, s, &offs[0], len(offs), sstride, sg, len(segs))
+	default:
+		return false
+	}
+	return true
+}

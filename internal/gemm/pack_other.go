@@ -19,3 +19,13 @@ var useAsmPack = false
 func transposeAsm(es int, dst, src unsafe.Pointer, lds, ldd, blocks int) {
 	panic("gemm: no assembly transpose in this build")
 }
+
+// gatherSegmentsAsm reports that this build has no assembly gather routine.
+func gatherSegmentsAsm(dst, src unsafe.Pointer, offs []int, dstride int, segs []Segment, es int) bool {
+	return false
+}
+
+// addSegmentsAsm reports that this build has no assembly routine.
+func addSegmentsAsm(dst, src unsafe.Pointer, offs []int, sstride int, segs []Segment, es int) bool {
+	return false
+}

@@ -14,7 +14,8 @@
 // issues MR·NV independent FMAs. Each kernel comes in three variants (see
 // variant): plain, fused (reads B in place and packs it) and half (the left
 // half of the tile). The file also holds the AVX routines that pack panels:
-// row copies and 8×8 / 4×4 block transposes.
+// row copies and 8×8 / 4×4 block transposes, and the segment copies and
+// sums behind GatherSegments and AddSegments.
 package main
 
 import (
@@ -81,6 +82,10 @@ func main() {
 	}
 	for _, w := range []int{32, 64, 128} {
 		copyPanels(w)
+	}
+	for _, es := range []int{4, 8} {
+		gatherSegments(es)
+		addSegments(es)
 	}
 	transpose8x8()
 	transpose4x4()
@@ -377,6 +382,244 @@ func copyPanels(w int) {
 	DECQ(panels)
 	JMP(LabelRef(name + "_panel"))
 	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// gatherSegments generates gatherSegmentsE (E = 32 or 64 bits per
+// element), the copy behind GatherSegments: for each of nseg segments
+// (off, pos, len) (three ints, in elements) and each of n rows i, it copies
+// len elements from src + (offs[i] + seg.off)·es to dst + (i·dstride +
+// seg.pos)·es. Segments are the outer loop, so that the rows, the inner
+// one, all take the same path through the copy. A segment of at least 32
+// bytes moves in 32-byte blocks, the last one overlapping its predecessor so
+// that nothing outside the segment is read or written; shorter ones move as
+// two overlapping 16-, 8- or 4-byte halves. It needs AVX.
+func gatherSegments(es int) {
+	name := fmt.Sprintf("gatherSegments%d", 8*es)
+	TEXT(name, NOSPLIT, "func(dst, src *byte, offs *int, n, dstride int, segs *int, nseg int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s copies, for i < n and each of the nseg segments (off, pos, len) at segs (three ints, in elements), len elements from src+(offs[i]+seg.off)·%d to dst+(i·dstride+seg.pos)·%d.", name, es, es))
+	// dst, offs and n are read from the frame for each segment, which keeps
+	// the loops within the general registers that need no saving.
+	segs := Load(Param("segs"), GP64())
+	nseg := Load(Param("nseg"), GP64())
+	dstride := Load(Param("dstride"), GP64())
+	shift := U8(log2(es))
+	SHLQ(shift, dstride)
+	so, dp, left, op, i, sp, t := GP64(), GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+	l := func(s string) string { return name + "_" + s }
+	scale := uint8(es)
+
+	Label(l("seg"))
+	TESTQ(nseg, nseg)
+	JE(LabelRef(l("done")))
+	MOVQ(Mem{Base: segs}, so)
+	SHLQ(shift, so)
+	ADDQ(paramAddr("src"), so) // so = src + off·es
+	MOVQ(Mem{Base: segs, Disp: 8}, dp)
+	SHLQ(shift, dp)
+	ADDQ(paramAddr("dst"), dp) // dp = dst + pos·es, then row by row
+	MOVQ(Mem{Base: segs, Disp: 16}, left)
+	SHLQ(shift, left) // bytes
+	MOVQ(paramAddr("offs"), op)
+	MOVQ(paramAddr("n"), i)
+	TESTQ(left, left)
+	JE(LabelRef(l("next_seg")))
+	CMPQ(left, U8(32))
+	JB(LabelRef(l("small")))
+
+	// At least 32 bytes: per row, load the last block first, copy whole
+	// blocks while more than 32 bytes are left, then store the last block.
+	last, v := YMM(), YMM()
+	end, dq := GP64(), GP64()
+	Label(l("big_row"))
+	TESTQ(i, i)
+	JE(LabelRef(l("next_seg")))
+	MOVQ(Mem{Base: op}, t)
+	LEAQ(Mem{Base: so, Index: t, Scale: scale}, sp)
+	VMOVUPS(Mem{Base: sp, Index: left, Scale: 1, Disp: -32}, last)
+	LEAQ(Mem{Base: dp, Index: left, Scale: 1, Disp: -32}, end)
+	MOVQ(dp, dq)
+	Label(l("block"))
+	CMPQ(dq, end)
+	JAE(LabelRef(l("block_done")))
+	VMOVUPS(Mem{Base: sp}, v)
+	VMOVUPS(v, Mem{Base: dq})
+	ADDQ(U8(32), sp)
+	ADDQ(U8(32), dq)
+	JMP(LabelRef(l("block")))
+	Label(l("block_done"))
+	VMOVUPS(last, Mem{Base: end})
+	ADDQ(U8(8), op)
+	ADDQ(dstride, dp)
+	DECQ(i)
+	JMP(LabelRef(l("big_row")))
+
+	// Under 32 bytes: two overlapping halves of 16, 8 or 4 bytes.
+	Label(l("small"))
+	CMPQ(left, U8(16))
+	JB(LabelRef(l("lt16")))
+	x0, x1 := XMM(), XMM()
+	Label(l("r16"))
+	TESTQ(i, i)
+	JE(LabelRef(l("next_seg")))
+	MOVQ(Mem{Base: op}, t)
+	LEAQ(Mem{Base: so, Index: t, Scale: scale}, sp)
+	VMOVUPS(Mem{Base: sp}, x0)
+	VMOVUPS(Mem{Base: sp, Index: left, Scale: 1, Disp: -16}, x1)
+	VMOVUPS(x0, Mem{Base: dp})
+	VMOVUPS(x1, Mem{Base: dp, Index: left, Scale: 1, Disp: -16})
+	ADDQ(U8(8), op)
+	ADDQ(dstride, dp)
+	DECQ(i)
+	JMP(LabelRef(l("r16")))
+
+	Label(l("lt16"))
+	CMPQ(left, U8(8))
+	JB(LabelRef(l("r4")))
+	r0, r1 := GP64(), GP64()
+	Label(l("r8"))
+	TESTQ(i, i)
+	JE(LabelRef(l("next_seg")))
+	MOVQ(Mem{Base: op}, t)
+	LEAQ(Mem{Base: so, Index: t, Scale: scale}, sp)
+	MOVQ(Mem{Base: sp}, r0)
+	MOVQ(Mem{Base: sp, Index: left, Scale: 1, Disp: -8}, r1)
+	MOVQ(r0, Mem{Base: dp})
+	MOVQ(r1, Mem{Base: dp, Index: left, Scale: 1, Disp: -8})
+	ADDQ(U8(8), op)
+	ADDQ(dstride, dp)
+	DECQ(i)
+	JMP(LabelRef(l("r8")))
+
+	Label(l("r4")) // exactly 4 bytes: one float32
+	e0 := GP32()
+	TESTQ(i, i)
+	JE(LabelRef(l("next_seg")))
+	MOVQ(Mem{Base: op}, t)
+	MOVL(Mem{Base: so, Index: t, Scale: scale}, e0)
+	MOVL(e0, Mem{Base: dp})
+	ADDQ(U8(8), op)
+	ADDQ(dstride, dp)
+	DECQ(i)
+	JMP(LabelRef(l("r4")))
+
+	Label(l("next_seg"))
+	ADDQ(U8(24), segs)
+	DECQ(nseg)
+	JMP(LabelRef(l("seg")))
+	Label(l("done"))
+	VZEROUPPER()
+	RET()
+}
+
+// addSegments generates addSegmentsE (E = 32 or 64 bits per element), the
+// sum behind AddSegments, the transpose of gatherSegments: for each of n
+// rows i and each of nseg segments (off, pos, len) (three ints, in
+// elements), it adds the len elements at src + (i·sstride + seg.pos)·es onto
+// those at dst + (offs[i] + seg.off)·es. Segments move in 32-byte blocks,
+// then one 16-, 8- and 4-byte piece as the length needs, so that every
+// element is added exactly once. It needs AVX.
+func addSegments(es int) {
+	name := fmt.Sprintf("addSegments%d", 8*es)
+	TEXT(name, NOSPLIT, "func(dst, src *byte, offs *int, n, sstride int, segs *int, nseg int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s adds, for i < n and each of the nseg segments (off, pos, len) at segs (three ints, in elements), the len elements at src+(i·sstride+seg.pos)·%d onto those at dst+(offs[i]+seg.off)·%d.", name, es, es))
+	src := Load(Param("src"), GP64())
+	offs := Load(Param("offs"), GP64())
+	n := Load(Param("n"), GP64())
+	sstride := Load(Param("sstride"), GP64())
+	shift := U8(log2(es))
+	SHLQ(shift, sstride)
+	base, sg, k, sp, dp, left := GP64(), GP64(), GP64(), GP64(), GP64(), GP64()
+	l := func(s string) string { return name + "_" + s }
+	add := VADDPS
+	addScalar := VADDSD
+	if es == 4 {
+		addScalar = VADDPS // two float32 in the low 8 bytes
+	} else {
+		add = VADDPD
+	}
+
+	Label(l("row"))
+	TESTQ(n, n)
+	JE(LabelRef(l("done")))
+	MOVQ(Mem{Base: offs}, base)
+	SHLQ(shift, base)
+	ADDQ(paramAddr("dst"), base)
+	MOVQ(paramAddr("segs"), sg)
+	MOVQ(paramAddr("nseg"), k)
+
+	Label(l("seg"))
+	TESTQ(k, k)
+	JE(LabelRef(l("next_row")))
+	MOVQ(Mem{Base: sg}, dp)
+	SHLQ(shift, dp)
+	ADDQ(base, dp)
+	MOVQ(Mem{Base: sg, Disp: 8}, sp)
+	SHLQ(shift, sp)
+	ADDQ(src, sp)
+	MOVQ(Mem{Base: sg, Disp: 16}, left)
+	SHLQ(shift, left)
+
+	Label(l("block"))
+	CMPQ(left, U8(32))
+	JB(LabelRef(l("lt32")))
+	v, u := YMM(), YMM()
+	VMOVUPS(Mem{Base: sp}, v)
+	VMOVUPS(Mem{Base: dp}, u)
+	add(v, u, u)
+	VMOVUPS(u, Mem{Base: dp})
+	ADDQ(U8(32), sp)
+	ADDQ(U8(32), dp)
+	SUBQ(U8(32), left)
+	JMP(LabelRef(l("block")))
+
+	Label(l("lt32"))
+	CMPQ(left, U8(16))
+	JB(LabelRef(l("lt16")))
+	x, y := XMM(), XMM()
+	VMOVUPS(Mem{Base: sp}, x)
+	VMOVUPS(Mem{Base: dp}, y)
+	add(x, y, y)
+	VMOVUPS(y, Mem{Base: dp})
+	ADDQ(U8(16), sp)
+	ADDQ(U8(16), dp)
+	SUBQ(U8(16), left)
+	Label(l("lt16"))
+	CMPQ(left, U8(8))
+	JB(LabelRef(l("lt8")))
+	x8, y8 := XMM(), XMM()
+	VMOVSD(Mem{Base: sp}, x8)
+	VMOVSD(Mem{Base: dp}, y8)
+	addScalar(x8, y8, y8)
+	VMOVSD(y8, Mem{Base: dp})
+	ADDQ(U8(8), sp)
+	ADDQ(U8(8), dp)
+	SUBQ(U8(8), left)
+	Label(l("lt8"))
+	if es == 4 {
+		TESTQ(left, left)
+		JE(LabelRef(l("next_seg")))
+		x4, y4 := XMM(), XMM()
+		VMOVSS(Mem{Base: sp}, x4)
+		VMOVSS(Mem{Base: dp}, y4)
+		VADDSS(x4, y4, y4)
+		VMOVSS(y4, Mem{Base: dp})
+	}
+
+	Label(l("next_seg"))
+	ADDQ(U8(24), sg)
+	DECQ(k)
+	JMP(LabelRef(l("seg")))
+
+	Label(l("next_row"))
+	ADDQ(U8(8), offs)
+	ADDQ(sstride, src)
+	DECQ(n)
+	JMP(LabelRef(l("row")))
+	Label(l("done"))
 	VZEROUPPER()
 	RET()
 }

@@ -1,0 +1,179 @@
+package gemm
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// naivePack returns a PackFunc reading op(B) from a stored row-major k×n
+// matrix b (row stride ldb) element by element, and counts its calls.
+func naivePack[T Float](b []T, ldb int, calls *atomic.Int64) PackFunc[T] {
+	return func(dst []T, p0, kq, j0, cols, nr int) {
+		calls.Add(1)
+		panels := (cols + nr - 1) / nr
+		if len(dst) != panels*kq*nr {
+			panic("naivePack: wrong dst length")
+		}
+		for t := range panels {
+			for p := range kq {
+				for j := range nr {
+					var v T
+					if t*nr+j < cols {
+						v = b[(p0+p)*ldb+j0+t*nr+j]
+					}
+					dst[t*kq*nr+p*nr+j] = v
+				}
+			}
+		}
+	}
+}
+
+// checkFunc runs one case through GemmFunc with a pack function over the
+// case's B (not transposed) and compares with gonum.
+func checkFunc[T Float](t *testing.T, threads int, ref gemmFunc[T], eps float64, cs gemmCase, rng *rand.Rand) {
+	t.Helper()
+	cs.transB = false
+	in := newInputs[T](cs, rng)
+	want := in.reference(ref)
+	got := slices.Clone(in.c)
+	var calls atomic.Int64
+	GemmFunc(threads, cs.transA, cs.m, cs.n, cs.k, T(cs.alpha), in.a, in.lda, naivePack(in.b, in.ldb, &calls), T(cs.beta), got, in.ldc)
+	in.compare(t, got, want, in.bound(eps))
+	if cs.m > 0 && cs.n > 0 && cs.k > 0 && cs.alpha != 0 && calls.Load() == 0 {
+		t.Errorf("%v: pack function never called", cs)
+	}
+}
+
+// TestGemmFunc checks GemmFunc against gonum on every kernel set and thread
+// count, with the cases of TestSgemm and TestDgemm.
+func TestGemmFunc(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(13, 14))
+		for _, cs := range append(fixedCases(), randomCases(rng, 40, 90)...) {
+			checkFunc(t, Threads(), refS, 0x1p-24, cs, rng)
+			checkFunc(t, Threads(), refD, 0x1p-53, cs, rng)
+		}
+		// Several k blocks, column blocks and tasks.
+		cs := gemmCase{m: 37, n: 450, k: 700, alpha: 1, beta: 0.5, padA: 1, padC: 2}
+		checkFunc(t, 0, refS, 0x1p-24, cs, rng)
+		checkFunc(t, 0, refD, 0x1p-53, cs, rng)
+	})
+}
+
+func TestGemmFuncPanics(t *testing.T) {
+	a, c := make([]float32, 12), make([]float32, 12)
+	var calls atomic.Int64
+	pack := naivePack(make([]float32, 12), 3, &calls)
+	for _, tc := range []struct {
+		want string
+		f    func()
+	}{
+		{"nil pack", func() { GemmFunc(1, false, 3, 3, 4, 1, a, 4, nil, 0, c, 3) }},
+		{"lda = 3", func() { GemmFunc(1, false, 3, 3, 4, 1, a, 3, pack, 0, c, 3) }},
+		{"len(c) = 8, expected ≥ 9", func() { GemmFunc(1, false, 3, 3, 4, 1, a, 4, pack, 0, c[:8], 3) }},
+	} {
+		func() {
+			defer func() {
+				r := recover()
+				msg, _ := r.(string)
+				if !strings.Contains(msg, tc.want) {
+					t.Errorf("panic %v, expected one containing %q", r, tc.want)
+				}
+			}()
+			tc.f()
+		}()
+	}
+}
+
+// TestGatherSegments checks GatherSegments and AddSegments, with and without
+// the assembly routines, against their definitions, with segment lengths around every size
+// class of the assembly copy (4-, 8-, 16-, 32-byte moves and blocks).
+func TestGatherSegments(t *testing.T) {
+	saved := useAsmPack
+	defer func() { useAsmPack = saved }()
+	for _, asm := range []bool{false, saved} {
+		useAsmPack = asm
+		testGatherSegments[float32](t)
+		testGatherSegments[float64](t)
+	}
+}
+
+func testGatherSegments[T Float](t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	src := make([]T, 2000)
+	for i := range src {
+		src[i] = T(i + 1)
+	}
+	for trial := range 300 {
+		nseg := rng.IntN(5)
+		segs := make([]Segment, nseg)
+		dstride := 0
+		for k := range segs {
+			l := rng.IntN(40)
+			if trial%3 == 0 {
+				l = []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17}[rng.IntN(12)]
+			}
+			segs[k] = Segment{Off: rng.IntN(100), Pos: dstride, Len: l}
+			dstride += l + rng.IntN(3)
+		}
+		n := rng.IntN(6)
+		offs := make([]int, n)
+		for i := range offs {
+			offs[i] = rng.IntN(len(src) - 150)
+		}
+		const guard = -7
+		dst := make([]T, n*dstride+5)
+		for i := range dst {
+			dst[i] = guard
+		}
+		want := slices.Clone(dst)
+		for i, o := range offs {
+			for _, sg := range segs {
+				for e := range sg.Len {
+					want[i*dstride+sg.Pos+e] = src[o+sg.Off+e]
+				}
+			}
+		}
+		GatherSegments(dst, src, offs, dstride, segs)
+		if !slices.Equal(dst, want) {
+			t.Fatalf("asm=%v trial %d: offs %v, stride %d, segments %v:\ngot  %v\nwant %v", useAsmPack, trial, offs, dstride, segs, dst, want)
+		}
+		// AddSegments adds the rows back onto a copy of src, in row order
+		// (rows may overlap).
+		sum, wantSum := slices.Clone(src), slices.Clone(src)
+		for i, o := range offs {
+			for _, sg := range segs {
+				for e := range sg.Len {
+					wantSum[o+sg.Off+e] += dst[i*dstride+sg.Pos+e]
+				}
+			}
+		}
+		AddSegments(sum, dst, offs, dstride, segs)
+		if !slices.Equal(sum, wantSum) {
+			t.Fatalf("asm=%v trial %d: AddSegments with offs %v, stride %d, segments %v differs from its definition", useAsmPack, trial, offs, dstride, segs)
+		}
+	}
+	for _, tc := range []struct {
+		want string
+		f    func()
+	}{
+		{"least length -1", func() { GatherSegments(make([]T, 8), src, []int{3}, 4, []Segment{{0, 0, -1}}) }},
+		{"offset -1", func() { GatherSegments(make([]T, 8), src, []int{3, 0}, 4, []Segment{{-1, 0, 2}}) }},
+		{"element 2001 of the scattered slice, past its length 2000", func() { GatherSegments(make([]T, 8), src, []int{3, 1997}, 4, []Segment{{1, 0, 3}}) }},
+		{"length 7, expected ≥ 8", func() { GatherSegments(make([]T, 7), src, []int{3, 5}, 4, []Segment{{0, 1, 3}}) }},
+		{"length 7, expected ≥ 8", func() { AddSegments(src, make([]T, 7), []int{3, 5}, 4, []Segment{{0, 1, 3}}) }},
+	} {
+		func() {
+			defer func() {
+				msg, _ := recover().(string)
+				if !strings.Contains(msg, tc.want) {
+					t.Errorf("panic %q, expected one containing %q", msg, tc.want)
+				}
+			}()
+			tc.f()
+		}()
+	}
+}
