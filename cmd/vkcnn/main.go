@@ -34,7 +34,9 @@ import (
 )
 
 // The live training window (vkcnn train --view) needs GLFW's calls on the
-// main thread, where run runs.
+// main thread, where run runs. Every other command unlocks the thread first
+// (see run and runTrain): a goroutine locked to a thread is slow to wake, and
+// the compute backends wait on their workers many times per step.
 func init() { runtime.LockOSThread() }
 
 func main() {
@@ -102,6 +104,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprint(stdout, usage())
 		return nil
+	}
+	if name != "train" {
+		runtime.UnlockOSThread()
 	}
 	for _, c := range commands() {
 		if c.name == name {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -194,7 +195,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 
 	// The window opens before any work, so that a missing display fails fast.
+	// Only the window needs the main thread (see init in main.go).
 	var win *viewer.Window
+	if !*view {
+		runtime.UnlockOSThread()
+	}
 	if *view {
 		if win, err = viewer.Open(viewer.Options{Title: "vkcnn train " + s.Name}); err != nil {
 			return fmt.Errorf("--view: %w", err)
