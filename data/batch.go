@@ -29,6 +29,7 @@ func Batches(order []int, size int) ([][]int, error) {
 	if size < 1 {
 		return nil, fmt.Errorf("batches: batch size %d, expected ≥ 1: %w", size, tensor.ErrParam)
 	}
+	size = min(size, max(len(order), 1))
 	out := make([][]int, 0, (len(order)+size-1)/size)
 	for lo := 0; lo < len(order); lo += size {
 		hi := min(lo+size, len(order))

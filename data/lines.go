@@ -15,6 +15,8 @@ const (
 	// LinesDefaultN is the number of images Load makes for "lines" when
 	// Options.N is 0.
 	LinesDefaultN = 200
+	// LinesMax bounds the number of images Lines makes (1 GiB of pixels).
+	LinesMax = 1 << 20
 )
 
 // The labels of the lines dataset.
@@ -29,10 +31,10 @@ const (
 // LinesNoise, clamped to [0, 1] (line pixels are 1 and background 0 before
 // the noise). Image i has label i%2 (Vertical, then Horizontal), so every
 // prefix is balanced. The same seed gives the same images. It returns a
-// tensor.ErrParam error when n < 1.
+// tensor.ErrParam error when n is not in [1, LinesMax].
 func Lines(n int, seed uint64) (*Dataset, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("lines: %d images, expected ≥ 1: %w", n, tensor.ErrParam)
+	if n < 1 || n > LinesMax {
+		return nil, fmt.Errorf("lines: %d images, expected 1 to %d: %w", n, LinesMax, tensor.ErrParam)
 	}
 	const s = LinesSize
 	r := rand.New(rand.NewPCG(seed, 0x6c_69_6e_65_73)) // "lines"

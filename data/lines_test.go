@@ -87,3 +87,18 @@ func TestLoadLinesAndNames(t *testing.T) {
 		t.Errorf("names %v", Names())
 	}
 }
+
+// TestHugeSizesAreErrors: sizes that would overflow an allocation are errors
+// or are clamped, never panics.
+func TestHugeSizesAreErrors(t *testing.T) {
+	if _, err := Lines(LinesMax+1, 1); !errors.Is(err, tensor.ErrParam) {
+		t.Errorf("Lines(LinesMax+1): %v, want an ErrParam error", err)
+	}
+	if _, _, err := Load("lines", Options{N: 1 << 57}); !errors.Is(err, tensor.ErrParam) {
+		t.Errorf("Load lines with N 2^57: %v, want an ErrParam error", err)
+	}
+	bs, err := Batches([]int{1, 2, 3}, int(^uint(0)>>1))
+	if err != nil || len(bs) != 1 || len(bs[0]) != 3 {
+		t.Errorf("Batches with size MaxInt: %v, %v; want one batch of 3", bs, err)
+	}
+}

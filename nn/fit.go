@@ -379,7 +379,11 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 		order[i] = i
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73687566666c65))
-	steps := (n + cfg.BatchSize - 1) / cfg.BatchSize
+	cfg.BatchSize = min(cfg.BatchSize, n) // a batch never exceeds the data
+	steps := n / cfg.BatchSize
+	if n%cfg.BatchSize != 0 {
+		steps++
+	}
 	var history []EpochInfo
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		start := time.Now()
@@ -464,6 +468,7 @@ func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(id
 	}
 	defer m.SetTraining(m.train)
 	m.SetTraining(false)
+	batchSize = min(batchSize, n) // a batch never exceeds the data
 	idx := make([]int, 0, batchSize)
 	for lo := 0; lo < n; lo += batchSize {
 		idx = idx[:0]

@@ -325,3 +325,21 @@ func TestOptimizerSteps(t *testing.T) {
 		t.Errorf("step on an unbuilt parameter: %v", err)
 	}
 }
+
+// TestHugeBatchSize: a batch size far above the data (up to MaxInt) trains
+// and evaluates in one batch instead of overflowing or allocating for it.
+func TestHugeBatchSize(t *testing.T) {
+	b := cpu64(t)
+	m := blobModel(t, b, tensor.Float32)
+	train := blobs(30, 1)
+	opt := nn.NewSGD(tensor.SGDParams{LR: 0.1})
+	defer opt.Close()
+	hist, err := m.Fit(train, nn.FitConfig{Epochs: 1, BatchSize: math.MaxInt, Loss: nn.CrossEntropyLoss(), Optimizer: opt})
+	if err != nil || len(hist) != 1 || !(hist[0].Loss > 0) {
+		t.Fatalf("Fit with batch MaxInt: %v, %+v; want one epoch with a positive loss", err, hist)
+	}
+	res, err := m.Evaluate(train, nn.CrossEntropyLoss(), math.MaxInt)
+	if err != nil || res.Samples != 30 {
+		t.Fatalf("Evaluate with batch MaxInt: %+v, %v; want 30 samples", res, err)
+	}
+}

@@ -352,6 +352,30 @@ func (m *Sequential) LoadSafetensors(path string) error {
 	return nil
 }
 
+// paramShapes returns the shapes of the parameters layer l will have once
+// built, by name, without allocating them.
+func paramShapes(l Layer) map[string]tensor.Shape {
+	var w tensor.Shape
+	var out int
+	var cfg config
+	switch l := l.(type) {
+	case *convLayer:
+		if l.err != nil || l.cfg.groups < 1 {
+			return nil // Build reports the error
+		}
+		w, out, cfg = l.weightShape(), l.out, l.cfg
+	case *denseLayer:
+		w, out, cfg = tensor.Shape{l.out, l.in}, l.out, l.cfg
+	default:
+		return nil
+	}
+	ps := map[string]tensor.Shape{"weight": w}
+	if !cfg.noBias {
+		ps["bias"] = tensor.Shape{out}
+	}
+	return ps
+}
+
 // LoadModel rebuilds a model saved by SaveSafetensors: it parses the spec and
 // input shape from the metadata, builds the model on b (in the file's dtype
 // when b supports it, else b's default) and loads the weights. A file without
@@ -378,10 +402,25 @@ func LoadModel(path string, b tensor.Backend) (*Sequential, error) {
 		}
 		in = append(in, d)
 	}
+	// Check the file against the parameters the spec implies before Build
+	// allocates them, so that a small file cannot make it allocate much.
 	dt := tensor.DType(0)
-	for _, h := range sd {
-		dt = h.DType()
-		break
+	for i, l := range m.layers {
+		for name, shape := range paramShapes(l) {
+			key := fmt.Sprintf("%d.%s", i, name)
+			h, ok := sd[key]
+			if !ok {
+				return nil, fmt.Errorf("%s: tensor %q missing, expected %v for layer %d (%s): %w", path, key, shape, i, l.Kind(), ErrFormat)
+			}
+			if !tensor.Shape(h.Shape).Equal(shape) {
+				return nil, fmt.Errorf("%s: tensor %q has shape %v, expected %v for layer %d (%s): %w", path, key, h.Shape, shape, i, l.Kind(), ErrFormat)
+			}
+			if dt == 0 {
+				dt = h.DType()
+			} else if h.DType() != dt {
+				return nil, fmt.Errorf("%s: tensor %q is %v but others are %v, expected one dtype: %w", path, key, h.DType(), dt, ErrFormat)
+			}
+		}
 	}
 	if dt != 0 && b != nil && b.Caps().Supports(dt) {
 		err = m.BuildDType(b, dt, in, 0)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -312,4 +313,27 @@ func FuzzLoadSafetensors(f *testing.F) {
 		}
 		m.LoadStateDict(ts) // must not panic; errors are expected
 	})
+}
+
+// TestLoadModelChecksBeforeAllocating gives LoadModel a tiny file whose spec
+// implies a 400 MB model: the missing tensor must be reported before Build
+// allocates anything of that size.
+func TestLoadModelChecksBeforeAllocating(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.safetensors")
+	meta := map[string]string{nn.MetaSpec: "dense(10000,10000)", nn.MetaInput: "10000"}
+	if err := nn.WriteSafetensors(path, map[string]nn.HostTensor{}, meta); err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	defer b.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := nn.LoadModel(path, b)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, nn.ErrFormat) || !strings.Contains(err.Error(), `"0.weight"`) {
+		t.Fatalf("LoadModel error %v, want an ErrFormat error naming 0.weight", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("LoadModel allocated %d bytes for a file without tensors", grew)
+	}
 }
