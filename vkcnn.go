@@ -66,7 +66,8 @@ func (k Kind) String() string {
 }
 
 // ParseKind parses "auto", "cpu" or "vulkan" (any case, surrounding spaces
-// ignored). It returns a tensor.ErrParam error for anything else.
+// ignored); "" means auto and "gpu" means vulkan. It returns a
+// tensor.ErrParam error for anything else.
 func ParseKind(s string) (Kind, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "auto", "":
@@ -170,8 +171,8 @@ func Open(opts ...Option) (tensor.Backend, Info, error) {
 		if errors.As(err, &nd) && nd.Reason == gpu.NoMatch {
 			return nil, Info{}, fmt.Errorf("vkcnn: Vulkan device selection: %w", err)
 		}
-		c := cpu.New(c.cpuOpts...)
-		return c, Info{Backend: CPU, Device: c.Caps().Device, Reason: "auto: using cpu: " + fallbackReason(err)}, nil
+		cb := cpu.New(c.cpuOpts...)
+		return cb, Info{Backend: CPU, Device: cb.Caps().Device, Reason: "auto: using cpu: " + fallbackReason(err)}, nil
 	}
 	return nil, Info{}, fmt.Errorf("vkcnn: backend kind %v, expected Auto, CPU or Vulkan: %w", c.kind, tensor.ErrParam)
 }

@@ -10,7 +10,7 @@
 #   -o, --out DIR     output directory (default $TMPDIR/vkcnn-bench, else /tmp/vkcnn-bench): vkcnn.json, pytorch.json,
 #                     bench.json (combined), bench.md (the table), *.log (progress)
 #   -q, --quick       smoke-test settings (fewer repetitions)
-#   -c, --cases RE    only cases whose name matches the regular expression, e.g. 'conv_fwd|train/'
+#   -c, --cases RE    only cases whose name matches the regular expression, e.g. '^(conv_fwd|train)/'
 #   -b, --batch N     batch size of the training-step cases (default 64)
 #   -- ...            further flags for `vkcnn bench` only (e.g. --backends cpu, --device 0)
 #

@@ -9,6 +9,7 @@ import (
 	"github.com/vkcnn/vkcnn"
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/gpu"
+	"github.com/vkcnn/vkcnn/tensor"
 )
 
 const devicesHelp = `Usage: vkcnn devices [--device SELECTOR]
@@ -35,7 +36,7 @@ func runDevices(args []string, stdout, _ io.Writer) error {
 		return done(err)
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("devices takes no arguments, got %q (see vkcnn devices --help)", pos)
+		return fmt.Errorf("devices takes no arguments, got %q (see vkcnn devices --help): %w", pos, tensor.ErrParam)
 	}
 
 	c := cpu.New()

@@ -83,7 +83,7 @@ Examples:
   vkcnn train --model cnn --dataset mnist --out out/cnn
   vkcnn infer --model out/cnn --dataset mnist --split test
   vkcnn edges photo.jpg --out out/edges
-  vkcnn bench --cases 'conv_fwd|train/'
+  vkcnn bench --cases '^(conv_fwd|train)/'
 `)
 	return sb.String()
 }
@@ -116,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q, expected one of %s (see vkcnn --help): %w", name, commandNames(), tensor.ErrParam)
 }
 
-// commandNames lists the subcommands as "devices, train, infer or edges".
+// commandNames lists the subcommands as "devices, train, infer, edges or bench".
 func commandNames() string {
 	cs := commands()
 	names := make([]string, len(cs))

@@ -153,7 +153,7 @@ func parseArgs(args []string, stdout io.Writer) (cfg config, help bool, err erro
 	convs := fs.String("conv", strings.Join(DefaultConv, ","), "comma-separated convolution `shapes`")
 	pools := fs.String("pool", strings.Join(DefaultPool, ","), "comma-separated pooling `shapes`")
 	presets := fs.String("models", strings.Join(models.Names(), ","), "comma-separated model `presets` (package models) for the training-step cases")
-	cases := fs.String("cases", "", "run only the cases whose name matches this regular `expression`, e.g. 'conv_fwd|train/'")
+	cases := fs.String("cases", "", "run only the cases whose name matches this regular `expression`, e.g. '^(conv_fwd|train)/'")
 	backends := fs.String("backends", "cpu,vulkan", "comma-separated `backends`: cpu, vulkan (every Vulkan device, software ones included)")
 	device := fs.String("device", os.Getenv(gpu.EnvDevice), "run Vulkan on this device only: an index or a name substring (default $"+gpu.EnvDevice+", else every device)")
 	jsonPath := fs.String("json", "", "also write the results as JSON to this `file`")
