@@ -484,7 +484,9 @@ func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(id
 
 // Evaluate runs the model in evaluation mode over d in batches of batchSize
 // and returns the mean loss (loss may be nil) and the accuracy. It reads back
-// one loss value and the predicted classes per batch.
+// one loss value and the predicted classes per batch. Errors: ErrNotBuilt, a
+// tensor.ErrParam error for batchSize < 1, tensor.ErrShape errors naming a
+// dataset that does not fit the model, and the backend's errors.
 func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, error) {
 	res := EvalResult{Loss: math.NaN(), Accuracy: math.NaN()}
 	var lossSum float64
@@ -518,7 +520,8 @@ type Prediction struct {
 
 // Predict runs the model in evaluation mode over the samples in x (laid out
 // as Dataset.X) in batches of batchSize and returns one Prediction per sample,
-// each output row turned into probabilities by Interpret.
+// each output row turned into probabilities by Interpret. Errors as for
+// Evaluate.
 func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 	d := Dataset{X: x}
 	var preds []Prediction

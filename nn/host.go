@@ -93,7 +93,8 @@ func convertHost(data any, dt tensor.DType, n int, what string) (any, error) {
 	return nil, fmt.Errorf("%s: dtype %v, expected float32 or float64: %w", what, dt, tensor.ErrDType)
 }
 
-// ToHost downloads t into a new HostTensor of the same shape and dtype.
+// ToHost downloads t into a new HostTensor of the same shape and dtype. It
+// returns the backend's Download errors (tensor.ErrFreed for a freed tensor).
 func ToHost(t *tensor.Tensor) (HostTensor, error) {
 	if t == nil {
 		return HostTensor{}, fmt.Errorf("to host: nil tensor: %w", tensor.ErrShape)
@@ -111,7 +112,9 @@ func ToHost(t *tensor.Tensor) (HostTensor, error) {
 }
 
 // FromHost allocates a tensor of h's shape on b with dtype dt and uploads h
-// into it, converting between float32 and float64 as needed.
+// into it, converting between float32 and float64 as needed. Errors: a
+// tensor.ErrShape or ErrDType error for data that does not match h.Shape, and
+// the backend's Alloc and Upload errors.
 func FromHost(b tensor.Backend, dt tensor.DType, h HostTensor) (*tensor.Tensor, error) {
 	if err := h.check("from host"); err != nil {
 		return nil, err

@@ -78,7 +78,8 @@ func (p *Param) Set(data any) error {
 	return p.Value.Backend().Upload(p.Value, d)
 }
 
-// Get downloads the parameter's values as float64, in row-major order.
+// Get downloads the parameter's values as float64, in row-major order. It
+// returns the backend's Download errors.
 func (p *Param) Get() ([]float64, error) {
 	if p == nil || p.Value == nil {
 		return nil, fmt.Errorf("get parameter: %w", ErrNotBuilt)

@@ -244,7 +244,8 @@ func (p *pyLit) tuple() (tensor.Shape, error) {
 }
 
 // WriteNpy writes h as a NumPy .npy array, format version 1.0, C order,
-// little-endian ('<f4' for float32, '<f8' for float64).
+// little-endian ('<f4' for float32, '<f8' for float64). Errors: tensor.ErrShape
+// or ErrDType for data that does not match h.Shape, and w's write errors.
 func WriteNpy(w io.Writer, h HostTensor) error {
 	if err := h.check("npy"); err != nil {
 		return err
@@ -279,12 +280,14 @@ func WriteNpy(w io.Writer, h HostTensor) error {
 }
 
 // SaveNpy writes h to the file path as a .npy array (see WriteNpy),
-// atomically: a temporary file in the same directory, then a rename.
+// atomically: a temporary file in the same directory, then a rename. Errors
+// as for WriteNpy, and file errors naming path.
 func SaveNpy(path string, h HostTensor) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return WriteNpy(w, h) })
 }
 
-// LoadNpy reads the .npy file at path (see ReadNpy).
+// LoadNpy reads the .npy file at path (see ReadNpy): ErrFormat errors for a
+// malformed file, fs.ErrNotExist and other file errors naming path.
 func LoadNpy(path string) (HostTensor, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -80,7 +80,9 @@ type SGD struct {
 // NewSGD returns an SGD optimizer; p.LR is the learning rate.
 func NewSGD(p tensor.SGDParams) *SGD { return &SGD{SGDParams: p, velocity: state{}} }
 
-// Step applies one SGD update to each trainable parameter.
+// Step applies one SGD update to each trainable parameter. Errors: a
+// tensor.ErrParam error for a parameter without a gradient, and the
+// backend's SGDStep errors (e.g. ErrParam for a negative rate).
 func (o *SGD) Step(params []*Param) error {
 	ps, err := trainable(params)
 	if err != nil {
@@ -117,7 +119,8 @@ type Adam struct {
 // defaults.
 func NewAdam(p tensor.AdamParams) *Adam { return &Adam{AdamParams: p, moments: state{}} }
 
-// Step applies one Adam update to each trainable parameter.
+// Step applies one Adam update to each trainable parameter. Errors as for
+// SGD.Step, with the backend's AdamStep errors.
 func (o *Adam) Step(params []*Param) error {
 	ps, err := trainable(params)
 	if err != nil {

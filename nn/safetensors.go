@@ -53,7 +53,9 @@ func dtypeCode(dt tensor.DType) string {
 
 // EncodeSafetensors writes the tensors and the metadata (may be nil) to w in
 // the safetensors format, data in name order. Names must not be empty or
-// "__metadata__"; each tensor's Data must match its Shape.
+// "__metadata__"; each tensor's Data must match its Shape. Errors: ErrFormat
+// for a bad name, tensor.ErrShape or ErrDType for data that does not match,
+// and w's write errors.
 func EncodeSafetensors(w io.Writer, tensors map[string]HostTensor, meta map[string]string) error {
 	names := make([]string, 0, len(tensors))
 	for name := range tensors {
@@ -240,13 +242,15 @@ func DecodeSafetensors(data []byte) (map[string]HostTensor, map[string]string, e
 }
 
 // WriteSafetensors writes tensors and metadata to the file path atomically
-// (a temporary file in the same directory, then a rename).
+// (a temporary file in the same directory, then a rename). Errors as for
+// EncodeSafetensors, and file errors naming path.
 func WriteSafetensors(path string, tensors map[string]HostTensor, meta map[string]string) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return EncodeSafetensors(w, tensors, meta) })
 }
 
 // ReadSafetensors reads and decodes the safetensors file at path (see
-// DecodeSafetensors).
+// DecodeSafetensors): ErrFormat errors naming the tensor for a corrupt or
+// truncated file, fs.ErrNotExist and other file errors naming path.
 func ReadSafetensors(path string) (map[string]HostTensor, map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -260,7 +264,8 @@ func ReadSafetensors(path string) (map[string]HostTensor, map[string]string, err
 }
 
 // StateDict downloads every parameter into a map keyed by its state_dict name
-// ("0.weight", …), like PyTorch's state_dict().
+// ("0.weight", …), like PyTorch's state_dict(). Errors: ErrNotBuilt and the
+// backend's Download errors.
 func (m *Sequential) StateDict() (map[string]HostTensor, error) {
 	if err := m.ready("state dict"); err != nil {
 		return nil, err
@@ -322,7 +327,8 @@ func (m *Sequential) LoadStateDict(sd map[string]HostTensor) error {
 // named and laid out like PyTorch's nn.Sequential state_dict, in the model's
 // dtype (F32 or F64). The metadata holds "format": "pt", the model spec
 // (MetaSpec) and the input shape (MetaInput), which LoadModel reads. The write
-// is atomic.
+// is atomic. Errors: ErrNotBuilt, the backend's Download errors and file
+// errors naming path.
 func (m *Sequential) SaveSafetensors(path string) error {
 	sd, err := m.StateDict()
 	if err != nil {

@@ -265,7 +265,8 @@ func (m *Sequential) UnmarshalText(text []byte) error {
 }
 
 // Free releases the parameters and every buffer on the backend. The model can
-// be built again afterwards.
+// be built again afterwards. It returns the first error the backend reports
+// while freeing.
 func (m *Sequential) Free() error {
 	if m.b == nil {
 		return nil
@@ -394,7 +395,8 @@ func (m *Sequential) pass(pl *plan, i int) *Pass {
 // [N]+OutShape(). The output tensor belongs to the model: it stays valid until
 // the next Forward with the same batch size or Free. Buffers are allocated on
 // the first Forward of each batch size and reused. In training mode each call
-// draws new dropout masks.
+// draws new dropout masks. Errors: ErrNotBuilt, a tensor.ErrShape error for
+// an input of the wrong shape, and the backend's errors.
 func (m *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := m.ready("forward"); err != nil {
 		return nil, err

@@ -8,7 +8,10 @@ import (
 // This file holds the validation every backend shares, so that the same bad
 // input gets the same error on every backend. Each Check function returns the
 // geometry the backend needs, or an error naming the op, the argument and what
-// was expected.
+// was expected. The errors wrap ErrShape (nil tensor, rank, dimensions),
+// ErrFreed, ErrBackend (another backend's tensor), ErrDType (mixed or invalid
+// dtypes, wrong host slice type) or ErrParam (stride, padding, dilation,
+// groups, axes, rates, steps).
 
 // Arg names a tensor argument of an op for error messages.
 type Arg struct {
@@ -17,7 +20,8 @@ type Arg struct {
 }
 
 // CheckArgs verifies that every tensor is present, not freed, owned by b, and
-// that all share one valid dtype, which it returns. Optional arguments that are
+// that all share one valid dtype, which it returns. Errors wrap ErrShape (nil
+// or zero tensor), ErrFreed, ErrBackend or ErrDType. Optional arguments that are
 // nil must be left out of args by the caller.
 func CheckArgs(b Backend, op string, args ...Arg) (DType, error) {
 	var dt DType
