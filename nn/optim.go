@@ -80,9 +80,9 @@ type SGD struct {
 // NewSGD returns an SGD optimizer; p.LR is the learning rate.
 func NewSGD(p tensor.SGDParams) *SGD { return &SGD{SGDParams: p, velocity: state{}} }
 
-// Step applies one SGD update to each trainable parameter. Errors: a
-// tensor.ErrParam error for a parameter without a gradient, and the
-// backend's SGDStep errors (e.g. ErrParam for a negative rate).
+// Step applies one SGD update to each trainable parameter. Errors:
+// ErrNotBuilt for a parameter that is not built, and the backend's SGDStep
+// errors (e.g. tensor.ErrParam for a negative rate).
 func (o *SGD) Step(params []*Param) error {
 	ps, err := trainable(params)
 	if err != nil {
