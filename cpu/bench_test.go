@@ -5,22 +5,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/internal/bench/shapes"
+
 	"github.com/vkcnn/vkcnn/tensor"
 )
-
-// benchConvs are the convolution shapes of BenchmarkConv2D: N batch, C input
-// channels, K output channels, H×W input, a square kernel, padding, stride.
-var benchConvs = []struct {
-	name                      string
-	n, c, k, h, w, kk, pad, s int
-}{
-	{"N64_C1_K8_28x28_k3p1", 64, 1, 8, 28, 28, 3, 1, 1},
-	{"N32_C16_K32_14x14_k3p1", 32, 16, 32, 14, 14, 3, 1, 1},
-	{"N32_C64_K64_56x56_k3p1", 32, 64, 64, 56, 56, 3, 1, 1},
-	{"N64_C32_K64_14x14_k3p1", 64, 32, 64, 14, 14, 3, 1, 1},
-	{"N32_C64_K128_28x28_k3s2p1", 32, 64, 128, 28, 28, 3, 1, 2},
-	{"N32_C256_K64_14x14_k1", 32, 256, 64, 14, 14, 1, 0, 1},
-}
 
 // randTensor allocates a float32 tensor filled with values in [−1, 1).
 func randTensor(b *testing.B, be *Backend, r *rand.Rand, shape tensor.Shape) *tensor.Tensor {
@@ -61,12 +49,12 @@ func loop(b *testing.B, work float64, unit string, step func() error) {
 // passes of ConvGeom.FLOPs; /inputgrad and /kernelgrad are one gradient
 // alone, one pass each.
 func BenchmarkConv2D(b *testing.B) {
-	for _, c := range benchConvs {
-		p := tensor.Conv2DParams{Stride: [2]int{c.s, c.s}, Pad: [2]int{c.pad, c.pad}, Dilation: [2]int{1, 1}, Groups: 1}
-		g, err := tensor.ConvGeometry(tensor.Shape{c.n, c.c, c.h, c.w}, tensor.Shape{c.k, c.c, c.kk, c.kk}, p)
+	for _, name := range shapes.Conv {
+		g, err := shapes.ParseConv(name)
 		if err != nil {
 			b.Fatal(err)
 		}
+		p := g.Params()
 		// setup allocates the tensors of the case inside its sub-benchmark,
 		// so that filtered-out cases cost nothing.
 		setup := func(b *testing.B) (be *Backend, x, w, bias, y, dy, dx, dw, db *tensor.Tensor) {
@@ -77,11 +65,11 @@ func BenchmarkConv2D(b *testing.B) {
 			dx, dw, db = randTensor(b, be, r, g.XShape()), randTensor(b, be, r, g.WShape()), randTensor(b, be, r, tensor.Shape{g.K})
 			return
 		}
-		b.Run(c.name+"/forward", func(b *testing.B) {
+		b.Run(name+"/forward", func(b *testing.B) {
 			be, x, w, bias, y, _, _, _, _ := setup(b)
 			loop(b, g.FLOPs()/1e9, "GFLOP", func() error { return be.Conv2D(y, x, w, bias, p) })
 		})
-		b.Run(c.name+"/train", func(b *testing.B) {
+		b.Run(name+"/train", func(b *testing.B) {
 			be, x, w, bias, y, dy, dx, dw, db := setup(b)
 			loop(b, 3*g.FLOPs()/1e9, "GFLOP", func() error {
 				if err := be.Conv2D(y, x, w, bias, p); err != nil {
@@ -111,7 +99,7 @@ func BenchmarkConv2D(b *testing.B) {
 				return be.Conv2DInputGrad(dx, dy, w, p)
 			}},
 		} {
-			b.Run(c.name+"/"+op.name, func(b *testing.B) {
+			b.Run(name+"/"+op.name, func(b *testing.B) {
 				be, x, w, _, _, dy, dx, dw, _ := setup(b)
 				loop(b, g.FLOPs()/1e9, "GFLOP", func() error { return op.run(be, x, w, dy, dx, dw) })
 			})
@@ -119,32 +107,34 @@ func BenchmarkConv2D(b *testing.B) {
 	}
 }
 
-// BenchmarkPool2D measures float32 max and average pooling, window 2 and
-// stride 2, on [32, 64, 56, 56], forward and backward, reporting the input
-// bandwidth in GB/s.
+// BenchmarkPool2D measures float32 max and average pooling, forward and
+// backward, on the shapes of shapes.Pool (N32_C64_56x56_w2s2), reporting the
+// input bandwidth in GB/s.
 func BenchmarkPool2D(b *testing.B) {
 	be := New()
 	r := rand.New(rand.NewPCG(1, 2))
-	p := tensor.Pool2DParams{Window: [2]int{2, 2}, Stride: [2]int{2, 2}}
-	g, err := tensor.PoolGeometry(tensor.Shape{32, 64, 56, 56}, p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	x, dx := randTensor(b, be, r, g.XShape()), randTensor(b, be, r, g.XShape())
-	y, dy := randTensor(b, be, r, g.YShape()), randTensor(b, be, r, g.YShape())
-	bytes := float64(4 * g.XShape().Len())
-	for _, c := range []struct {
-		name string
-		step func() error
-	}{
-		{"max/forward", func() error { return be.MaxPool2D(y, x, p) }},
-		{"max/backward", func() error { return be.MaxPool2DBackward(dx, dy, x, p) }},
-		{"avg/forward", func() error { return be.AvgPool2D(y, x, p) }},
-		{"avg/backward", func() error { return be.AvgPool2DBackward(dx, dy, p) }},
-	} {
-		b.Run(fmt.Sprintf("N32_C64_56x56_w2s2/%s", c.name), func(b *testing.B) {
-			loop(b, bytes/1e9, "GB", c.step)
-		})
+	for _, name := range shapes.Pool {
+		g, err := shapes.ParsePool(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := g.Params()
+		x, dx := randTensor(b, be, r, g.XShape()), randTensor(b, be, r, g.XShape())
+		y, dy := randTensor(b, be, r, g.YShape()), randTensor(b, be, r, g.YShape())
+		bytes := float64(4 * g.XShape().Len())
+		for _, c := range []struct {
+			name string
+			step func() error
+		}{
+			{"max/forward", func() error { return be.MaxPool2D(y, x, p) }},
+			{"max/backward", func() error { return be.MaxPool2DBackward(dx, dy, x, p) }},
+			{"avg/forward", func() error { return be.AvgPool2D(y, x, p) }},
+			{"avg/backward", func() error { return be.AvgPool2DBackward(dx, dy, p) }},
+		} {
+			b.Run(name+"/"+c.name, func(b *testing.B) {
+				loop(b, bytes/1e9, "GB", c.step)
+			})
+		}
 	}
 }
 

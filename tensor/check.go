@@ -109,6 +109,11 @@ func (g ConvGeom) FLOPs() float64 {
 	return 2 * float64(g.N) * float64(g.K) * float64(g.OH) * float64(g.OW) * float64(g.C/g.Groups) * float64(g.KH) * float64(g.KW)
 }
 
+// Params returns the parameters the geometry was derived from.
+func (g ConvGeom) Params() Conv2DParams {
+	return Conv2DParams{Stride: g.Stride, Pad: g.Pad, Dilation: g.Dilation, Groups: g.Groups}
+}
+
 // XShape returns [N, C, H, W].
 func (g ConvGeom) XShape() Shape { return Shape{g.N, g.C, g.H, g.W} }
 
@@ -256,6 +261,11 @@ type PoolGeom struct {
 	Stride     [2]int
 	Pad        [2]int
 	ExcludePad bool
+}
+
+// Params returns the parameters the geometry was derived from.
+func (g PoolGeom) Params() Pool2DParams {
+	return Pool2DParams{Window: g.Window, Stride: g.Stride, Pad: g.Pad, ExcludePad: g.ExcludePad}
 }
 
 // XShape returns [N, C, H, W].

@@ -55,6 +55,7 @@ import (
 	"time"
 
 	"github.com/vkcnn/vkcnn/internal/atomicfile"
+	"github.com/vkcnn/vkcnn/internal/bench/shapes"
 
 	"github.com/vkcnn/vkcnn"
 	"github.com/vkcnn/vkcnn/cpu"
@@ -150,8 +151,8 @@ func parseArgs(args []string, stdout io.Writer) (cfg config, help bool, err erro
 	warmup := fs.Int("warmup", 2, "untimed warm-up repetitions per case")
 	quick := fs.Bool("quick", false, "smoke-test settings: 3 repetitions after 1 warm-up, unless --reps or --warmup are given")
 	batch := fs.Int("batch", 64, "batch size of the training-step cases")
-	convs := fs.String("conv", strings.Join(DefaultConv, ","), "comma-separated convolution `shapes`")
-	pools := fs.String("pool", strings.Join(DefaultPool, ","), "comma-separated pooling `shapes`")
+	convs := fs.String("conv", strings.Join(shapes.Conv, ","), "comma-separated convolution `shapes`")
+	pools := fs.String("pool", strings.Join(shapes.Pool, ","), "comma-separated pooling `shapes`")
 	presets := fs.String("models", strings.Join(models.Names(), ","), "comma-separated model `presets` (package models) for the training-step cases")
 	cases := fs.String("cases", "", "run only the cases whose name matches this regular `expression`, e.g. '^(conv_fwd|train)/'")
 	backends := fs.String("backends", "cpu,vulkan", "comma-separated `backends`: cpu, vulkan (every Vulkan device, software ones included)")

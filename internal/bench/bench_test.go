@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/internal/bench/shapes"
 	"github.com/vkcnn/vkcnn/internal/vktest"
 	"github.com/vkcnn/vkcnn/models"
 	"github.com/vkcnn/vkcnn/tensor"
@@ -150,10 +151,10 @@ func TestMainHelpAndList(t *testing.T) {
 		t.Fatalf("--list: %v", err)
 	}
 	got := strings.Fields(out.String())
-	if len(got) != len(DefaultConv) {
-		t.Fatalf("--list printed %q, want the %d default conv_fwd cases", got, len(DefaultConv))
+	if len(got) != len(shapes.Conv) {
+		t.Fatalf("--list printed %q, want the %d default conv_fwd cases", got, len(shapes.Conv))
 	}
-	for i, s := range DefaultConv {
+	for i, s := range shapes.Conv {
 		if got[i] != "conv_fwd/"+s {
 			t.Errorf("case %d is %q, want conv_fwd/%s", i, got[i], s)
 		}
@@ -162,7 +163,7 @@ func TestMainHelpAndList(t *testing.T) {
 	if err := Main([]string{"--list"}, &out); err != nil {
 		t.Fatalf("--list: %v", err)
 	}
-	if n, want := len(strings.Fields(out.String())), 2*len(DefaultConv)+4*len(DefaultPool)+len(models.Names()); n != want {
+	if n, want := len(strings.Fields(out.String())), 2*len(shapes.Conv)+4*len(shapes.Pool)+len(models.Names()); n != want {
 		t.Errorf("--list printed %d cases, want %d", n, want)
 	}
 }
@@ -199,55 +200,6 @@ func TestMainErrors(t *testing.T) {
 		err := Main(append(c.args, "--list"), &out)
 		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
 			t.Errorf("Main(%q): error %v, want one wrapping %v and mentioning %q", c.args, err, c.want, c.text)
-		}
-	}
-}
-
-func TestParseConv(t *testing.T) {
-	for _, c := range []struct {
-		name           string
-		oh, ow, kh, kw int
-		groups         int
-		flops          float64
-	}{
-		{"N64_C1_K8_28x28_k3p1", 28, 28, 3, 3, 1, 2 * 64 * 8 * 28 * 28 * 1 * 9},
-		{"N32_C64_K128_28x28_k3s2p1", 14, 14, 3, 3, 1, 2 * 32 * 128 * 14 * 14 * 64 * 9},
-		{"N32_C256_K64_14x14_k1", 14, 14, 1, 1, 1, 2 * 32 * 64 * 14 * 14 * 256},
-		{"N1_C4_K6_9x10_k3x5d2g2", 5, 2, 3, 5, 2, 2 * 6 * 5 * 2 * 2 * 15},
-	} {
-		g, err := parseConv(c.name)
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if g.OH != c.oh || g.OW != c.ow || g.KH != c.kh || g.KW != c.kw || g.Groups != c.groups || g.FLOPs() != c.flops {
-			t.Errorf("%s: out %dx%d kernel %dx%d groups %d FLOPs %v, want %dx%d %dx%d %d %v",
-				c.name, g.OH, g.OW, g.KH, g.KW, g.Groups, g.FLOPs(), c.oh, c.ow, c.kh, c.kw, c.groups, c.flops)
-		}
-	}
-	for _, s := range DefaultConv {
-		if _, err := parseConv(s); err != nil {
-			t.Errorf("default shape %s: %v", s, err)
-		}
-	}
-}
-
-func TestParsePool(t *testing.T) {
-	for _, c := range []struct {
-		name           string
-		oh, ow, sh, sw int
-	}{
-		{"N32_C64_56x56_w2s2", 28, 28, 2, 2},
-		{"N1_C1_7x9_w3", 2, 3, 3, 3},
-		{"N1_C1_7x9_w3x2s1p1", 7, 10, 1, 1},
-	} {
-		g, err := parsePool(c.name)
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if g.OH != c.oh || g.OW != c.ow || g.Stride != [2]int{c.sh, c.sw} {
-			t.Errorf("%s: out %dx%d stride %v, want %dx%d [%d %d]", c.name, g.OH, g.OW, g.Stride, c.oh, c.ow, c.sh, c.sw)
 		}
 	}
 }

@@ -3,26 +3,12 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
-	"regexp"
-	"strconv"
 
+	"github.com/vkcnn/vkcnn/internal/bench/shapes"
 	"github.com/vkcnn/vkcnn/models"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
-
-// DefaultConv lists the convolution shapes benchmarked by default.
-var DefaultConv = []string{
-	"N64_C1_K8_28x28_k3p1",
-	"N32_C16_K32_14x14_k3p1",
-	"N32_C64_K64_56x56_k3p1",
-	"N64_C32_K64_14x14_k3p1",
-	"N32_C64_K128_28x28_k3s2p1",
-	"N32_C256_K64_14x14_k1",
-}
-
-// DefaultPool lists the pooling shapes benchmarked by default.
-var DefaultPool = []string{"N32_C64_56x56_w2s2"}
 
 // metric is what a case's throughput counts.
 type metric int
@@ -45,98 +31,6 @@ type benchCase struct {
 	setup func(b tensor.Backend) (step func() error, free func() error, err error)
 }
 
-var (
-	convRe = regexp.MustCompile(`^N(\d+)_C(\d+)_K(\d+)_(\d+)x(\d+)_k(\d+)(?:x(\d+))?(?:s(\d+))?(?:p(\d+))?(?:d(\d+))?(?:g(\d+))?$`)
-	poolRe = regexp.MustCompile(`^N(\d+)_C(\d+)_(\d+)x(\d+)_w(\d+)(?:x(\d+))?(?:s(\d+))?(?:p(\d+))?$`)
-)
-
-// atoiOr parses a decimal field of a shape name, or returns def when the
-// optional field is absent. The regular expressions admit only digits, so the
-// only failure is overflow.
-func atoiOr(s string, def int) (int, error) {
-	if s == "" {
-		return def, nil
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("number %s is too large: %w", s, tensor.ErrParam)
-	}
-	return v, nil
-}
-
-// fields parses the submatches of a shape name; defs gives each field's
-// default (used when an optional field is absent).
-func fields(m []string, defs ...int) ([]int, error) {
-	out := make([]int, len(defs))
-	for i, d := range defs {
-		v, err := atoiOr(m[i+1], d)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
-// parseConv parses a convolution shape such as "N32_C64_K128_28x28_k3s2p1":
-// batch N, input channels C, output channels K, input height×width, then the
-// kernel size (k3 or k3x5) with optional stride s, padding p, dilation d and
-// groups g. It returns the geometry, or an error wrapping tensor.ErrParam or
-// tensor.ErrShape.
-func parseConv(name string) (tensor.ConvGeom, error) {
-	m := convRe.FindStringSubmatch(name)
-	if m == nil {
-		return tensor.ConvGeom{}, fmt.Errorf("convolution shape %q, expected N<batch>_C<in>_K<out>_<H>x<W>_k<size>[x<width>][s<stride>][p<pad>][d<dilation>][g<groups>], e.g. N32_C64_K128_28x28_k3s2p1: %w", name, tensor.ErrParam)
-	}
-	// The kernel width defaults to its height: filled in below.
-	f, err := fields(m, 0, 0, 0, 0, 0, 0, -1, 1, 0, 1, 1)
-	if err != nil {
-		return tensor.ConvGeom{}, fmt.Errorf("convolution shape %q: %w", name, err)
-	}
-	n, c, k, h, w, kh, kw, s, p, d, g := f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10]
-	if kw < 0 {
-		kw = kh
-	}
-	cin := c
-	if g > 0 {
-		cin = c / g
-	}
-	prm := tensor.Conv2DParams{Stride: [2]int{s, s}, Pad: [2]int{p, p}, Dilation: [2]int{d, d}, Groups: g}
-	geom, err := tensor.ConvGeometry(tensor.Shape{n, c, h, w}, tensor.Shape{k, max(cin, 1), kh, kw}, prm)
-	if err != nil {
-		return geom, fmt.Errorf("convolution shape %q: %w", name, err)
-	}
-	return geom, nil
-}
-
-// parsePool parses a pooling shape such as "N32_C64_56x56_w2s2": batch N,
-// channels C, input height×width, then the window (w2 or w2x3) with optional
-// stride s (default: the window) and padding p.
-func parsePool(name string) (tensor.PoolGeom, error) {
-	m := poolRe.FindStringSubmatch(name)
-	if m == nil {
-		return tensor.PoolGeom{}, fmt.Errorf("pooling shape %q, expected N<batch>_C<channels>_<H>x<W>_w<window>[x<width>][s<stride>][p<pad>], e.g. N32_C64_56x56_w2s2: %w", name, tensor.ErrParam)
-	}
-	f, err := fields(m, 0, 0, 0, 0, 0, -1, -1, 0)
-	if err != nil {
-		return tensor.PoolGeom{}, fmt.Errorf("pooling shape %q: %w", name, err)
-	}
-	n, c, h, w, wh, ww, s, p := f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]
-	if ww < 0 {
-		ww = wh
-	}
-	stride := [2]int{s, s}
-	if s < 0 {
-		stride = [2]int{wh, ww}
-	}
-	prm := tensor.Pool2DParams{Window: [2]int{wh, ww}, Stride: stride, Pad: [2]int{p, p}}
-	geom, err := tensor.PoolGeometry(tensor.Shape{n, c, h, w}, prm)
-	if err != nil {
-		return geom, fmt.Errorf("pooling shape %q: %w", name, err)
-	}
-	return geom, nil
-}
-
 // buildCases returns the cases for the given shapes and models, in order:
 // for each convolution shape its forward and training cases, for each pooling
 // shape max and average pooling forward and training, then each model's
@@ -144,14 +38,14 @@ func parsePool(name string) (tensor.PoolGeom, error) {
 func buildCases(convs, pools, presets []string, batch int) ([]benchCase, error) {
 	var cases []benchCase
 	for _, s := range convs {
-		g, err := parseConv(s)
+		g, err := shapes.ParseConv(s)
 		if err != nil {
 			return nil, err
 		}
 		cases = append(cases, convCase(s, g, false), convCase(s, g, true))
 	}
 	for _, s := range pools {
-		g, err := parsePool(s)
+		g, err := shapes.ParsePool(s)
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +109,7 @@ func convCase(shape string, g tensor.ConvGeom, train bool) benchCase {
 	if train {
 		c.name, c.work = "conv_train/"+shape, 3*g.FLOPs()
 	}
-	p := tensor.Conv2DParams{Stride: g.Stride, Pad: g.Pad, Dilation: g.Dilation, Groups: g.Groups}
+	p := g.Params()
 	c.setup = func(b tensor.Backend) (func() error, func() error, error) {
 		// x, w, bias, dy are random; y, dx, dw, db are outputs.
 		ts, err := tensors(b,
@@ -262,7 +156,7 @@ func poolCase(shape string, g tensor.PoolGeom, isMax, train bool) benchCase {
 			elems += nx // x read to find each window's maximum
 		}
 	}
-	p := tensor.Pool2DParams{Window: g.Window, Stride: g.Stride, Pad: g.Pad, ExcludePad: g.ExcludePad}
+	p := g.Params()
 	c := benchCase{name: op + mode + shape, metric: metricBytes, work: 4 * elems}
 	c.setup = func(b tensor.Backend) (func() error, func() error, error) {
 		ts, err := tensors(b, []tensor.Shape{g.XShape(), g.YShape(), g.YShape(), g.XShape()},
