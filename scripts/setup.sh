@@ -9,7 +9,7 @@
 #   and the benchmark comparison.
 set -euo pipefail
 pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools vulkan-tools
-  libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb x11-apps imagemagick
+  libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb xauth x11-apps imagemagick
   python3-torch)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
