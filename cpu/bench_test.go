@@ -12,15 +12,9 @@ import (
 
 // randTensor allocates a float32 tensor filled with values in [−1, 1).
 func randTensor(b *testing.B, be *Backend, r *rand.Rand, shape tensor.Shape) *tensor.Tensor {
-	t, err := be.Alloc(tensor.Float32, shape)
+	b.Helper()
+	t, err := shapes.RandomTensor(be, r, shape)
 	if err != nil {
-		b.Fatal(err)
-	}
-	v := make([]float32, t.Len())
-	for i := range v {
-		v[i] = r.Float32()*2 - 1
-	}
-	if err := be.Upload(t, v); err != nil {
 		b.Fatal(err)
 	}
 	return t

@@ -16,15 +16,8 @@ import (
 // benchTensor allocates a float32 tensor filled with values in [−1, 1).
 func benchTensor(b *testing.B, be *gpu.Backend, r *rand.Rand, shape tensor.Shape) *tensor.Tensor {
 	b.Helper()
-	t, err := be.Alloc(tensor.Float32, shape)
+	t, err := shapes.RandomTensor(be, r, shape)
 	if err != nil {
-		b.Fatal(err)
-	}
-	v := make([]float32, t.Len())
-	for i := range v {
-		v[i] = r.Float32()*2 - 1
-	}
-	if err := be.Upload(t, v); err != nil {
 		b.Fatal(err)
 	}
 	return t

@@ -66,22 +66,18 @@ func buildCases(convs, pools, presets []string, batch int) ([]benchCase, error) 
 // tensors allocates float32 tensors of the given shapes on b, filling those
 // with random[i] set with uniform values in [-1, 1) from a fixed seed. On
 // error it frees what it allocated.
-func tensors(b tensor.Backend, shapes []tensor.Shape, random []bool) ([]*tensor.Tensor, error) {
+func tensors(b tensor.Backend, dims []tensor.Shape, random []bool) ([]*tensor.Tensor, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	ts := make([]*tensor.Tensor, 0, len(shapes))
-	for i, s := range shapes {
-		t, err := b.Alloc(tensor.Float32, s)
-		if err == nil && random[i] {
-			data := make([]float32, s.Len())
-			for j := range data {
-				data[j] = 2*rng.Float32() - 1
-			}
-			err = b.Upload(t, data)
+	ts := make([]*tensor.Tensor, 0, len(dims))
+	for i, s := range dims {
+		var t *tensor.Tensor
+		var err error
+		if random[i] {
+			t, err = shapes.RandomTensor(b, rng, s)
+		} else {
+			t, err = b.Alloc(tensor.Float32, s)
 		}
 		if err != nil {
-			if t != nil {
-				t.Free()
-			}
 			freeAll(ts)
 			return nil, err
 		}

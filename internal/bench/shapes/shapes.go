@@ -1,11 +1,12 @@
 // Package shapes names the benchmark shapes of vkcnn — the convolution and
 // pooling workloads that cpu, gpu and vkcnn bench all measure — and parses
 // names such as "N32_C64_K128_28x28_k3s2p1" into their geometry, so that one
-// list serves every benchmark.
+// list serves every benchmark; RandomTensor makes their inputs.
 package shapes
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 
@@ -116,4 +117,23 @@ func ParsePool(name string) (tensor.PoolGeom, error) {
 		return geom, fmt.Errorf("pooling shape %q: %w", name, err)
 	}
 	return geom, nil
+}
+
+// RandomTensor allocates a float32 tensor of the given shape on b and fills
+// it with uniform values in [−1, 1) drawn from r. It returns b's Alloc and
+// Upload errors, freeing the tensor on a failed upload.
+func RandomTensor(b tensor.Backend, r *rand.Rand, shape tensor.Shape) (*tensor.Tensor, error) {
+	t, err := b.Alloc(tensor.Float32, shape)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]float32, t.Len())
+	for i := range v {
+		v[i] = 2*r.Float32() - 1
+	}
+	if err := b.Upload(t, v); err != nil {
+		t.Free()
+		return nil, err
+	}
+	return t, nil
 }
