@@ -15,6 +15,20 @@
 // and reused. Fit runs the whole training loop, reading back one loss value and
 // one small vector of predicted classes per step.
 //
+// # Training
+//
+// FitConfig adds what torch.optim and friends offer around the loop: a
+// per-step learning-rate Schedule (StepLR, CosineLR with linear warmup,
+// OneCycleLR), gradient clipping by global norm (ClipNorm), label smoothing
+// for cross-entropy (LabelSmoothing), early stopping on the validation loss
+// that keeps the best weights (Patience), and checkpoints: Fit writes the
+// whole training state (TrainState: parameters and buffers, optimizer
+// moments and step count, schedule position, epoch, shuffling and dropout
+// state, history) atomically after every epoch, and continues from one
+// (ReadCheckpoint, FitConfig.Resume) so that a resumed run ends bit-identical
+// to an uninterrupted one on the CPU. A loss that becomes NaN or ±Inf stops
+// Fit with ErrDiverged before the update, naming the epoch and step.
+//
 // # Layers
 //
 // Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Reshape, Dense, ReLU,

@@ -159,35 +159,42 @@ func gather[T float32 | float64](dst []T, src []float32, idx []int, row int) {
 	}
 }
 
-// targetRows writes the target rows of samples idx into dst.
-func targetRows[T float32 | float64](dst []T, d *Dataset, idx []int, cols int) {
+// targetRows writes the target rows of samples idx into dst. With
+// smoothing ε > 0 (and cols > 1) each row t becomes (1−ε)·t + ε/cols, the
+// targets of PyTorch's CrossEntropyLoss(label_smoothing=ε).
+func targetRows[T float32 | float64](dst []T, d *Dataset, idx []int, cols int, smoothing float64) {
 	if d.Targets != nil {
 		gather(dst, d.Targets, idx, cols)
-		return
+	} else {
+		clear(dst)
+		for k, i := range idx {
+			if cols == 1 {
+				dst[k] = T(d.Labels[i])
+			} else {
+				dst[k*cols+d.Labels[i]] = 1
+			}
+		}
 	}
-	clear(dst)
-	for k, i := range idx {
-		if cols == 1 {
-			dst[k] = T(d.Labels[i])
-		} else {
-			dst[k*cols+d.Labels[i]] = 1
+	if smoothing > 0 && cols > 1 {
+		for j, v := range dst {
+			dst[j] = T((1-smoothing)*float64(v) + smoothing/float64(cols))
 		}
 	}
 }
 
-// upload copies the samples idx (and, with targets, their target rows) to
-// the batch buffers.
-func (bio *batchIO) upload(b tensor.Backend, d *Dataset, idx []int, row, cols int, targets bool) error {
+// upload copies the samples idx (and, with targets, their target rows,
+// label-smoothed by smoothing) to the batch buffers.
+func (bio *batchIO) upload(b tensor.Backend, d *Dataset, idx []int, row, cols int, targets bool, smoothing float64) error {
 	switch hx := bio.hx.(type) {
 	case []float32:
 		gather(hx, d.X, idx, row)
 		if targets {
-			targetRows(bio.htarget.([]float32), d, idx, cols)
+			targetRows(bio.htarget.([]float32), d, idx, cols, smoothing)
 		}
 	case []float64:
 		gather(hx, d.X, idx, row)
 		if targets {
-			targetRows(bio.htarget.([]float64), d, idx, cols)
+			targetRows(bio.htarget.([]float64), d, idx, cols, smoothing)
 		}
 	}
 	if err := b.Upload(bio.x, bio.hx); err != nil {
@@ -201,23 +208,37 @@ func (bio *batchIO) upload(b tensor.Backend, d *Dataset, idx []int, row, cols in
 
 // batchResult is what one step reads back.
 type batchResult struct {
-	loss    float64 // mean over the batch; NaN without a loss
-	correct int     // -1 without targets
+	loss     float64 // mean over the batch; NaN without a loss
+	correct  int     // -1 without targets
+	gradNorm float64 // global gradient norm before clipping; NaN unless clipping
+}
+
+// trainStep is what a training batch needs beyond an evaluation batch.
+type trainStep struct {
+	opt       Optimizer
+	smoothing float64  // label smoothing ε
+	clip      *clipper // nil without clipping
 }
 
 // runBatch uploads samples idx, runs the forward pass and, with a loss, the
-// loss; with an optimizer also the backward pass and the update. It reads
+// loss; with tr (training) also the backward pass and the update. It reads
 // back the loss value and the predicted classes (two small downloads after one
-// wait).
-func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, opt Optimizer) (batchResult, error) {
-	res := batchResult{loss: math.NaN(), correct: -1}
+// wait). A training step reads them before the update and returns an
+// ErrDiverged error instead of updating when the loss (or the gradient norm)
+// is not finite, so diverged values never reach the parameters.
+func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (batchResult, error) {
+	res := batchResult{loss: math.NaN(), correct: -1, gradNorm: math.NaN()}
 	n, row, cols := len(idx), m.shapes[0].Len(), m.shapes[len(m.shapes)-1].Len()
 	_, bio, err := m.ioFor(n)
 	if err != nil {
 		return res, err
 	}
 	hasTarget := d.Labels != nil || d.Targets != nil
-	if err := bio.upload(m.b, d, idx, row, cols, hasTarget && loss != nil); err != nil {
+	smoothing := 0.0
+	if tr != nil {
+		smoothing = tr.smoothing
+	}
+	if err := bio.upload(m.b, d, idx, row, cols, hasTarget && loss != nil, smoothing); err != nil {
 		return res, err
 	}
 	out, err := m.Forward(bio.x)
@@ -230,7 +251,7 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, opt Optimizer) (
 	}
 	if loss != nil && hasTarget {
 		var grad *tensor.Tensor
-		if opt != nil {
+		if tr != nil {
 			grad = bio.grad
 		}
 		if err := loss.Compute(bio.loss, grad, flat, bio.target); err != nil {
@@ -242,7 +263,7 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, opt Optimizer) (
 			return res, err
 		}
 	}
-	if opt != nil {
+	if tr != nil {
 		dy, err := bio.grad.Reshape(batchShape(n, m.shapes[len(m.shapes)-1]))
 		if err != nil {
 			return res, err
@@ -250,8 +271,10 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, opt Optimizer) (
 		if _, err := m.backward(dy, false); err != nil {
 			return res, err
 		}
-		if err := opt.Step(m.Params()); err != nil {
-			return res, err
+		if tr.clip != nil {
+			if err := tr.clip.sumSquares(); err != nil {
+				return res, fmt.Errorf("gradient norm: %w", err)
+			}
 		}
 	}
 	if loss != nil && hasTarget {
@@ -281,13 +304,28 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, opt Optimizer) (
 			}
 		}
 	}
+	if tr == nil {
+		return res, nil
+	}
+	if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
+		return res, fmt.Errorf("training loss is %v: %w", res.loss, ErrDiverged)
+	}
+	if tr.clip != nil {
+		if res.gradNorm, err = tr.clip.apply(); err != nil {
+			return res, err
+		}
+	}
+	if err := tr.opt.Step(m.Params()); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 
 // FitConfig configures Fit. Epochs, BatchSize, Loss and Optimizer are
-// required.
+// required; the other fields are optional and off when zero.
 type FitConfig struct {
-	// Epochs is the number of passes over the training set.
+	// Epochs is the number of passes over the training set (counting the
+	// epochs of a resumed run: a run resumed after epoch 3 of 10 trains 7).
 	Epochs int
 	// BatchSize is the number of samples per step; the last batch of an
 	// epoch may be smaller.
@@ -307,9 +345,41 @@ type FitConfig struct {
 	// ends training early (Fit returns no error); another error ends it and
 	// is returned.
 	OnStep func(StepInfo) error
-	// OnEpoch, when not nil, is called after every epoch, with the same
-	// convention as OnStep.
+	// OnEpoch, when not nil, is called after every epoch (after the
+	// checkpoint is written), with the same convention as OnStep.
 	OnEpoch func(EpochInfo) error
+
+	// Schedule, when not nil, sets the optimizer's learning rate before every
+	// step from the global step count (see Schedule); the optimizer must
+	// implement LRSetter (SGD and Adam do).
+	Schedule Schedule
+	// ClipNorm, when > 0, scales the gradients after every backward pass so
+	// that their global L2 norm over all trainable parameters is at most
+	// ClipNorm (torch.nn.utils.clip_grad_norm_ with the 2-norm). It costs
+	// three small ops per parameter and one scalar read back per step.
+	ClipNorm float64
+	// LabelSmoothing ε in [0, 1) replaces every training target row t by
+	// (1−ε)·t + ε/C for C outputs, which with CrossEntropyLoss is PyTorch's
+	// CrossEntropyLoss(label_smoothing=ε). Validation uses plain targets. It
+	// needs a model with more than one output.
+	LabelSmoothing float64
+	// Patience, when > 0, stops training once the validation loss has not
+	// improved for Patience epochs in a row (early stopping; needs
+	// Validation) and, when training ends either way, restores the
+	// parameters and buffers of the epoch with the lowest validation loss.
+	Patience int
+	// Checkpoint, when not empty, is a file that Fit writes the training
+	// state to after every epoch (WriteCheckpoint: atomic, so a killed run
+	// leaves the previous checkpoint intact).
+	Checkpoint string
+	// Resume, when not nil, continues the run a checkpoint saved (read it
+	// with ReadCheckpoint): Fit loads the parameters, buffers and optimizer
+	// state, the schedule position, the shuffling and dropout state and the
+	// history, then trains the remaining epochs. With the same
+	// configuration, a run resumed after epoch k ends bit-identical to an
+	// uninterrupted one on a deterministic backend (the CPU). The model must
+	// have the checkpoint's spec and input shape.
+	Resume *TrainState
 }
 
 // StepInfo describes one training step, for FitConfig.OnStep.
@@ -325,6 +395,12 @@ type StepInfo struct {
 	// Accuracy is the fraction of the batch classified right, before the
 	// update.
 	Accuracy float64
+	// LR is the learning rate the Schedule set for this step; NaN without a
+	// Schedule.
+	LR float64
+	// GradNorm is the global gradient norm before clipping; NaN without
+	// ClipNorm.
+	GradNorm float64
 }
 
 // EpochInfo summarizes one epoch, for FitConfig.OnEpoch and Fit's history.
@@ -341,19 +417,31 @@ type EpochInfo struct {
 	Duration time.Duration
 }
 
+// ErrDiverged reports a training run whose loss (or gradient norm) became
+// NaN or ±Inf. Fit's error names the epoch, the step and the learning rate.
+var ErrDiverged = errors.New("training diverged")
+
 // Fit trains the model on train with cfg and returns one EpochInfo per epoch
-// completed. Every step stays on the backend: upload the batch (labels become
-// one-hot rows on the host), forward, loss, backward, optimizer step; then it
-// reads back the loss value and the predicted classes of the batch (ArgMax on
-// the backend, or the outputs themselves for a single-output model), which
-// give the training accuracy. Batch buffers are allocated once per batch size
-// and reused. The model is in training mode during the epochs and returns to
-// its previous mode afterwards. Errors: ErrNotBuilt, and tensor.ErrParam or
-// tensor.ErrShape errors naming a bad setting or dataset.
+// completed (with Resume, the checkpoint's epochs first). Every step stays on
+// the backend: upload the batch (labels become one-hot rows on the host),
+// forward, loss, backward, optimizer step; before the step it reads back the
+// loss value and the predicted classes of the batch (ArgMax on the backend,
+// or the outputs themselves for a single-output model), which give the
+// training accuracy. Batch buffers are allocated once per batch size and
+// reused. The model is in training mode during the epochs and returns to its
+// previous mode afterwards.
+//
+// A loss (or, with ClipNorm, a gradient norm) that is NaN or ±Inf stops
+// training before that step's update with an error wrapping ErrDiverged that
+// names the epoch and step and suggests a lower learning rate; the parameters
+// keep the values of the step before. Other errors: ErrNotBuilt, tensor.ErrParam
+// or tensor.ErrShape errors naming a bad setting, dataset or checkpoint, the
+// backend's errors and the checkpoint file's errors.
 func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 	if err := m.ready("fit"); err != nil {
 		return nil, err
 	}
+	setter, _ := cfg.Optimizer.(LRSetter)
 	switch {
 	case cfg.Epochs < 1:
 		return nil, fmt.Errorf("fit: %d epochs, expected ≥ 1: %w", cfg.Epochs, tensor.ErrParam)
@@ -363,6 +451,18 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 		return nil, fmt.Errorf("fit: no loss, expected e.g. nn.CrossEntropyLoss(): %w", tensor.ErrParam)
 	case cfg.Optimizer == nil:
 		return nil, fmt.Errorf("fit: no optimizer, expected e.g. nn.NewSGD(…): %w", tensor.ErrParam)
+	case cfg.Schedule != nil && setter == nil:
+		return nil, fmt.Errorf("fit: optimizer %T has no SetLR, expected an LRSetter (SGD, Adam) with a Schedule: %w", cfg.Optimizer, tensor.ErrParam)
+	case !(cfg.ClipNorm >= 0) || math.IsInf(cfg.ClipNorm, 0):
+		return nil, fmt.Errorf("fit: ClipNorm %g, expected a finite value ≥ 0: %w", cfg.ClipNorm, tensor.ErrParam)
+	case !(cfg.LabelSmoothing >= 0 && cfg.LabelSmoothing < 1):
+		return nil, fmt.Errorf("fit: LabelSmoothing %g, expected in [0, 1): %w", cfg.LabelSmoothing, tensor.ErrParam)
+	case cfg.LabelSmoothing > 0 && m.shapes[len(m.shapes)-1].Len() < 2:
+		return nil, fmt.Errorf("fit: LabelSmoothing needs a model with several outputs, this one has %d: %w", m.shapes[len(m.shapes)-1].Len(), tensor.ErrParam)
+	case cfg.Patience < 0:
+		return nil, fmt.Errorf("fit: Patience %d, expected ≥ 0: %w", cfg.Patience, tensor.ErrParam)
+	case cfg.Patience > 0 && cfg.Validation == nil:
+		return nil, fmt.Errorf("fit: Patience %d needs a Validation set: %w", cfg.Patience, tensor.ErrParam)
 	}
 	n, err := train.check("fit: training set", m, true)
 	if err != nil {
@@ -373,39 +473,72 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 			return nil, err
 		}
 	}
-	defer m.SetTraining(m.train)
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73687566666c65))
 	cfg.BatchSize = min(cfg.BatchSize, n) // a batch never exceeds the data
 	steps := n / cfg.BatchSize
 	if n%cfg.BatchSize != 0 {
 		steps++
 	}
-	var history []EpochInfo
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	total := cfg.Epochs * steps
+	if cfg.Schedule != nil {
+		if err := cfg.Schedule.Validate(total); err != nil {
+			return nil, fmt.Errorf("fit: %w", err)
+		}
+	}
+	run := &fitRun{m: m, cfg: &cfg, pcg: rand.NewPCG(cfg.Seed, 0x73687566666c65), best: math.Inf(1)}
+	if cfg.Resume != nil {
+		if err := run.resume(cfg.Resume); err != nil {
+			return nil, fmt.Errorf("fit: resume: %w", err)
+		}
+		if run.step != run.epoch*steps {
+			return nil, fmt.Errorf("fit: resume: checkpoint after %d steps in %d epochs, expected %d steps per epoch as this configuration gives: %w", run.step, run.epoch, steps, tensor.ErrParam)
+		}
+	}
+	tr := &trainStep{opt: cfg.Optimizer, smoothing: cfg.LabelSmoothing}
+	if cfg.ClipNorm > 0 {
+		if tr.clip, err = newClipper(m, cfg.ClipNorm); err != nil {
+			return nil, fmt.Errorf("fit: %w", err)
+		}
+		defer tr.clip.free()
+	}
+	defer m.SetTraining(m.train)
+	order := make([]int, n)
+	rng := rand.New(run.pcg)
+epochs:
+	for epoch := run.epoch + 1; epoch <= cfg.Epochs; epoch++ {
 		start := time.Now()
 		m.SetTraining(true)
+		for i := range order {
+			order[i] = i
+		}
 		if cfg.Shuffle {
 			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
 		var lossSum float64
 		correct := 0
 		for s := range steps {
-			idx := order[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, n)]
-			r, err := m.runBatch(&train, idx, cfg.Loss, cfg.Optimizer)
-			if err != nil {
-				return history, fmt.Errorf("fit: epoch %d step %d: %w", epoch, s+1, err)
+			lr := math.NaN()
+			if cfg.Schedule != nil {
+				lr = cfg.Schedule.Rate(run.step, total)
+				setter.SetLR(lr)
 			}
+			idx := order[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, n)]
+			r, err := m.runBatch(&train, idx, cfg.Loss, tr)
+			if errors.Is(err, ErrDiverged) {
+				return run.history, fmt.Errorf("fit: epoch %d step %d: %w; the parameters keep the values of the step before; try a lower learning rate%s", epoch, s+1, err, lrNote(lr, cfg.Optimizer))
+			}
+			if err != nil {
+				return run.history, fmt.Errorf("fit: epoch %d step %d: %w", epoch, s+1, err)
+			}
+			run.step++
 			lossSum += r.loss * float64(len(idx))
 			correct += r.correct
 			if cfg.OnStep != nil {
 				info := StepInfo{Epoch: epoch, Epochs: cfg.Epochs, Step: s + 1, Steps: steps, Samples: len(idx),
-					Loss: r.loss, Accuracy: float64(r.correct) / float64(len(idx))}
-				if stop, err := callback(cfg.OnStep(info)); stop {
-					return history, err
+					Loss: r.loss, Accuracy: float64(r.correct) / float64(len(idx)), LR: lr, GradNorm: r.gradNorm}
+				if stop, err := callback(cfg.OnStep(info)); err != nil {
+					return run.history, err
+				} else if stop {
+					break epochs
 				}
 			}
 		}
@@ -414,19 +547,64 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 		if cfg.Validation != nil {
 			v, err := m.Evaluate(*cfg.Validation, cfg.Loss, cfg.BatchSize)
 			if err != nil {
-				return history, fmt.Errorf("fit: epoch %d validation: %w", epoch, err)
+				return run.history, fmt.Errorf("fit: epoch %d validation: %w", epoch, err)
 			}
 			info.ValLoss, info.ValAccuracy = v.Loss, v.Accuracy
 		}
 		info.Duration = time.Since(start)
-		history = append(history, info)
-		if cfg.OnEpoch != nil {
-			if stop, err := callback(cfg.OnEpoch(info)); stop {
-				return history, err
+		run.history = append(run.history, info)
+		run.epoch = epoch
+		stop := false
+		if cfg.Patience > 0 {
+			if info.ValLoss < run.best {
+				run.best, run.bestEpoch = info.ValLoss, epoch
+				if run.bestState, err = m.StateDict(); err != nil {
+					return run.history, fmt.Errorf("fit: epoch %d: keeping the best weights: %w", epoch, err)
+				}
+			}
+			stop = epoch-run.bestEpoch >= cfg.Patience
+		}
+		if cfg.Checkpoint != "" {
+			st, err := run.state()
+			if err == nil {
+				err = WriteCheckpoint(cfg.Checkpoint, st)
+			}
+			if err != nil {
+				return run.history, fmt.Errorf("fit: epoch %d: checkpoint: %w", epoch, err)
 			}
 		}
+		if cfg.OnEpoch != nil {
+			if halt, err := callback(cfg.OnEpoch(info)); err != nil {
+				return run.history, err
+			} else if halt {
+				break
+			}
+		}
+		if stop {
+			break
+		}
 	}
-	return history, nil
+	if cfg.Patience > 0 && run.bestState != nil {
+		if err := m.LoadStateDict(run.bestState); err != nil {
+			return run.history, fmt.Errorf("fit: restoring the best weights (epoch %d): %w", run.bestEpoch, err)
+		}
+	}
+	return run.history, nil
+}
+
+// lrNote returns ", now 0.1" with the learning rate of the diverged step.
+func lrNote(lr float64, opt Optimizer) string {
+	if math.IsNaN(lr) {
+		switch o := opt.(type) {
+		case *SGD:
+			lr = o.LR
+		case *Adam:
+			lr = o.LR
+		default:
+			return ""
+		}
+	}
+	return fmt.Sprintf(" (this step's was %g)", lr)
 }
 
 // callback interprets a callback's result: stop on any error, and report it
@@ -531,7 +709,7 @@ func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 			return err
 		}
 		cols := m.shapes[len(m.shapes)-1].Len()
-		if err := bio.upload(m.b, &d, idx, m.shapes[0].Len(), cols, false); err != nil {
+		if err := bio.upload(m.b, &d, idx, m.shapes[0].Len(), cols, false, 0); err != nil {
 			return err
 		}
 		out, err := m.Forward(bio.x)

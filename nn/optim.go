@@ -141,3 +141,144 @@ func (o *Adam) Step(params []*Param) error {
 
 // Close frees the moment tensors.
 func (o *Adam) Close() error { return o.moments.free() }
+
+// SetLR sets the learning rate of the next steps (for a Schedule).
+func (o *SGD) SetLR(lr float64) { o.LR = lr }
+
+// SetLR sets the learning rate of the next steps (for a Schedule).
+func (o *Adam) SetLR(lr float64) { o.LR = lr }
+
+// OptimizerState is an optimizer's state on the host, as a checkpoint holds
+// it.
+type OptimizerState struct {
+	// Kind names the optimizer: "sgd" or "adam".
+	Kind string
+	// Steps is the number of steps taken (Adam's bias-correction count).
+	Steps int
+	// Tensors holds the per-parameter state, named "<param>.<slot>":
+	// "0.weight.momentum_buffer" (SGD), "0.weight.exp_avg" and
+	// "0.weight.exp_avg_sq" (Adam), as PyTorch names them.
+	Tensors map[string]HostTensor
+}
+
+// StatefulOptimizer is an Optimizer whose state a checkpoint can save and
+// restore. SGD and Adam implement it.
+type StatefulOptimizer interface {
+	Optimizer
+	// State downloads the state of params. Errors: the backend's Download
+	// errors.
+	State(params []*Param) (OptimizerState, error)
+	// SetState replaces the state of params with s (allocating it where
+	// needed). Errors: a tensor.ErrParam error for another optimizer's state,
+	// tensor.ErrShape errors naming a missing or misshapen tensor, and the
+	// backend's errors.
+	SetState(params []*Param, s OptimizerState) error
+}
+
+// saveSlots downloads the k state tensors of each trainable parameter that
+// has them, named by slots.
+func (s state) saveSlots(params []*Param, slots []string) (map[string]HostTensor, error) {
+	out := map[string]HostTensor{}
+	for _, p := range params {
+		ts, ok := s[p]
+		if !ok {
+			continue
+		}
+		for i, t := range ts {
+			h, err := ToHost(t)
+			if err != nil {
+				return nil, fmt.Errorf("optimizer state %s: %w", p.Name, err)
+			}
+			out[p.Name+"."+slots[i]] = h
+		}
+	}
+	return out, nil
+}
+
+// loadSlots replaces the state from tensors: every trainable parameter gets
+// its slots when the first slot of any parameter is present, else the state
+// stays empty (an optimizer that has not stepped yet).
+func (s state) loadSlots(params []*Param, slots []string, tensors map[string]HostTensor) error {
+	ps, err := trainable(params)
+	if err != nil {
+		return err
+	}
+	want := 0
+	for _, p := range ps {
+		for _, slot := range slots {
+			if _, ok := tensors[p.Name+"."+slot]; ok {
+				want++
+			}
+		}
+	}
+	if want == 0 && len(tensors) == 0 {
+		return s.free()
+	}
+	if want != len(tensors) || want != len(ps)*len(slots) {
+		return fmt.Errorf("optimizer state has %d tensors, %d of them for this model's %d trainable parameters × %v: %w", len(tensors), want, len(ps), slots, tensor.ErrShape)
+	}
+	for _, p := range ps {
+		for _, slot := range slots {
+			if h := tensors[p.Name+"."+slot]; !h.Shape.Equal(p.Value.Shape()) {
+				return fmt.Errorf("optimizer state %s.%s has shape %v, expected %v: %w", p.Name, slot, h.Shape, p.Value.Shape(), tensor.ErrShape)
+			}
+		}
+	}
+	if err := s.free(); err != nil {
+		return err
+	}
+	for _, p := range ps {
+		ts, err := s.get(p, len(slots))
+		if err != nil {
+			return err
+		}
+		for i, slot := range slots {
+			d, err := convertHost(tensors[p.Name+"."+slot].Data, p.Value.DType(), p.Value.Len(), "optimizer state "+p.Name+"."+slot)
+			if err != nil {
+				return err
+			}
+			if err := p.Value.Backend().Upload(ts[i], d); err != nil {
+				return fmt.Errorf("optimizer state %s.%s: %w", p.Name, slot, err)
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	sgdSlots  = []string{"momentum_buffer"}
+	adamSlots = []string{"exp_avg", "exp_avg_sq"}
+)
+
+// State downloads the velocities (none before the first step or without
+// momentum).
+func (o *SGD) State(params []*Param) (OptimizerState, error) {
+	ts, err := o.velocity.saveSlots(params, sgdSlots)
+	return OptimizerState{Kind: "sgd", Tensors: ts}, err
+}
+
+// SetState restores velocities saved by State.
+func (o *SGD) SetState(params []*Param, s OptimizerState) error {
+	if s.Kind != "sgd" {
+		return fmt.Errorf("optimizer state of %q, expected sgd: %w", s.Kind, tensor.ErrParam)
+	}
+	return o.velocity.loadSlots(params, sgdSlots, s.Tensors)
+}
+
+// State downloads the moments and the step count.
+func (o *Adam) State(params []*Param) (OptimizerState, error) {
+	ts, err := o.moments.saveSlots(params, adamSlots)
+	return OptimizerState{Kind: "adam", Steps: o.Steps, Tensors: ts}, err
+}
+
+// SetState restores the moments and step count saved by State.
+func (o *Adam) SetState(params []*Param, s OptimizerState) error {
+	if s.Kind != "adam" {
+		return fmt.Errorf("optimizer state of %q, expected adam: %w", s.Kind, tensor.ErrParam)
+	}
+	if err := o.moments.loadSlots(params, adamSlots, s.Tensors); err != nil {
+		return err
+	}
+	o.Steps = s.Steps
+	return nil
+}

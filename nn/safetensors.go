@@ -358,9 +358,9 @@ func (m *Sequential) LoadSafetensors(path string) error {
 	return nil
 }
 
-// paramShapes returns the shapes of the parameters layer l will have once
-// built, by name, without allocating them.
-func paramShapes(l Layer) map[string]tensor.Shape {
+// paramShapes returns the names and shapes of the parameters layer l will
+// have once built, in state_dict order, without allocating them.
+func paramShapes(l Layer) []namedShape {
 	var w tensor.Shape
 	var out int
 	var cfg config
@@ -375,11 +375,17 @@ func paramShapes(l Layer) map[string]tensor.Shape {
 	default:
 		return nil
 	}
-	ps := map[string]tensor.Shape{"weight": w}
+	ps := []namedShape{{"weight", w}}
 	if !cfg.noBias {
-		ps["bias"] = tensor.Shape{out}
+		ps = append(ps, namedShape{"bias", tensor.Shape{out}})
 	}
 	return ps
+}
+
+// namedShape is a parameter's name and shape.
+type namedShape struct {
+	name  string
+	shape tensor.Shape
 }
 
 // LoadModel rebuilds a model saved by SaveSafetensors: it parses the spec and
@@ -412,8 +418,8 @@ func LoadModel(path string, b tensor.Backend) (*Sequential, error) {
 	// allocates them, so that a small file cannot make it allocate much.
 	dt := tensor.DType(0)
 	for i, l := range m.layers {
-		for name, shape := range paramShapes(l) {
-			key := fmt.Sprintf("%d.%s", i, name)
+		for _, ns := range paramShapes(l) {
+			key, shape := fmt.Sprintf("%d.%s", i, ns.name), ns.shape
 			h, ok := sd[key]
 			if !ok {
 				return nil, fmt.Errorf("%s: tensor %q missing, expected %v for layer %d (%s): %w", path, key, shape, i, l.Kind(), ErrFormat)
