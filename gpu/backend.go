@@ -36,6 +36,9 @@ const (
 	// (default libvulkan.so.1). It is read until the loader has been loaded
 	// once; later changes have no effect in the same process.
 	EnvLibrary = "VKCNN_VULKAN_LIBRARY"
+	// EnvProfile turns profiling on when set to "1", as the Profile option
+	// does.
+	EnvProfile = "VKCNN_PROFILE"
 )
 
 // DeviceType is the kind of a Vulkan physical device.
@@ -147,6 +150,7 @@ type config struct {
 	deviceSet     bool
 	allowSoftware bool
 	debug         func(Message)
+	profile       bool
 	budget        uint64
 	instanceExts  []string
 	deviceExts    []string
@@ -206,8 +210,16 @@ func DeviceExtensions(names ...string) Option {
 	return func(c *config) { c.deviceExts = append(c.deviceExts, names...) }
 }
 
+// Profile turns on timestamp queries around every recorded command, so that
+// Stats reports the device time of each op; without it (and without
+// VKCNN_PROFILE=1) Stats has the counts only. Timestamps cost one query write
+// per command and a read of the results per completed batch.
+func Profile() Option {
+	return func(c *config) { c.profile = true }
+}
+
 func newConfig(opts []Option) config {
-	var c config
+	c := config{profile: os.Getenv(EnvProfile) == "1"}
 	for _, o := range opts {
 		o(&c)
 	}

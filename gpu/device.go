@@ -405,6 +405,8 @@ type physical struct {
 	mem    vk.PhysicalDeviceMemoryProperties
 	family uint32 // a queue family with compute
 	exts   map[string]bool
+	// tsBits is each queue family's timestampValidBits.
+	tsBits []uint32
 	// universal is a queue family with graphics and compute, which can
 	// present on desktop platforms, or -1 (present.go).
 	universal int
@@ -482,6 +484,7 @@ func (in *instance) physicalDevices() ([]physical, error) {
 		C.vkcnn_queue_families(loader.gipa, unsafe.Pointer(in.inst), unsafe.Pointer(pd), &nq, &qs[0])
 		best := -1
 		for q := range qs[:nq] {
+			p.tsBits = append(p.tsBits, uint32(qs[q].timestampBits))
 			flags := vk.QueueFlags(qs[q].flags)
 			if flags&vk.QueueFlags(vk.QueueComputeBit) == 0 || qs[q].count == 0 {
 				continue
@@ -541,6 +544,12 @@ type Backend struct {
 	debug  func(Message)
 	closed bool
 	err    error // sticky device error, reported by Sync and Download
+	// label is the op being recorded, set by usable, for profiling.
+	label string
+	// profile asks for timestamps (the Profile option, VKCNN_PROFILE).
+	profile bool
+	// tsBits is the queue family's timestampValidBits.
+	tsBits uint32
 
 	// maxGroups is the device's maxComputeWorkGroupCount.
 	maxGroups [3]uint32
@@ -574,7 +583,7 @@ func New(opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{in: in, debug: cfg.debug, instanceExts: cfg.instanceExts, deviceExts: cfg.deviceExts}
+	b := &Backend{in: in, debug: cfg.debug, instanceExts: cfg.instanceExts, deviceExts: cfg.deviceExts, profile: cfg.profile}
 	b.mem.budget = cfg.budget
 	fail := func(err error) (*Backend, error) {
 		b.destroy()
@@ -640,11 +649,18 @@ func (b *Backend) openDevice() error {
 	b.maxBindings = min(int(l.MaxPerStageDescriptorStorageBuffers), maxBindings)
 	b.maxPush = min(int(l.MaxPushConstantsSize)/4, maxPushWords)
 	b.initPipelines()
+	if int(p.family) < len(p.tsBits) {
+		b.tsBits = p.tsBits[p.family]
+	}
 	maxAlloc := uint64(C.vkcnn_max_allocation(loader.gipa, unsafe.Pointer(b.in.inst), unsafe.Pointer(p.pd)))
 	if err := b.initMemory(maxAlloc); err != nil {
 		return err
 	}
-	return b.initStream()
+	if err := b.initStream(); err != nil {
+		return err
+	}
+	b.initProfiler(b.profile, b.tsBits, l.TimestampPeriod)
+	return nil
 }
 
 // destroy releases every Vulkan object in reverse order of creation; it is
@@ -707,7 +723,17 @@ func (b *Backend) Close() error {
 }
 
 // usable returns an error when the backend is closed or its device failed.
+// Ops call it first; op names the commands they record in profiles.
 func (b *Backend) usable(op string) error {
+	if err := b.alive(op); err != nil {
+		return err
+	}
+	b.label = op
+	return nil
+}
+
+// alive is usable for internal steps, which keep the calling op's label.
+func (b *Backend) alive(op string) error {
 	if b.closed {
 		return fmt.Errorf("gpu: %s: %w", op, tensor.ErrClosed)
 	}

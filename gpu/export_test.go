@@ -39,8 +39,8 @@ type MemStats struct {
 	Align     uint64
 }
 
-// Stats returns the allocator's state.
-func (b *Backend) Stats() MemStats {
+// Mem returns the allocator's state.
+func (b *Backend) Mem() MemStats {
 	return MemStats{Blocks: len(b.mem.blocks), Used: b.mem.used, Allocs: b.mem.allocs, Live: b.mem.live,
 		Pending: len(b.mem.pending), MaxTensor: b.mem.maxTensor, BlockSize: b.mem.blockSize, Align: b.mem.align}
 }
@@ -80,3 +80,6 @@ func SetStageChunk(n int) int {
 	stageChunk = n
 	return old
 }
+
+// SPIRVWrites exposes spirvWrites.
+func SPIRVWrites(words []uint32) (uint64, error) { return spirvWrites(words) }

@@ -490,7 +490,7 @@ func (b *Backend) Alloc(dt tensor.DType, shape tensor.Shape) (*tensor.Tensor, er
 // recording the dispatches that use it; its memory is reused only once that
 // work has completed.
 func (b *Backend) scratch(n int) (*tensor.Tensor, error) {
-	if err := b.usable("scratch"); err != nil {
+	if err := b.alive("scratch"); err != nil {
 		return nil, err
 	}
 	return b.newTensor(tensor.Shape{n}, false)
@@ -527,6 +527,7 @@ func (b *Backend) Upload(dst *tensor.Tensor, src any) error {
 		if err := b.copyBuffer(b.mem.stage.buf, off, s.blk.buf, s.off+uint64(done)*4, uint64(n)*4); err != nil {
 			return err
 		}
+		b.str.stats.uploaded += int64(n) * 4
 		done += n
 	}
 	return nil
@@ -566,6 +567,7 @@ func (b *Backend) Download(dst any, src *tensor.Tensor) error {
 			return err
 		}
 		copy(data[done:done+n], unsafe.Slice((*float32)(unsafe.Add(b.mem.stage.ptr, off)), n))
+		b.str.stats.downloaded += int64(n) * 4
 		done += n
 	}
 	return nil

@@ -80,7 +80,7 @@ func TestAllocErrors(t *testing.T) {
 		{tensor.Float32, tensor.Shape{-1}, tensor.ErrShape},
 		{tensor.Float32, tensor.Shape{1 << 20, 1 << 20, 1 << 4}, tensor.ErrShape},
 		{tensor.Float32, tensor.Shape{1 << 36}, tensor.ErrOutOfMemory},
-		{tensor.Float32, tensor.Shape{int(b.Stats().MaxTensor/4) + 1}, tensor.ErrOutOfMemory},
+		{tensor.Float32, tensor.Shape{int(b.Mem().MaxTensor/4) + 1}, tensor.ErrOutOfMemory},
 	}
 	for _, c := range cases {
 		x, err := b.Alloc(c.dt, c.shape)
@@ -123,12 +123,12 @@ func TestAllocZeroed(t *testing.T) {
 // that freed memory is reused rather than allocated again.
 func TestPooling(t *testing.T) {
 	b := vktest.Open(t)
-	before := b.Stats()
+	before := b.Mem()
 	var xs []*tensor.Tensor
 	for i := range 200 {
 		xs = append(xs, alloc(t, b, 1+i%37, 3))
 	}
-	mid := b.Stats()
+	mid := b.Mem()
 	if mid.Blocks != 1 || mid.Allocs-before.Allocs > 1 || mid.Live != 200 {
 		t.Errorf("200 small tensors: %+v, want 1 block, at most one new device allocation, 200 live", mid)
 	}
@@ -140,14 +140,14 @@ func TestPooling(t *testing.T) {
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if s := b.Stats(); s.Pending != 0 || s.Live != 0 {
+	if s := b.Mem(); s.Pending != 0 || s.Live != 0 {
 		t.Errorf("after freeing all and Sync: %+v, want nothing pending or live", s)
 	}
 	for i := range 200 {
 		x := alloc(t, b, 1+i%37, 3)
 		defer x.Free()
 	}
-	if s := b.Stats(); s.Allocs != mid.Allocs || s.Blocks != 1 {
+	if s := b.Mem(); s.Allocs != mid.Allocs || s.Blocks != 1 {
 		t.Errorf("reallocating 200 tensors made new device allocations: %+v, before %+v", s, mid)
 	}
 	if err := xs[0].Free(); !errors.Is(err, tensor.ErrFreed) {
@@ -191,13 +191,13 @@ func TestFreedMemoryNotReusedEarly(t *testing.T) {
 func TestBigRoundTrip(t *testing.T) {
 	b := vktest.Open(t)
 	defer gpu.SetStageChunk(gpu.SetStageChunk(5 << 20))
-	n := int(b.Stats().BlockSize/4/2) + 12345 // over half a block: its own allocation
+	n := int(b.Mem().BlockSize/4/2) + 12345 // over half a block: its own allocation
 	want := make([]float32, n)
 	for i := range want {
 		want[i] = float32(i%1000003) - 0.5
 	}
 	x := alloc(t, b, n)
-	blocks := b.Stats().Blocks
+	blocks := b.Mem().Blocks
 	upload(t, b, x, want)
 	if got := download(t, b, x); !bytes.Equal(floatBytes(got), floatBytes(want)) {
 		t.Fatalf("round trip of %d floats differs at %d", n, firstDiff(got, want))
@@ -208,7 +208,7 @@ func TestBigRoundTrip(t *testing.T) {
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if s := b.Stats(); s.Blocks != blocks-1 {
+	if s := b.Mem(); s.Blocks != blocks-1 {
 		t.Errorf("freeing a dedicated tensor left %d blocks, want %d", s.Blocks, blocks-1)
 	}
 }
@@ -328,7 +328,7 @@ func TestScratchChurn(t *testing.T) {
 	if v := download(t, b, x); v[999] != 2999 {
 		t.Errorf("x = %v, want 2999", v[999])
 	}
-	if s := b.Stats(); s.Blocks != 1 || s.Pending != 0 || s.Live != 1 {
+	if s := b.Mem(); s.Blocks != 1 || s.Pending != 0 || s.Live != 1 {
 		t.Errorf("after 3000 scratch tensors: %+v, want 1 block, nothing pending, 1 live tensor", s)
 	}
 }
@@ -338,7 +338,7 @@ func TestScratchChurn(t *testing.T) {
 // for and reused rather than reported as exhausted.
 func TestMemoryBudget(t *testing.T) {
 	probe := vktest.Open(t)
-	block := probe.Stats().BlockSize
+	block := probe.Mem().BlockSize
 	b := vktest.Open(t, gpu.MemoryBudget(2*block))
 	quarter := int(block / 4 / 4) // a quarter block, in floats
 	var xs []*tensor.Tensor
@@ -360,7 +360,7 @@ func TestMemoryBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	xs[3] = alloc(t, b, quarter)
-	if s := b.Stats(); s.Used > 2*block {
+	if s := b.Mem(); s.Used > 2*block {
 		t.Errorf("used %d bytes, over the budget of %d", s.Used, 2*block)
 	}
 	// With everything freed, a dedicated allocation of a whole block fits
@@ -369,7 +369,7 @@ func TestMemoryBudget(t *testing.T) {
 		x.Free()
 	}
 	big := alloc(t, b, int(block/4)*2)
-	if s := b.Stats(); s.Used > 2*block || s.Blocks != 1 {
+	if s := b.Mem(); s.Used > 2*block || s.Blocks != 1 {
 		t.Errorf("after a 2-block allocation: %+v, want one block within the budget", s)
 	}
 	big.Free()

@@ -75,12 +75,15 @@ type layout struct {
 type pipeline struct {
 	pipe   vk.Pipeline
 	layout *layout
+	// writes has bit i set when the shader may write binding i (hazard.go).
+	writes uint64
 }
 
 // pipelines caches shader modules, layouts and pipelines for the backend's
 // lifetime.
 type pipelines struct {
 	modules map[string]vk.ShaderModule
+	writes  map[string]uint64 // by shader name: the bindings it may write
 	layouts map[int]*layout
 	pipes   map[string]*pipeline // by key
 	key     []byte               // reused by pipelineKey
@@ -127,7 +130,7 @@ func (b *Backend) pipeline(name string, spec []uint32, nbuf int) (*pipeline, err
 			C.uint32_t(len(spec)), specPtr, (*C.uint64_t)(unsafe.Pointer(&pipe))))); err != nil {
 		return nil, err
 	}
-	p := &pipeline{pipe: pipe, layout: lay}
+	p := &pipeline{pipe: pipe, layout: lay, writes: ps.writes[name]}
 	ps.pipes[string(ps.pipelineKey(name, nbuf, spec))] = p
 	return p, nil
 }
@@ -148,6 +151,10 @@ func (b *Backend) module(name string) (vk.ShaderModule, error) {
 	for i := range words {
 		words[i] = binary.LittleEndian.Uint32(code[4*i:])
 	}
+	writes, err := spirvWrites(words)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: shader %q: %w: %w", name, err, tensor.ErrUnsupported)
+	}
 	info := vk.ShaderModuleCreateInfo{
 		SType:    vk.StructureTypeShaderModuleCreateInfo,
 		CodeSize: uint(len(code)),
@@ -159,6 +166,7 @@ func (b *Backend) module(name string) (vk.ShaderModule, error) {
 		return nil, err
 	}
 	b.pipes.modules[name] = m
+	b.pipes.writes[name] = writes
 	return m, nil
 }
 
@@ -211,6 +219,7 @@ func (b *Backend) layout(n int) (*layout, error) {
 func (b *Backend) initPipelines() {
 	b.pipes = pipelines{
 		modules: map[string]vk.ShaderModule{},
+		writes:  map[string]uint64{},
 		layouts: map[int]*layout{},
 		pipes:   map[string]*pipeline{},
 	}

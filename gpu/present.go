@@ -172,7 +172,7 @@ static void vkcnn_present_record(const vkcnn_present_fns* f, void* cmd, uint64_t
 	vkcnn_image_barrier b = {45, NULL, 0, P_ACCESS_TRANSFER_WRITE, P_LAYOUT_UNDEFINED, P_LAYOUT_TRANSFER_DST,
 		~0u, ~0u, image, 1, 0, 1, 0, 1}; // VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER, colour aspect
 	// Earlier compute and transfer writes of buf are made visible to the copy
-	// by the barrier every recorded command ends with (stream.go).
+	// by the barrier the caller records before (Backend.barrierFor).
 	f->cmdPipelineBarrier(cmd, P_STAGE_TOP, P_STAGE_TRANSFER, 0, 0, NULL, 0, NULL, 1, &b);
 	vkcnn_buffer_image_copy c = {off, width, height, 1, 0, 0, 1, 0, 0, 0, width, height, 1};
 	f->cmdCopyBufferToImage(cmd, buf, image, P_LAYOUT_TRANSFER_DST, 1, &c);
@@ -636,6 +636,7 @@ func (p *Presenter) frame(n int, source func() (buf, off C.uint64_t, err error))
 	if err == nil {
 		var bt *batch
 		if bt, err = b.cmd(); err == nil {
+			b.barrierFor(bt, access{buf: uint64(buf), off: uint64(off), end: uint64(off) + 4*uint64(p.width*p.height)})
 			C.vkcnn_present_record(p.fns, unsafe.Pointer(bt.cmd), buf, off, p.images[index], C.uint32_t(p.width), C.uint32_t(p.height))
 			err = b.recorded(bt)
 		}

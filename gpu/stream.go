@@ -51,6 +51,9 @@ typedef struct {
 	int32_t (*getFenceStatus)(void*, uint64_t);
 	int32_t (*resetFences)(void*, uint32_t, const uint64_t*);
 	int32_t (*resetDescriptorPool)(void*, uint64_t, uint32_t);
+	void (*cmdResetQueryPool)(void*, uint64_t, uint32_t, uint32_t);
+	void (*cmdWriteTimestamp)(void*, uint32_t, uint64_t, uint32_t);
+	int32_t (*getQueryPoolResults)(void*, uint64_t, uint32_t, uint32_t, size_t, void*, uint64_t, uint32_t);
 } vkcnn_fns;
 
 // vkcnn_load_fns fills f; it returns the name of a missing command or NULL.
@@ -75,19 +78,22 @@ static const char* vkcnn_load_fns(void* gipa, void* instance, void* device, vkcn
 	LOAD(getFenceStatus, "vkGetFenceStatus")
 	LOAD(resetFences, "vkResetFences")
 	LOAD(resetDescriptorPool, "vkResetDescriptorPool")
+	LOAD(cmdResetQueryPool, "vkCmdResetQueryPool")
+	LOAD(cmdWriteTimestamp, "vkCmdWriteTimestamp")
+	LOAD(getQueryPoolResults, "vkGetQueryPoolResults")
 #undef LOAD
 	return NULL;
 }
 
 enum {
-	STAGE_COMPUTE = 0x800, STAGE_TRANSFER = 0x1000, STAGE_HOST = 0x4000,
+	STAGE_BOTTOM = 0x2000, STAGE_COMPUTE = 0x800, STAGE_TRANSFER = 0x1000, STAGE_HOST = 0x4000,
 	ACCESS_SHADER_READ = 0x20, ACCESS_SHADER_WRITE = 0x40, ACCESS_TRANSFER_READ = 0x800,
 	ACCESS_TRANSFER_WRITE = 0x1000, ACCESS_HOST_READ = 0x2000,
 };
 
-// vkcnn_barrier_after makes the writes of every earlier shader or transfer
-// command visible to every later one.
-static void vkcnn_barrier_after(const vkcnn_fns* f, void* cmd) {
+// vkcnn_barrier_all makes the writes of every earlier shader or transfer command
+// visible to every later one.
+static void vkcnn_barrier_all(const vkcnn_fns* f, void* cmd) {
 	vkcnn_barrier mb = {46, NULL, ACCESS_SHADER_WRITE | ACCESS_TRANSFER_WRITE,
 		ACCESS_SHADER_READ | ACCESS_SHADER_WRITE | ACCESS_TRANSFER_READ | ACCESS_TRANSFER_WRITE};
 	f->cmdPipelineBarrier(cmd, STAGE_COMPUTE | STAGE_TRANSFER, STAGE_COMPUTE | STAGE_TRANSFER, 0, 1, &mb, 0, NULL, 0, NULL);
@@ -99,12 +105,19 @@ static void vkcnn_barrier_host(const vkcnn_fns* f, void* cmd) {
 	f->cmdPipelineBarrier(cmd, STAGE_COMPUTE | STAGE_TRANSFER, STAGE_HOST, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-// vkcnn_dispatch allocates and writes a descriptor set, then records bind,
-// push constants, dispatch and barrier. It returns the VkResult of the
-// descriptor set allocation; on failure nothing is recorded.
+// vkcnn_mark records, when qpool is not 0, a timestamp written once every
+// earlier command has completed.
+static void vkcnn_mark(const vkcnn_fns* f, void* cmd, uint64_t qpool, uint32_t query) {
+	if (qpool != 0) f->cmdWriteTimestamp(cmd, STAGE_BOTTOM, qpool, query);
+}
+
+// vkcnn_dispatch allocates and writes a descriptor set, then records a
+// barrier (when barrier is set), bind, push constants and dispatch. It returns the VkResult of the descriptor
+// set allocation; on failure nothing is recorded.
 static int32_t vkcnn_dispatch(const vkcnn_fns* f, void* dev, void* cmd, uint64_t pool, uint64_t setLayout,
 		uint64_t pipe, uint64_t pipeLayout, uint32_t nbuf, const vkcnn_buffer_info* bufs,
-		uint32_t npush, const uint32_t* push, uint32_t gx, uint32_t gy, uint32_t gz) {
+		uint32_t npush, const uint32_t* push, uint32_t gx, uint32_t gy, uint32_t gz,
+		int barrier) {
 	uint64_t set = 0;
 	vkcnn_write w[32];
 	if (nbuf > 32) return -1000069000;
@@ -118,18 +131,28 @@ static int32_t vkcnn_dispatch(const vkcnn_fns* f, void* dev, void* cmd, uint64_t
 		}
 		f->updateDescriptorSets(dev, nbuf, w, 0, NULL);
 	}
+	if (barrier) vkcnn_barrier_all(f, cmd);
 	f->cmdBindPipeline(cmd, 1, pipe);
 	if (nbuf > 0) f->cmdBindDescriptorSets(cmd, 1, pipeLayout, 0, 1, &set, 0, NULL);
 	if (npush > 0) f->cmdPushConstants(cmd, pipeLayout, 0x20, 0, 4 * npush, push);
 	f->cmdDispatch(cmd, gx, gy, gz);
-	vkcnn_barrier_after(f, cmd);
 	return 0;
 }
 
-// vkcnn_begin begins a one-time-submit command buffer.
-static int32_t vkcnn_begin(const vkcnn_fns* f, void* cmd) {
+// vkcnn_begin begins a one-time-submit command buffer; when qpool is not 0 it
+// resets its nquery queries and writes the first timestamp.
+static int32_t vkcnn_begin(const vkcnn_fns* f, void* cmd, uint64_t qpool, uint32_t nquery) {
 	vkcnn_begin_info bi = {42, NULL, 1, NULL};
-	return f->beginCommandBuffer(cmd, &bi);
+	int32_t r = f->beginCommandBuffer(cmd, &bi);
+	if (r != 0 || qpool == 0) return r;
+	f->cmdResetQueryPool(cmd, qpool, 0, nquery);
+	vkcnn_mark(f, cmd, qpool, 0);
+	return 0;
+}
+
+// vkcnn_timestamps reads n 64-bit timestamps of a completed batch.
+static int32_t vkcnn_timestamps(const vkcnn_fns* f, void* dev, uint64_t qpool, uint32_t n, uint64_t* out) {
+	return f->getQueryPoolResults(dev, qpool, 0, n, 8 * (size_t)n, out, 8, 0x1 | 0x2); // 64-bit, wait
 }
 
 // vkcnn_submit records the host barrier, ends cmd and submits it with fence.
@@ -163,15 +186,19 @@ static int32_t vkcnn_reset(const vkcnn_fns* f, void* dev, uint64_t fence, void* 
 	return 0;
 }
 
-static void vkcnn_fill(const vkcnn_fns* f, void* cmd, uint64_t buf, uint64_t off, uint64_t size, uint32_t data) {
+// vkcnn_fill records a barrier (when barrier is set) and a fill of a 4-byte
+// pattern.
+static void vkcnn_fill(const vkcnn_fns* f, void* cmd, uint64_t buf, uint64_t off, uint64_t size, uint32_t data, int barrier) {
+	if (barrier) vkcnn_barrier_all(f, cmd);
 	f->cmdFillBuffer(cmd, buf, off, size, data);
-	vkcnn_barrier_after(f, cmd);
 }
 
-static void vkcnn_copy(const vkcnn_fns* f, void* cmd, uint64_t src, uint64_t srcOff, uint64_t dst, uint64_t dstOff, uint64_t size) {
+// vkcnn_copy records a barrier (when barrier is set) and a copy of one region.
+static void vkcnn_copy(const vkcnn_fns* f, void* cmd, uint64_t src, uint64_t srcOff, uint64_t dst, uint64_t dstOff, uint64_t size,
+		int barrier) {
+	if (barrier) vkcnn_barrier_all(f, cmd);
 	vkcnn_copy_region r = {srcOff, dstOff, size};
 	f->cmdCopyBuffer(cmd, src, dst, 1, &r);
-	vkcnn_barrier_after(f, cmd);
 }
 */
 import "C"
@@ -205,6 +232,10 @@ type batch struct {
 	fence vk.Fence
 	pools []vk.DescriptorPool
 	n     int
+	// qpool holds the batch's timestamps when profiling (profile.go), and
+	// labels the op of each command after the first stamp.
+	qpool  vk.QueryPool
+	labels []string
 }
 
 // stream records commands into batches and submits them in order.
@@ -220,6 +251,10 @@ type stream struct {
 	nextID    uint64 // id of the next batch to begin
 	doneID    uint64 // every batch with id ≤ doneID has completed
 	submits   int    // for tests
+	stats     counters
+	hz        hazards
+	acc       []access  // scratch for dispatch
+	prof      *profiler // nil unless profiling
 }
 
 // h64 returns a non-dispatchable Vulkan handle as the 64-bit value C expects.
@@ -255,6 +290,9 @@ func (b *Backend) closeStream() {
 	s := &b.str
 	for _, bt := range s.all {
 		vk.DestroyFence(b.dev, bt.fence, nil)
+		if bt.qpool != nil {
+			vk.DestroyQueryPool(b.dev, bt.qpool, nil)
+		}
 	}
 	for _, p := range s.allPools {
 		vk.DestroyDescriptorPool(b.dev, p, nil)
@@ -299,7 +337,12 @@ func (b *Backend) cmd() (*batch, error) {
 		bt = &batch{cmd: cmds[0], fence: fence}
 		s.all = append(s.all, bt)
 	}
-	if err := check("vkBeginCommandBuffer", int32(C.vkcnn_begin(s.fns, unsafe.Pointer(bt.cmd)))); err != nil {
+	qp, err := b.queryPool(bt)
+	if err != nil {
+		s.spare = append(s.spare, bt)
+		return nil, err
+	}
+	if err := check("vkBeginCommandBuffer", int32(C.vkcnn_begin(s.fns, unsafe.Pointer(bt.cmd), h64(qp), queriesPerBatch))); err != nil {
 		s.spare = append(s.spare, bt)
 		return nil, err
 	}
@@ -321,6 +364,7 @@ func (b *Backend) useMark() uint64 {
 // recorded counts a command of the current batch and submits the batch once
 // it is full.
 func (b *Backend) recorded(bt *batch) error {
+	b.mark(bt)
 	bt.n++
 	if bt.n < batchSize {
 		return nil
@@ -351,6 +395,7 @@ func (b *Backend) submit() error {
 		return b.fail(err)
 	}
 	s.submits++
+	s.stats.submits++
 	s.inflight = append(s.inflight, bt)
 	b.drain()
 	return nil
@@ -383,6 +428,7 @@ func (b *Backend) recycle(bt *batch) error {
 		unsafe.Pointer(bt.cmd), &pools[0], C.uint32_t(len(bt.pools)))))
 	s.freePools = append(s.freePools, bt.pools...)
 	bt.pools = bt.pools[:0]
+	bt.labels = bt.labels[:0]
 	bt.n = 0
 	s.spare = append(s.spare, bt)
 	return err
@@ -417,6 +463,10 @@ func (b *Backend) retire(wait bool) error {
 		}
 		s.inflight = s.inflight[1:]
 		s.doneID = bt.id
+		if err := b.harvest(bt); err != nil {
+			b.recycle(bt)
+			return b.fail(err)
+		}
 		if err := b.recycle(bt); err != nil {
 			return b.fail(err)
 		}
@@ -494,7 +544,7 @@ func (b *Backend) descriptorPool(bt *batch, fresh bool) (vk.DescriptorPool, erro
 // groups, ErrShape/ErrFreed/ErrBackend errors for bad tensors, ErrUnsupported
 // for an unknown shader, and *ResultError for failed Vulkan calls.
 func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, bufs ...*tensor.Tensor) error {
-	if err := b.usable(name); err != nil {
+	if err := b.alive(name); err != nil {
 		return err
 	}
 	if len(push) > b.maxPush {
@@ -509,6 +559,7 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 		}
 	}
 	var infos [maxBindings]C.vkcnn_buffer_info
+	acc := b.str.acc[:0]
 	for i, t := range bufs {
 		if t == nil {
 			return fmt.Errorf("gpu: dispatch %s: buffer %d is nil: %w", name, i, tensor.ErrShape)
@@ -521,7 +572,9 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 			return err
 		}
 		infos[i] = C.vkcnn_buffer_info{buffer: h64(s.blk.buf), offset: C.uint64_t(s.off), _range: C.uint64_t(s.size)}
+		acc = append(acc, access{buf: uint64(h64(s.blk.buf)), off: s.off, end: s.off + s.size})
 	}
+	b.str.acc = acc
 	if groups[0] == 0 || groups[1] == 0 || groups[2] == 0 {
 		return nil
 	}
@@ -537,6 +590,10 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 	if len(push) > 0 {
 		pushPtr = (*C.uint32_t)(unsafe.Pointer(&push[0]))
 	}
+	for i := range acc {
+		acc[i].write = p.writes&(1<<i) != 0
+	}
+	barrier := b.order(acc)
 	for fresh := false; ; fresh = true {
 		pool, err := b.descriptorPool(bt, fresh)
 		if err != nil {
@@ -544,7 +601,7 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 		}
 		r := int32(C.vkcnn_dispatch(b.str.fns, unsafe.Pointer(b.dev), unsafe.Pointer(bt.cmd), h64(pool), h64(p.layout.set),
 			h64(p.pipe), h64(p.layout.pipe), C.uint32_t(len(bufs)), &infos[0],
-			C.uint32_t(len(push)), pushPtr, C.uint32_t(groups[0]), C.uint32_t(groups[1]), C.uint32_t(groups[2])))
+			C.uint32_t(len(push)), pushPtr, C.uint32_t(groups[0]), C.uint32_t(groups[1]), C.uint32_t(groups[2]), cbool(barrier)))
 		if r == 0 {
 			break
 		}
@@ -553,28 +610,73 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 			return check(fmt.Sprintf("vkAllocateDescriptorSets for shader %q", name), r)
 		}
 	}
+	b.str.stats.dispatches++
 	b.drain()
 	return b.recorded(bt)
 }
 
-// fillBuffer records vkCmdFillBuffer of a 4-byte pattern and a barrier.
+// order returns whether a command with accesses acc needs a barrier before
+// it (hazard.go), counting it.
+func (b *Backend) order(acc []access) bool {
+	if !b.str.hz.order(acc) {
+		return false
+	}
+	b.str.stats.barriers++
+	return true
+}
+
+// barrierFor records a barrier into bt when a command with accesses acc,
+// recorded next by other code (present.go), needs one.
+func (b *Backend) barrierFor(bt *batch, acc ...access) {
+	if b.order(acc) {
+		C.vkcnn_barrier_all(b.str.fns, unsafe.Pointer(bt.cmd))
+	}
+}
+
+// fillBuffer records vkCmdFillBuffer of a 4-byte pattern, after a barrier
+// when an earlier command uses the range.
 func (b *Backend) fillBuffer(buf vk.Buffer, off, size uint64, word uint32) error {
 	bt, err := b.cmd()
 	if err != nil {
 		return err
 	}
-	C.vkcnn_fill(b.str.fns, unsafe.Pointer(bt.cmd), h64(buf), C.uint64_t(off), C.uint64_t(size), C.uint32_t(word))
+	barrier := b.order([]access{{buf: uint64(h64(buf)), off: off, end: off + size, write: true}})
+	C.vkcnn_fill(b.str.fns, unsafe.Pointer(bt.cmd), h64(buf), C.uint64_t(off), C.uint64_t(size), C.uint32_t(word), cbool(barrier))
+	b.str.stats.transfers++
 	return b.recorded(bt)
 }
 
-// copyBuffer records vkCmdCopyBuffer of one region and a barrier.
+// copyBuffer records vkCmdCopyBuffer of one region, after a barrier when an
+// earlier command uses either range.
 func (b *Backend) copyBuffer(src vk.Buffer, srcOff uint64, dst vk.Buffer, dstOff, size uint64) error {
 	bt, err := b.cmd()
 	if err != nil {
 		return err
 	}
-	C.vkcnn_copy(b.str.fns, unsafe.Pointer(bt.cmd), h64(src), C.uint64_t(srcOff), h64(dst), C.uint64_t(dstOff), C.uint64_t(size))
+	barrier := b.order([]access{{buf: uint64(h64(src)), off: srcOff, end: srcOff + size},
+		{buf: uint64(h64(dst)), off: dstOff, end: dstOff + size, write: true}})
+	C.vkcnn_copy(b.str.fns, unsafe.Pointer(bt.cmd), h64(src), C.uint64_t(srcOff), h64(dst), C.uint64_t(dstOff), C.uint64_t(size), cbool(barrier))
+	b.str.stats.transfers++
 	return b.recorded(bt)
+}
+
+// writeTimestamp records timestamp query q of bt's pool (profile.go).
+func (s *stream) writeTimestamp(bt *batch, q int) {
+	C.vkcnn_mark(s.fns, unsafe.Pointer(bt.cmd), h64(bt.qpool), C.uint32_t(q))
+}
+
+// readTimestamps reads the first len(out) timestamps of a completed batch.
+func (s *stream) readTimestamps(dev vk.Device, bt *batch, out []uint64) error {
+	r := C.vkcnn_timestamps(s.fns, unsafe.Pointer(dev), h64(bt.qpool), C.uint32_t(len(out)), (*C.uint64_t)(unsafe.Pointer(&out[0])))
+	return check("vkGetQueryPoolResults", int32(r))
+}
+
+// cbool converts a bool to a C int flag.
+func cbool(v bool) C.int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // groups1D returns the workgroup counts covering n invocations with local
