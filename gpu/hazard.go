@@ -77,12 +77,12 @@ func spirvWrites(words []uint32) (uint64, error) {
 	if len(words) < 5 || words[0] != 0x07230203 {
 		return 0, errSPIRV("no SPIR-V header")
 	}
-	binding := map[uint32]uint32{}    // variable → binding
-	members := map[uint32]int{}       // struct → member count
-	readonly := map[uint32]int{}      // struct → NonWritable members
-	pointee := map[uint32]uint32{}    // pointer type → pointee
-	varType := map[uint32]uint32{}    // variable → pointer type
-	varWritable := map[uint32]bool{}  // variable decorated NonWritable → false
+	binding := map[uint32]uint32{}   // variable → binding
+	members := map[uint32]int{}      // struct → member count
+	readonly := map[uint32]int{}     // struct → NonWritable members
+	pointee := map[uint32]uint32{}   // pointer type → pointee
+	varType := map[uint32]uint32{}   // variable → pointer type
+	varWritable := map[uint32]bool{} // variable decorated NonWritable → false
 	for i := 5; i < len(words); {
 		n := int(words[i] >> 16)
 		op := words[i] & 0xffff
