@@ -26,3 +26,9 @@ func New(opts ...Option) (*Backend, error) { return nil, noCgo() }
 // Devices returns a *NoDeviceError (wrapping tensor.ErrNoDevice) saying that
 // vkcnn was built without cgo.
 func Devices() ([]DeviceInfo, error) { return nil, noCgo() }
+
+// Stats returns zero counts; never called in this build.
+func (b *Backend) Stats() Stats { return Stats{} }
+
+// ResetStats does nothing; never called in this build.
+func (b *Backend) ResetStats() {}
