@@ -10,8 +10,10 @@
 //
 // The backend holds float32 tensors in pooled device memory (64 MiB blocks,
 // sub-allocated; bigger tensors get their own allocation), records ops into a
-// command buffer with a barrier after each, and submits when a batch fills,
-// on Download and on Sync. Pipelines are built once per shader and
+// command buffer with a barrier only before a command whose buffer ranges
+// conflict with an earlier unordered one (hazard.go), and submits when a
+// batch fills, on Download and on Sync. Stats counts what was recorded and,
+// with the Profile option or VKCNN_PROFILE=1, the device time of each op. Pipelines are built once per shader and
 // specialization constants and cached. Errors from the device surface at the
 // next Download or Sync.
 //
