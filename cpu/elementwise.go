@@ -7,8 +7,8 @@ import (
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
-// This file holds the elementwise ops (add, mul, scale, activations and their
-// gradients, the dropout mask), the row-wise ops over the last axis (softmax,
+// This file holds the elementwise ops (add, mul, scale, activations such as
+// ReLU, leaky ReLU, sigmoid, tanh and SiLU and their gradients, the dropout mask), the row-wise ops over the last axis (softmax,
 // argmax) and the channel and axis reductions (bias add, bias gradient, sum).
 // Elementwise ops split the flat index range over the workers; the
 // destination may alias an input, as each element is read before it is
@@ -221,6 +221,86 @@ func tanhBackwardK[T scalar](dx, dy, y []T) {
 	dy, y = dy[:len(dx)], y[:len(dx)]
 	for i := range dx {
 		dx[i] = dy[i] * (1 - y[i]*y[i])
+	}
+}
+
+// LeakyReLU sets dst = x where x > 0, else slope·x, with slope rounded to the
+// tensors' dtype (NaN stays NaN). dst may alias x. Errors wrap ErrParam (a
+// slope that is NaN or infinite), ErrShape, ErrDType, ErrBackend, ErrFreed or
+// ErrClosed.
+func (b *Backend) LeakyReLU(dst, x *tensor.Tensor, slope float64) error {
+	const op = "leaky relu"
+	if err := tensor.CheckSlope(op, slope); err != nil {
+		return err
+	}
+	return b.elementwise(op, args2(dst, x, "output", "input"),
+		func(d, a, _ []float32) { leakyReLUK(d, a, float32(slope)) },
+		func(d, a, _ []float64) { leakyReLUK(d, a, slope) })
+}
+
+func leakyReLUK[T scalar](d, a []T, slope T) {
+	a = a[:len(d)]
+	for i, v := range a {
+		if v > 0 {
+			d[i] = v
+		} else {
+			d[i] = slope * v
+		}
+	}
+}
+
+// LeakyReLUBackward sets dx = dy where x > 0, else slope·dy. dx may alias dy
+// or x. Errors as for LeakyReLU.
+func (b *Backend) LeakyReLUBackward(dx, dy, x *tensor.Tensor, slope float64) error {
+	const op = "leaky relu backward"
+	if err := tensor.CheckSlope(op, slope); err != nil {
+		return err
+	}
+	return b.elementwise(op, args3(dx, dy, x, "input gradient", "output gradient", "input"),
+		func(d, g, x []float32) { leakyReLUBackwardK(d, g, x, float32(slope)) },
+		func(d, g, x []float64) { leakyReLUBackwardK(d, g, x, slope) })
+}
+
+func leakyReLUBackwardK[T scalar](dx, dy, x []T, slope T) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	for i, g := range dy {
+		if x[i] > 0 {
+			dx[i] = g
+		} else {
+			dx[i] = slope * g
+		}
+	}
+}
+
+// SiLU sets dst = x·sigmoid(x) (PyTorch's SiLU, also called swish), computed
+// in float64 without overflow for any x. dst may alias x. Errors wrap
+// ErrShape, ErrDType, ErrBackend, ErrFreed or ErrClosed.
+func (b *Backend) SiLU(dst, x *tensor.Tensor) error {
+	return b.elementwise("silu", args2(dst, x, "output", "input"), siluK[float32], siluK[float64])
+}
+
+func siluK[T scalar](d, a, _ []T) {
+	a = a[:len(d)]
+	for i := range d {
+		x := float64(a[i])
+		d[i] = T(x * sigmoid(x))
+	}
+}
+
+// SiLUBackward sets dx = dy·s·(1 + x·(1−s)) with s = sigmoid(x), computed in
+// float64: the gradient of SiLU with respect to its input x. dx may alias dy
+// or x. Errors as for SiLU.
+func (b *Backend) SiLUBackward(dx, dy, x *tensor.Tensor) error {
+	return b.elementwise("silu backward", args3(dx, dy, x, "input gradient", "output gradient", "input"),
+		siluBackwardK[float32], siluBackwardK[float64])
+}
+
+func siluBackwardK[T scalar](dx, dy, x []T) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	for i := range dx {
+		v := float64(x[i])
+		s := sigmoid(v)
+		dx[i] = T(float64(dy[i]) * s * (1 + v*(1-s)))
 	}
 }
 

@@ -11,10 +11,11 @@ import (
 // the tensors' dtype on store.
 
 // SGDStep updates param in place with PyTorch's SGD: g = grad +
-// WeightDecay·param; with momentum v = Momentum·v + g and param −= LR·v, else
-// param −= LR·g. velocity has param's shape; it is required when Momentum ≠ 0
-// and otherwise may be nil (it is left untouched). Errors wrap ErrParam
-// (negative or NaN rates), ErrShape, ErrDType, ErrBackend, ErrFreed or
+// WeightDecay·param; with momentum v = Momentum·v + g and param −= LR·v (with
+// Nesterov param −= LR·(g + Momentum·v)), else param −= LR·g. velocity has
+// param's shape; it is required when Momentum ≠ 0 and otherwise may be nil
+// (it is left untouched). Errors wrap ErrParam (negative or NaN rates,
+// Nesterov without momentum), ErrShape, ErrDType, ErrBackend, ErrFreed or
 // ErrClosed.
 func (b *Backend) SGDStep(param, grad, velocity *tensor.Tensor, o tensor.SGDParams) error {
 	if err := b.open("sgd step"); err != nil {
@@ -42,7 +43,11 @@ func sgdStep[T scalar](b *Backend, param, grad, vel []T, o tensor.SGDParams) {
 			if vel != nil {
 				v := o.Momentum*float64(vel[i]) + g
 				vel[i] = T(v)
-				g = v
+				if o.Nesterov {
+					g += o.Momentum * float64(vel[i])
+				} else {
+					g = v
+				}
 			}
 			param[i] = T(p - o.LR*g)
 		}
@@ -53,6 +58,8 @@ func sgdStep[T scalar](b *Backend, param, grad, vel []T, o tensor.SGDParams) {
 // decay added to the gradient, bias-corrected moments): g = grad +
 // WeightDecay·param; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
 // param −= LR·(m/(1−β1^t)) / (√(v/(1−β2^t)) + Eps), where t = step ≥ 1.
+// With o.Decoupled it is AdamW: param ·= 1 − LR·WeightDecay first and
+// g = grad.
 // Errors wrap ErrParam (step < 1, rates out of range), ErrShape, ErrDType,
 // ErrBackend, ErrFreed or ErrClosed.
 func (b *Backend) AdamStep(param, grad, m, v *tensor.Tensor, o tensor.AdamParams, step int) error {
@@ -76,11 +83,17 @@ func adamStep[T scalar](b *Backend, param, grad, m, v []T, o tensor.AdamParams, 
 	bc1 := 1 - math.Pow(o.Beta1, float64(step))
 	bc2 := 1 - math.Pow(o.Beta2, float64(step))
 	lr, rs := o.LR/bc1, 1/math.Sqrt(bc2)
+	// AdamW scales the parameter by decay and adds no L2 term (wd = 0);
+	// Adam scales by 1, which changes nothing.
+	decay, wd := 1.0, o.WeightDecay
+	if o.Decoupled {
+		decay, wd = 1-o.LR*o.WeightDecay, 0
+	}
 	b.parallel(len(param), elemGrain, func(_, lo, hi int) {
 		param, grad, m, v := param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi]
 		for i := range param {
-			p := float64(param[i])
-			g := float64(grad[i]) + o.WeightDecay*p
+			p := decay * float64(param[i])
+			g := float64(grad[i]) + wd*p
 			mi := o.Beta1*float64(m[i]) + (1-o.Beta1)*g
 			vi := o.Beta2*float64(v[i]) + (1-o.Beta2)*g*g
 			m[i], v[i] = T(mi), T(vi)

@@ -29,6 +29,10 @@ const (
 	eltAddBias
 	eltSpread
 	eltDropout
+	eltLeakyReLU
+	eltLeakyReLUBackward
+	eltSiLU
+	eltSiLUBackward
 )
 
 // Modes of shaders/rows.comp.
@@ -41,7 +45,7 @@ const (
 
 // eltParams are the scalar operands of shaders/eltwise.comp.
 type eltParams struct {
-	alpha     float64 // scale factor (eltScale) or divisor (eltSpread)
+	alpha     float64 // scale factor (eltScale), divisor (eltSpread) or slope (eltLeakyReLU*)
 	inner     int     // elements per channel (eltAddBias) or per broadcast value (eltSpread)
 	channels  int     // bias length (eltAddBias)
 	seed      uint64  // eltDropout
@@ -140,6 +144,45 @@ func (b *Backend) Tanh(dst, x *tensor.Tensor) error {
 // Add.
 func (b *Backend) TanhBackward(dx, dy, y *tensor.Tensor) error {
 	return b.binary("tanh backward", eltTanhBackward, namesFromOut, dx, dy, y)
+}
+
+// LeakyReLU sets dst = x where x > 0, else slope·x, with slope rounded to
+// float32. dst may alias x. Errors wrap ErrParam (a slope that is NaN or
+// infinite, see tensor.CheckSlope) and otherwise as for Add.
+func (b *Backend) LeakyReLU(dst, x *tensor.Tensor, slope float64) error {
+	if err := tensor.CheckSlope("leaky relu", slope); err != nil {
+		return err
+	}
+	return b.unary("leaky relu", eltLeakyReLU, eltParams{alpha: slope}, dst, x)
+}
+
+// LeakyReLUBackward sets dx = dy where x > 0, else slope·dy. Errors as for
+// LeakyReLU.
+func (b *Backend) LeakyReLUBackward(dx, dy, x *tensor.Tensor, slope float64) error {
+	const op = "leaky relu backward"
+	if err := tensor.CheckSlope(op, slope); err != nil {
+		return err
+	}
+	if err := b.usable(op); err != nil {
+		return err
+	}
+	if _, err := tensor.CheckElementwise(b, op, tensor.Arg{Name: namesBackward[0], T: dx},
+		tensor.Arg{Name: namesBackward[1], T: dy}, tensor.Arg{Name: namesBackward[2], T: x}); err != nil {
+		return err
+	}
+	return b.eltwise(eltLeakyReLUBackward, eltParams{alpha: slope}, dx, dy, x)
+}
+
+// SiLU sets dst = x·sigmoid(x), with the sigmoid evaluated on the side where
+// the exponential cannot overflow. Errors as for Add.
+func (b *Backend) SiLU(dst, x *tensor.Tensor) error {
+	return b.unary("silu", eltSiLU, eltParams{}, dst, x)
+}
+
+// SiLUBackward sets dx = dy·s·(1 + x·(1−s)) with s = sigmoid(x), where x is
+// SiLU's input. Errors as for Add.
+func (b *Backend) SiLUBackward(dx, dy, x *tensor.Tensor) error {
+	return b.binary("silu backward", eltSiLUBackward, namesBackward, dx, dy, x)
 }
 
 // DropoutMask fills mask with 0 where tensor.DropoutUniform(seed, i) < rate

@@ -20,12 +20,13 @@
 //	softmax backward                                        Rel 2e-5 of |y|·(|dy| + Σ|dy·y|)
 //	exp/log/tanh results (a few ulps of the GPU's exp/log)  Rel 1e-5 of |c|
 //	tanh backward dy·(1 − y²)                               Rel 1e-5 of |dy|·(1 + y²)
+//	SiLU backward dy·s·(1 + x·(1 − s))                      Rel 1e-5 of |dy|·s·(1 + |x|·(1 − s))
 //	loss values (a float32 tree on the GPU, float64 CPU)    Rel 2e-5 of the loss (= Σ|terms|/n)
 //	loss gradients                                          Rel 1e-5 of |c| + |t|/n
 //	optimizer steps (float32 vs float64-then-rounded)       Rel 1e-5 of |p| + |step|
 //	optimizer state (momentum, moments)                     Rel 1e-5 of |state| + |g|
-//	one rounding or none: mul, scale, ReLU and its
-//	backward, max pooling, argmax, dropout masks            exact
+//	one rounding or none: mul, scale, ReLU, leaky ReLU and
+//	their backward, max pooling, argmax, dropout masks      exact
 //
 // Every bound also admits Abs = 1e-30, for results that underflow.
 //

@@ -425,6 +425,7 @@ func TestParityElementwise(t *testing.T) {
 		a, b := p.put(shape, uniform(r, n, -span, span)), p.put(shape, uniform(r, n, -span, span))
 		y := p.put(shape, uniform(r, n, 0, 1)) // an activation's output
 		alpha := r.Float64()*4 - 2
+		slope := []float64{0.01, 0.2, -0.5}[i%3]
 		for _, op := range []struct {
 			name string
 			run  func(be tensor.Backend, d, a, b, y *tensor.Tensor) error
@@ -439,6 +440,12 @@ func TestParityElementwise(t *testing.T) {
 			{"sigmoid backward", func(be tensor.Backend, d, a, _, y *tensor.Tensor) error { return be.SigmoidBackward(d, a, y) }, relTrans},
 			{"tanh", func(be tensor.Backend, d, a, _, _ *tensor.Tensor) error { return be.Tanh(d, a) }, relTrans},
 			{"tanh backward", func(be tensor.Backend, d, a, _, y *tensor.Tensor) error { return be.TanhBackward(d, a, y) }, relTrans},
+			{"leaky relu", func(be tensor.Backend, d, a, _, _ *tensor.Tensor) error { return be.LeakyReLU(d, a, slope) }, 0},
+			{"leaky relu backward", func(be tensor.Backend, d, a, b, _ *tensor.Tensor) error {
+				return be.LeakyReLUBackward(d, a, b, slope)
+			}, 0},
+			{"silu", func(be tensor.Backend, d, a, _, _ *tensor.Tensor) error { return be.SiLU(d, a) }, relTrans},
+			{"silu backward", func(be tensor.Backend, d, a, b, _ *tensor.Tensor) error { return be.SiLUBackward(d, a, b) }, relTrans},
 		} {
 			what := fmt.Sprintf("%s %d: n %d span %v", op.name, i, n, span)
 			d := p.put(shape, nil)
@@ -453,6 +460,15 @@ func TestParityElementwise(t *testing.T) {
 				for k := range mag {
 					yk := float64(y.v[k])
 					mag[k] = math.Abs(float64(a.v[k])) * (1 + yk*yk)
+				}
+			case "silu backward":
+				// dy·s·(1 + x·(1 − s)) cancels near x ≈ −1.28: the terms
+				// are |dy|·s·(1 + |x|·(1 − s)).
+				mag = make([]float64, n)
+				for k := range mag {
+					x := float64(b.v[k])
+					s := 1 / (1 + math.Exp(-x))
+					mag[k] = math.Abs(float64(a.v[k])) * s * (1 + math.Abs(x)*(1-s))
 				}
 			}
 			p.check(what, d, mag, op.rel, absTiny)
@@ -612,6 +628,12 @@ func TestParityOptimizers(t *testing.T) {
 		adam := i%2 == 1
 		so := tensor.SGDParams{LR: 0.1 * r.Float64(), Momentum: []float64{0, 0.9}[r.IntN(2)], WeightDecay: []float64{0, 1e-3}[r.IntN(2)]}
 		ao := tensor.AdamParams{LR: 0.01 * r.Float64(), Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: []float64{0, 1e-2}[r.IntN(2)]}
+		if i%4 == 0 { // every other SGD configuration uses Nesterov momentum
+			so.Momentum, so.Nesterov = 0.9, true
+		}
+		if i%4 == 3 { // every other Adam configuration is AdamW
+			ao.WeightDecay, ao.Decoupled = []float64{0, 0.1}[r.IntN(2)], true
+		}
 		what := fmt.Sprintf("sgd %d: n %d %+v", i, n, so)
 		if adam {
 			what = fmt.Sprintf("adam %d: n %d %+v", i, n, ao)

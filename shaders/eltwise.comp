@@ -16,6 +16,10 @@
 //   OP 9 add bias:     dst = a + b[(i / inner) % channels]
 //   OP 10 spread:      dst = a[i / inner] / alpha       (global average pool backward)
 //   OP 11 dropout:     dst = 0 with probability rate, else keep (see below)
+//   OP 12 leaky relu:  dst = a where a > 0, else alpha·a
+//   OP 13 leaky bwd:   dst = a where b > 0, else alpha·a (a = dy, b = x)
+//   OP 14 silu:        dst = a·sigmoid(a)
+//   OP 15 silu bwd:    dst = a·s·(1 + b·(1 − s)), s = sigmoid(b) (a = dy, b = x)
 layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint OP = 0;
@@ -26,7 +30,7 @@ layout(std430, set = 0, binding = 2) readonly buffer InB { float b[]; };
 
 layout(push_constant) uniform Params {
     uint n;          // element count of dst
-    float alpha;     // scale factor (OP 2), divisor (OP 10)
+    float alpha;     // scale factor (OP 2), divisor (OP 10), slope (OP 12, 13)
     uint inner;      // elements per channel (OP 9) or per broadcast value (OP 10)
     uint channels;   // bias length (OP 9)
     uint seedLo;     // dropout seed, low and high 32 bits (OP 11)
@@ -59,6 +63,16 @@ float tanhSafe(float x) {
     return sign(x) * (1.0 - t) / (1.0 + t);
 }
 
+// sigmoid is 1/(1 + e^−x), evaluated on the side where e^−|x| cannot
+// overflow.
+float sigmoid(float x) {
+    if (x >= 0.0) {
+        return 1.0 / (1.0 + exp(-x));
+    }
+    float e = exp(x);
+    return e / (1.0 + e);
+}
+
 void main() {
     uint i = gl_GlobalInvocationID.x +
         gl_GlobalInvocationID.y * (gl_NumWorkGroups.x * 256u) +
@@ -79,13 +93,7 @@ void main() {
     } else if (OP == 4) {
         r = b[i] > 0.0 ? a[i] : 0.0;
     } else if (OP == 5) {
-        float x = a[i];
-        if (x >= 0.0) {
-            r = 1.0 / (1.0 + exp(-x));
-        } else {
-            float e = exp(x);
-            r = e / (1.0 + e);
-        }
+        r = sigmoid(a[i]);
     } else if (OP == 6) {
         float y = b[i];
         r = a[i] * y * (1.0 - y);
@@ -98,6 +106,19 @@ void main() {
         r = a[i] + b[(i / p.inner) % p.channels];
     } else if (OP == 10) {
         r = a[i / p.inner] / p.alpha;
+    } else if (OP == 12) {
+        float x = a[i];
+        r = x > 0.0 ? x : p.alpha * x;
+    } else if (OP == 13) {
+        float g = a[i];
+        r = b[i] > 0.0 ? g : p.alpha * g;
+    } else if (OP == 14) {
+        float x = a[i];
+        r = x * sigmoid(x);
+    } else if (OP == 15) {
+        float x = b[i];
+        float s = sigmoid(x);
+        r = a[i] * s * (1.0 + x * (1.0 - s));
     } else {
         // tensor.DropoutUniform(seed, i) is (h >> 8)·2^−24 with
         // h = hash32((lo ^ hash32(hi ^ 0x9e3779b9)) ^ hash32(i)); the element

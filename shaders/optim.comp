@@ -3,15 +3,18 @@
 // chosen by the MODE specialization constant, with PyTorch's semantics.
 //
 //   MODE 0 SGD:  g = grad + wd·param; with MOMENTUM v = momentum·v + g and
-//                param −= lr·v, else param −= lr·g.
-//   MODE 1 Adam: g = grad + wd·param; m = β1·m + (1 − β1)·g;
-//                v = β2·v + (1 − β2)·g²;
+//                param −= lr·v (with NESTEROV param −= lr·(g + momentum·v)),
+//                else param −= lr·g.
+//   MODE 1 Adam: param ·= decay (1 − lr·wd for AdamW, whose wd push
+//                constant is then 0; 1 for Adam); g = grad + wd·param;
+//                m = β1·m + (1 − β1)·g; v = β2·v + (1 − β2)·g²;
 //                param −= lr·(m/bc1)/(√(v/bc2) + eps), with the bias
 //                corrections bc1 = 1 − β1^t and bc2 = 1 − β2^t from the host.
 layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const uint MOMENTUM = 0;
+layout(constant_id = 2) const uint NESTEROV = 0;
 
 layout(std430, set = 0, binding = 0) buffer Param { float param[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Grad { float grad[]; };
@@ -25,6 +28,7 @@ layout(push_constant) uniform Params {
     float bc1, bc2;
     float omb1, omb2;  // 1 − β1 and 1 − β2, from the host in float64 (1 − 0.999 loses
                        // four digits when taken from the float32 β2)
+    float decay;       // Adam: the parameter's factor before the update
 } p;
 
 void main() {
@@ -35,16 +39,18 @@ void main() {
         return;
     }
     float w = param[i];
-    float g = grad[i] + p.wd * w;
     if (MODE == 0) {
+        float g = grad[i] + p.wd * w;
         if (MOMENTUM != 0) {
             float vel = p.momentum * m[i] + g;
             m[i] = vel;
-            g = vel;
+            g = NESTEROV != 0 ? g + p.momentum * vel : vel;
         }
         param[i] = w - p.lr * g;
         return;
     }
+    w *= p.decay;
+    float g = grad[i] + p.wd * w;
     float mi = p.beta1 * m[i] + p.omb1 * g;
     float vi = p.beta2 * v[i] + p.omb2 * g * g;
     m[i] = mi;

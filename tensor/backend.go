@@ -131,6 +131,18 @@ type Backend interface {
 	Tanh(dst, x *Tensor) error
 	// TanhBackward sets dx = dy·(1−y²), where y is Tanh's output.
 	TanhBackward(dx, dy, y *Tensor) error
+	// LeakyReLU sets dst = x where x > 0, else slope·x (PyTorch's LeakyReLU
+	// with negative_slope = slope, any finite value). dst may alias x.
+	LeakyReLU(dst, x *Tensor, slope float64) error
+	// LeakyReLUBackward sets dx = dy where x > 0, else slope·dy, where x is
+	// LeakyReLU's input.
+	LeakyReLUBackward(dx, dy, x *Tensor, slope float64) error
+	// SiLU sets dst = x·sigmoid(x) (PyTorch's SiLU), computed without
+	// overflow for any x.
+	SiLU(dst, x *Tensor) error
+	// SiLUBackward sets dx = dy·s·(1 + x·(1−s)), s = sigmoid(x), where x is
+	// SiLU's input.
+	SiLUBackward(dx, dy, x *Tensor) error
 	// Softmax sets dst to the softmax of x along its last axis (rank ≥ 1),
 	// subtracting the row maximum first so that no exponential overflows.
 	Softmax(dst, x *Tensor) error

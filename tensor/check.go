@@ -439,6 +439,16 @@ func CheckElementwise(b Backend, op string, args ...Arg) (int, error) {
 	return n, nil
 }
 
+// CheckSlope validates the negative slope of LeakyReLU and
+// LeakyReLUBackward: any finite value (PyTorch allows negative slopes too);
+// NaN and ±Inf are ErrParam errors.
+func CheckSlope(op string, slope float64) error {
+	if math.IsNaN(slope) || math.IsInf(slope, 0) {
+		return fmt.Errorf("%s: negative slope %v, expected a finite number such as 0.01: %w", op, slope, ErrParam)
+	}
+	return nil
+}
+
 // CheckRows validates a row-wise op over the last axis (Softmax,
 // SoftmaxBackward, ArgMax): every tensor in same has x's shape, and rowsOut, if
 // not nil, has one element per row. It returns the number of rows and the row
@@ -512,7 +522,9 @@ func checkRate(op, name string, v, lo, hi float64) error {
 	return nil
 }
 
-// CheckSGD validates Backend.SGDStep and returns param's element count.
+// CheckSGD validates Backend.SGDStep and returns param's element count. Rates
+// that are negative, NaN or infinite, and Nesterov without momentum, are
+// ErrParam errors; a missing velocity for Momentum ≠ 0 is an ErrShape error.
 func CheckSGD(b Backend, param, grad, velocity *Tensor, o SGDParams) (int, error) {
 	const op = "sgd step"
 	args := []Arg{{"parameter", param}, {"gradient", grad}}
@@ -529,6 +541,9 @@ func CheckSGD(b Backend, param, grad, velocity *Tensor, o SGDParams) (int, error
 		if err := checkRate(op, c.name, c.v, 0, math.MaxFloat64); err != nil {
 			return 0, err
 		}
+	}
+	if o.Nesterov && o.Momentum <= 0 {
+		return 0, fmt.Errorf("%s: Nesterov momentum needs momentum > 0, got %v: %w", op, o.Momentum, ErrParam)
 	}
 	return checkSameShapes(b, op, args)
 }

@@ -31,29 +31,47 @@ type Pool2DParams struct {
 }
 
 // SGDParams configures a stochastic gradient descent step with PyTorch's
-// semantics: g = grad + WeightDecay·param; v = Momentum·v + g (v starts at
-// zero); param −= LR·v, or param −= LR·g when Momentum is 0.
+// semantics (torch.optim.SGD with dampening 0): g = grad + WeightDecay·param;
+// v = Momentum·v + g (v starts at zero); param −= LR·v, or param −= LR·g when
+// Momentum is 0. With Nesterov, param −= LR·(g + Momentum·v) instead, using
+// the updated v (torch.optim.SGD with nesterov=True). LR, Momentum and
+// WeightDecay are finite and ≥ 0; Nesterov needs Momentum > 0.
 type SGDParams struct {
 	LR          float64
 	Momentum    float64
 	WeightDecay float64
+	// Nesterov selects Nesterov momentum: the step is g + Momentum·v.
+	Nesterov bool
 }
 
 // AdamParams configures an Adam step with PyTorch's semantics (L2 weight decay
 // added to the gradient, bias-corrected moments):
 // g = grad + WeightDecay·param; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
 // param −= LR · (m/(1−β1^t)) / (√(v/(1−β2^t)) + Eps), where t is the 1-based step.
+// With Decoupled it is AdamW (torch.optim.AdamW): param ·= 1 − LR·WeightDecay
+// first, and g = grad gets no L2 term. LR, Eps and WeightDecay are finite and
+// ≥ 0; Beta1 and Beta2 are in [0, 1).
 type AdamParams struct {
 	LR          float64
 	Beta1       float64
 	Beta2       float64
 	Eps         float64
 	WeightDecay float64
+	// Decoupled selects AdamW's decoupled weight decay.
+	Decoupled bool
 }
 
 // DefaultAdam returns PyTorch's defaults: LR 1e-3, β1 0.9, β2 0.999, ε 1e-8.
 func DefaultAdam() AdamParams {
 	return AdamParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+}
+
+// DefaultAdamW returns torch.optim.AdamW's defaults: DefaultAdam with
+// WeightDecay 0.01 and Decoupled set.
+func DefaultAdamW() AdamParams {
+	o := DefaultAdam()
+	o.WeightDecay, o.Decoupled = 0.01, true
+	return o
 }
 
 // BCEEpsilon clamps probabilities in binary cross-entropy: log(p) is taken of

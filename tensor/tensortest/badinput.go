@@ -175,6 +175,13 @@ func BadInput(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		{"sigmoid backward output gradient of another length", tensor.ErrShape, func() error { return b.SigmoidBackward(z(3), z(2), z(3)) }},
 		{"tanh output of another length", tensor.ErrShape, func() error { return b.Tanh(z(1), z(3)) }},
 		{"tanh backward output of another length", tensor.ErrShape, func() error { return b.TanhBackward(z(3), z(3), z(9)) }},
+		{"leaky relu output of another length", tensor.ErrShape, func() error { return b.LeakyReLU(z(2), z(3), 0.01) }},
+		{"leaky relu NaN slope", tensor.ErrParam, func() error { return b.LeakyReLU(z(3), z(3), math.NaN()) }},
+		{"leaky relu infinite slope", tensor.ErrParam, func() error { return b.LeakyReLU(z(3), z(3), math.Inf(-1)) }},
+		{"leaky relu backward input of another length", tensor.ErrShape, func() error { return b.LeakyReLUBackward(z(3), z(3), z(4), 0.01) }},
+		{"leaky relu backward NaN slope", tensor.ErrParam, func() error { return b.LeakyReLUBackward(z(3), z(3), z(3), math.NaN()) }},
+		{"silu output of another length", tensor.ErrShape, func() error { return b.SiLU(z(4), z(3)) }},
+		{"silu backward output gradient of another length", tensor.ErrShape, func() error { return b.SiLUBackward(z(3), z(2), z(3)) }},
 		{"softmax output of another shape", tensor.ErrShape, func() error { return b.Softmax(z(6), z(2, 3)) }},
 		{"softmax backward output of another shape", tensor.ErrShape, func() error { return b.SoftmaxBackward(z(2, 3), z(3, 2), z(2, 3)) }},
 		{"argmax output of the wrong length", tensor.ErrShape, func() error { return b.ArgMax(z(3), z(2, 3)) }},
@@ -198,6 +205,12 @@ func BadInput(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		{"sgd momentum without velocity", tensor.ErrShape, func() error { return b.SGDStep(z(3), z(3), nil, tensor.SGDParams{LR: 0.1, Momentum: 0.9}) }},
 		{"sgd velocity of another shape", tensor.ErrShape, func() error {
 			return b.SGDStep(z(3), z(3), z(4), tensor.SGDParams{LR: 0.1, Momentum: 0.9})
+		}},
+		{"sgd Nesterov without momentum", tensor.ErrParam, func() error {
+			return b.SGDStep(z(3), z(3), nil, tensor.SGDParams{LR: 0.1, Nesterov: true})
+		}},
+		{"sgd Nesterov with a velocity but no momentum", tensor.ErrParam, func() error {
+			return b.SGDStep(z(3), z(3), z(3), tensor.SGDParams{LR: 0.1, Nesterov: true})
 		}},
 		{"sgd gradient of another shape", tensor.ErrShape, func() error { return b.SGDStep(z(3), z(1, 3), nil, tensor.SGDParams{LR: 0.1}) }},
 		{"adam step 0", tensor.ErrParam, func() error { return b.AdamStep(z(3), z(3), z(3), z(3), tensor.DefaultAdam(), 0) }},
@@ -292,6 +305,8 @@ func foreignCases(h *harness, foreign func(s ...int) *tensor.Tensor) []badCase {
 		}},
 		{"matmul foreign operand", tensor.ErrBackend, func() error { return b.MatMul(z(2, 2), z(2, 2), foreign(2, 2), false, false) }},
 		{"add into a foreign tensor", tensor.ErrBackend, func() error { return b.Add(foreign(3), z(3), z(3)) }},
+		{"leaky relu foreign input", tensor.ErrBackend, func() error { return b.LeakyReLU(z(3), foreign(3), 0.01) }},
+		{"silu backward foreign input", tensor.ErrBackend, func() error { return b.SiLUBackward(z(3), z(3), foreign(3)) }},
 		{"softmax foreign input", tensor.ErrBackend, func() error { return b.Softmax(z(2, 3), foreign(2, 3)) }},
 		{"mse loss foreign target", tensor.ErrBackend, func() error { return b.MSELoss(z(1), nil, z(4), foreign(4)) }},
 		{"sgd foreign velocity", tensor.ErrBackend, func() error {

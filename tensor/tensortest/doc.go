@@ -43,7 +43,9 @@
 // with mag = 1 (absolutely), since tanh computed from exponentials cancels
 // near 0. Selections that involve no arithmetic (max pooling, ReLU, arg max,
 // the keep-or-drop choice of dropout, copies, uploads and downloads) must
-// match exactly. The longest reductions of same-signed terms (losses over
+// match exactly, and so must leaky ReLU and its backward, one correctly
+// rounded multiplication by the slope rounded to the dtype. SiLU's backward
+// is compared relative to its terms |dy|·s·(1 + |x|·(1−s)). The longest reductions of same-signed terms (losses over
 // 17000 elements) stay within the float32 bound only when a backend sums
 // pairwise, in a tree or in a wider type, not serially in float32.
 //

@@ -77,8 +77,9 @@ func activationInput(h *harness, n int) []float64 {
 	return h.round(append(x, 0, math.Copysign(0, -1), 1e-6, -1e-6, 3e-3, -3e-3, 30, -30, 88, 100, -100, 1000, -1000))
 }
 
-// Activations checks ReLU, Sigmoid, Tanh and their backward ops, including
-// inputs whose exponential overflows and in-place application.
+// Activations checks ReLU, LeakyReLU (positive, zero and negative slopes),
+// Sigmoid, Tanh, SiLU and their backward ops, including inputs whose
+// exponential overflows and in-place application.
 func Activations(t *testing.T, b tensor.Backend, dt tensor.DType) {
 	for _, size := range []int{300, 70_000} {
 		h := newHarness(named(t, "%d random inputs", size), b, dt)
@@ -128,6 +129,9 @@ func checkActivations(h *harness, size int) {
 		}
 	}
 
+	checkLeakyReLU(h, x, dy)
+	checkSiLU(h, x, dy)
+
 	// Backward ops take the forward output y (as the backend rounds it).
 	ys := h.round(append([]float64(nil), sig...))
 	yt := h.round(append([]float64(nil), tanh...))
@@ -160,6 +164,76 @@ func checkActivations(h *harness, size int) {
 		if h.ok(op.name+" in place", op.f(g, g, in)) {
 			compare(h.t, op.name+" in place", h.read(g), op.ref, op.mag, op.tol)
 		}
+	}
+}
+
+// checkLeakyReLU checks LeakyReLU and LeakyReLUBackward on inputs x and
+// output gradients dy, into separate destinations and in place. Both are one
+// multiplication by the slope rounded to the dtype, or a copy, so they must
+// match the reference exactly.
+func checkLeakyReLU(h *harness, x, dy []float64) {
+	b, n := h.b, len(x)
+	xt, dyt := h.from(x, n), h.from(dy, n)
+	for _, slope := range []float64{0.01, 0.2, 0, -0.5, 1.0 / 3} {
+		rs := h.round([]float64{slope})[0]
+		fwd, bwd := make([]float64, n), make([]float64, n)
+		for i, v := range x {
+			fwd[i], bwd[i] = v, dy[i]
+			if !(v > 0) {
+				fwd[i], bwd[i] = rs*v, rs*dy[i]
+			}
+		}
+		h.round(fwd)
+		h.round(bwd)
+		st := named(h.t, "slope %v", slope)
+		y := h.dst(n)
+		if h.ok("leaky relu", b.LeakyReLU(y, xt, slope)) {
+			compare(st, "leaky relu", h.read(y), fwd, nil, exact)
+		}
+		in := h.from(x, n)
+		if h.ok("leaky relu in place", b.LeakyReLU(in, in, slope)) {
+			compare(st, "leaky relu in place", h.read(in), fwd, nil, exact)
+		}
+		dx := h.dst(n)
+		if h.ok("leaky relu backward", b.LeakyReLUBackward(dx, dyt, xt, slope)) {
+			compare(st, "leaky relu backward", h.read(dx), bwd, nil, exact)
+		}
+		g := h.from(dy, n)
+		if h.ok("leaky relu backward in place", b.LeakyReLUBackward(g, g, xt, slope)) {
+			compare(st, "leaky relu backward in place", h.read(g), bwd, nil, exact)
+		}
+	}
+}
+
+// checkSiLU checks SiLU and SiLUBackward on inputs x and output gradients dy,
+// into separate destinations and in place. The backward is compared relative
+// to |dy|·s·(1 + |x|·(1−s)), its terms, since 1 + x·(1−s) cancels near
+// x ≈ −1.28, where SiLU has its minimum.
+func checkSiLU(h *harness, x, dy []float64) {
+	b, tol, n := h.b, Tolerance(h.dt), len(x)
+	xt, dyt := h.from(x, n), h.from(dy, n)
+	fwd, bwd, bwdMag := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i, v := range x {
+		s := refSigmoid(v)
+		fwd[i] = v * s
+		bwd[i] = dy[i] * s * (1 + v*(1-s))
+		bwdMag[i] = math.Abs(dy[i]) * s * (1 + math.Abs(v)*(1-s))
+	}
+	y := h.dst(n)
+	if h.ok("silu", b.SiLU(y, xt)) {
+		compare(h.t, "silu", h.read(y), fwd, nil, tol)
+	}
+	in := h.from(x, n)
+	if h.ok("silu in place", b.SiLU(in, in)) {
+		compare(h.t, "silu in place", h.read(in), fwd, nil, tol)
+	}
+	dx := h.dst(n)
+	if h.ok("silu backward", b.SiLUBackward(dx, dyt, xt)) {
+		compare(h.t, "silu backward", h.read(dx), bwd, bwdMag, tol)
+	}
+	g := h.from(dy, n)
+	if h.ok("silu backward in place", b.SiLUBackward(g, g, xt)) {
+		compare(h.t, "silu backward in place", h.read(g), bwd, bwdMag, tol)
 	}
 }
 

@@ -93,8 +93,8 @@ func (h *harness) forward(in, out *tensor.Tensor, name string, op func() error) 
 // GradCheck compares every backward op with central differences of the
 // backend's own forward ops (see the package documentation): convolution
 // (input, kernel, bias), max and average pooling, global average pooling,
-// matmul (all transposes), add bias, ReLU, sigmoid, tanh, softmax and the
-// three losses. It runs in Float64 only and skips otherwise.
+// matmul (all transposes), add bias, ReLU, leaky ReLU, sigmoid, tanh, SiLU,
+// softmax and the three losses. It runs in Float64 only and skips otherwise.
 func GradCheck(t *testing.T, b tensor.Backend, dt tensor.DType) {
 	if dt != tensor.Float64 || !b.Caps().Supports(tensor.Float64) {
 		t.Skipf("gradient checks run in float64 only (dtype %v, backend dtypes %v)", dt, b.Caps().DTypes)
@@ -266,6 +266,11 @@ func gradActivations(t *testing.T, b tensor.Backend) {
 		{"relu", b.ReLU, b.ReLUBackward, false},
 		{"sigmoid", b.Sigmoid, b.SigmoidBackward, true},
 		{"tanh", b.Tanh, b.TanhBackward, true},
+		{"silu", b.SiLU, b.SiLUBackward, false},
+		{"leaky relu 0.1", func(y, x *tensor.Tensor) error { return b.LeakyReLU(y, x, 0.1) },
+			func(dx, dy, x *tensor.Tensor) error { return b.LeakyReLUBackward(dx, dy, x, 0.1) }, false},
+		{"leaky relu -0.3", func(y, x *tensor.Tensor) error { return b.LeakyReLU(y, x, -0.3) },
+			func(dx, dy, x *tensor.Tensor) error { return b.LeakyReLUBackward(dx, dy, x, -0.3) }, false},
 	} {
 		h.upload(xt, x)
 		h.must(a.name, a.fwd(yt, xt))

@@ -106,9 +106,10 @@ func Losses(t *testing.T, b tensor.Backend, dt tensor.DType) {
 // optimSteps is the number of consecutive optimizer steps each case takes.
 const optimSteps = 3
 
-// Optimizers checks SGDStep (plain, with momentum, with weight decay) and
-// AdamStep (PyTorch defaults and non-default values that make every term
-// count) over several steps against the documented update rules; the state
+// Optimizers checks SGDStep (plain, with momentum, with weight decay, with
+// Nesterov momentum) and AdamStep (PyTorch defaults, AdamW with its defaults,
+// and non-default values that make every term count, with coupled and
+// decoupled weight decay) over several steps against the documented update rules; the state
 // tensors carry over from step to step and the gradient is left unchanged.
 // Parameters and gradients have magnitudes in [0.1, 1], so that the bound,
 // relative to the parameter, admits a float32 backend's rounding of β1, β2
@@ -128,7 +129,9 @@ func Optimizers(t *testing.T, b tensor.Backend, dt tensor.DType) {
 	gradient := func(h *harness, n int) []float64 { // |g| ≥ 0.1: no cancellation with weight decay
 		return h.round(awayFromZero(r, n))
 	}
-	sgds := []tensor.SGDParams{{LR: 0.1}, {LR: 0.05, Momentum: 0.9}, {LR: 0.1, WeightDecay: 0.01}, {LR: 0.01, Momentum: 0.5, WeightDecay: 0.05}}
+	sgds := []tensor.SGDParams{{LR: 0.1}, {LR: 0.05, Momentum: 0.9}, {LR: 0.1, WeightDecay: 0.01},
+		{LR: 0.05, Momentum: 0.9, Nesterov: true}, {LR: 0.01, Momentum: 0.5, WeightDecay: 0.05, Nesterov: true},
+		{LR: 0.01, Momentum: 0.5, WeightDecay: 0.05}}
 	for i, o := range sgds {
 		for _, s := range shapes(i == len(sgds)-1) {
 			h := newHarness(named(t, "seed %#x sgd %+v shape %v", seed, o, s), b, dt)
@@ -157,7 +160,9 @@ func Optimizers(t *testing.T, b tensor.Backend, dt tensor.DType) {
 			h.release()
 		}
 	}
-	adams := []tensor.AdamParams{tensor.DefaultAdam(), {LR: 0.01, Beta1: 0.8, Beta2: 0.9, Eps: 0.1, WeightDecay: 0.05}}
+	adams := []tensor.AdamParams{tensor.DefaultAdam(), tensor.DefaultAdamW(),
+		{LR: 0.01, Beta1: 0.8, Beta2: 0.9, Eps: 0.1, WeightDecay: 0.5, Decoupled: true},
+		{LR: 0.01, Beta1: 0.8, Beta2: 0.9, Eps: 0.1, WeightDecay: 0.05}}
 	for i, o := range adams {
 		for _, s := range shapes(i == len(adams)-1) {
 			h := newHarness(named(t, "seed %#x adam %+v shape %v", seed, o, s), b, dt)

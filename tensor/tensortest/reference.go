@@ -511,18 +511,22 @@ func refSoftmaxCrossEntropy(x, t []float64, rows, cols int) lossRef {
 }
 
 // refSGD applies one SGD step in place: g = grad + wd·p; v = μ·v + g;
-// p −= lr·v (p −= lr·g when μ = 0; v may then be nil). It returns the
-// magnitudes of the terms of the new p and v.
+// p −= lr·v, or p −= lr·(g + μ·v) with Nesterov (p −= lr·g when μ = 0; v may
+// then be nil). It returns the magnitudes of the terms of the new p and v.
 func refSGD(p, grad, v []float64, o tensor.SGDParams) (pMag, vMag []float64) {
 	pMag, vMag = make([]float64, len(p)), make([]float64, len(p))
 	for i := range p {
 		g := grad[i] + o.WeightDecay*p[i]
 		gm := math.Abs(grad[i]) + math.Abs(o.WeightDecay*p[i])
 		if o.Momentum != 0 {
-			gm += math.Abs(o.Momentum * v[i])
+			vMag[i] = gm + math.Abs(o.Momentum*v[i])
 			v[i] = o.Momentum*v[i] + g
-			vMag[i] = gm
-			g = v[i]
+			if o.Nesterov {
+				g += o.Momentum * v[i]
+				gm += o.Momentum * vMag[i]
+			} else {
+				g, gm = v[i], vMag[i]
+			}
 		}
 		pMag[i] = math.Abs(p[i]) + o.LR*gm
 		p[i] -= o.LR * g
@@ -532,21 +536,29 @@ func refSGD(p, grad, v []float64, o tensor.SGDParams) (pMag, vMag []float64) {
 
 // refAdam applies one Adam step (1-based step t) in place:
 // g = grad + wd·p; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
-// p −= lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + ε). It returns the magnitudes of
+// p −= lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + ε). With Decoupled (AdamW) p is
+// first multiplied by 1 − lr·wd and g = grad. It returns the magnitudes of
 // the terms of the new p, m and v.
 func refAdam(p, grad, m, v []float64, o tensor.AdamParams, t int) (pMag, mMag, vMag []float64) {
 	pMag, mMag, vMag = make([]float64, len(p)), make([]float64, len(p)), make([]float64, len(p))
 	c1 := 1 - math.Pow(o.Beta1, float64(t))
 	c2 := 1 - math.Pow(o.Beta2, float64(t))
 	for i := range p {
-		g := grad[i] + o.WeightDecay*p[i]
-		gm := math.Abs(grad[i]) + math.Abs(o.WeightDecay*p[i])
+		pm := math.Abs(p[i])
+		wd := o.WeightDecay
+		if o.Decoupled {
+			pm += math.Abs(o.LR * wd * p[i])
+			p[i] *= 1 - o.LR*wd
+			wd = 0
+		}
+		g := grad[i] + wd*p[i]
+		gm := math.Abs(grad[i]) + math.Abs(wd*p[i])
 		mMag[i] = o.Beta1*math.Abs(m[i]) + (1-o.Beta1)*gm
 		vMag[i] = o.Beta2*v[i] + (1-o.Beta2)*gm*gm
 		m[i] = o.Beta1*m[i] + (1-o.Beta1)*g
 		v[i] = o.Beta2*v[i] + (1-o.Beta2)*g*g
 		step := o.LR * (m[i] / c1) / (math.Sqrt(v[i]/c2) + o.Eps)
-		pMag[i] = math.Abs(p[i]) + math.Abs(step)
+		pMag[i] = pm + math.Abs(step)
 		p[i] -= step
 	}
 	return pMag, mMag, vMag

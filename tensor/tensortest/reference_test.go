@@ -261,8 +261,24 @@ func TestOptimizerReferenceExamples(t *testing.T) {
 	if math.Abs(p[0]-0.715) > 1e-15 || math.Abs(v[0]-1.85) > 1e-15 {
 		t.Errorf("sgd: p %v v %v, expected 0.715 1.85", p[0], v[0])
 	}
+	p, v = []float64{1}, []float64{0}
+	o := tensor.SGDParams{LR: 0.1, Momentum: 0.5, Nesterov: true}
+	refSGD(p, []float64{1}, v, o)
+	// v = 1; p = 1 − 0.1·(1 + 0.5·1) = 0.85.
+	refSGD(p, []float64{1}, v, o)
+	// v = 0.5 + 1 = 1.5; p = 0.85 − 0.1·(1 + 0.75) = 0.675.
+	if math.Abs(p[0]-0.675) > 1e-15 || v[0] != 1.5 {
+		t.Errorf("nesterov sgd: p %v v %v, expected 0.675 1.5", p[0], v[0])
+	}
+	// AdamW: p = 2·(1 − 0.1·0.5) = 1.9, then the Adam step of g = 3 (no L2
+	// term) moves it by lr = 0.1 when ε = 0.
+	p, m, s := []float64{2}, []float64{0}, []float64{0}
+	refAdam(p, []float64{3}, m, s, tensor.AdamParams{LR: 0.1, Beta1: 0.9, Beta2: 0.999, WeightDecay: 0.5, Decoupled: true}, 1)
+	if math.Abs(p[0]-1.8) > 1e-15 || math.Abs(m[0]-0.3) > 1e-15 {
+		t.Errorf("adamw first step: p %v m %v, expected 1.8 0.3", p[0], m[0])
+	}
 	// The first Adam step moves every parameter by lr·g/(|g| + ε): about lr.
-	p, m, s := []float64{1, 1}, []float64{0, 0}, []float64{0, 0}
+	p, m, s = []float64{1, 1}, []float64{0, 0}, []float64{0, 0}
 	refAdam(p, []float64{3, -0.001}, m, s, tensor.DefaultAdam(), 1)
 	if math.Abs(p[0]-(1-1e-3)) > 1e-10 || math.Abs(p[1]-(1+1e-3)) > 1e-8 {
 		t.Errorf("adam first step: %v, expected [0.999 1.001]", p)

@@ -185,4 +185,18 @@ func (u *Unsupported) AdamStep(_, _, _, _ *tensor.Tensor, _ tensor.AdamParams, _
 	return u.err("adam step")
 }
 
+// LeakyReLU returns an ErrUnsupported error.
+func (u *Unsupported) LeakyReLU(_, _ *tensor.Tensor, _ float64) error { return u.err("leaky relu") }
+
+// LeakyReLUBackward returns an ErrUnsupported error.
+func (u *Unsupported) LeakyReLUBackward(_, _, _ *tensor.Tensor, _ float64) error {
+	return u.err("leaky relu backward")
+}
+
+// SiLU returns an ErrUnsupported error.
+func (u *Unsupported) SiLU(_, _ *tensor.Tensor) error { return u.err("silu") }
+
+// SiLUBackward returns an ErrUnsupported error.
+func (u *Unsupported) SiLUBackward(_, _, _ *tensor.Tensor) error { return u.err("silu backward") }
+
 var _ tensor.Backend = (*Unsupported)(nil)
