@@ -32,7 +32,8 @@
 // # Layers
 //
 // Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Reshape, Dense, ReLU,
-// Sigmoid, Tanh, Softmax and Dropout. Shapes are per sample: a convolution takes
+// Sigmoid, Tanh, Softmax, Dropout and Residual, a composite layer y = body(x)
+// + shortcut(x) whose paths are layer chains (nestable). Shapes are per sample: a convolution takes
 // [C, H, W], Dense takes [in]. GlobalAvgPool2D returns [C] (PyTorch's
 // AdaptiveAvgPool2d(1) followed by Flatten), so a Dense layer can follow it
 // directly.
@@ -56,6 +57,7 @@
 //	        | "reshape(" dim { "," dim } ")"     one dim may be -1
 //	        | "dense(" in "," out [ ",nobias" ] ")"
 //	        | "dropout(" rate ")"                 0 ≤ rate < 1
+//	        | "residual[" spec [ " | " spec ] "]"  body, optional shortcut
 //	convopt = "s" size | "p" size | "d" size | "g" int | "nobias"
 //	poolopt = "s" size | "p" size                 stride defaults to the window
 //	size    = int | int "x" int
@@ -68,7 +70,10 @@
 // SaveSafetensors and LoadSafetensors store weights in the safetensors format
 // with the names and layouts of PyTorch's nn.Sequential state_dict ("0.weight",
 // "0.bias", "3.weight", …; the index is the layer's position, parameterless
-// layers included; convolution weights [out, in/groups, kh, kw], dense weights
+// layers included; a residual block's tensors are "4.body.0.weight",
+// "4.shortcut.0.weight", as for a torch module with body and shortcut
+// nn.Sequential submodules; buffers such as BatchNorm's running statistics
+// are saved too; convolution weights [out, in/groups, kh, kw], dense weights
 // [out, in]), so weights move between vkcnn and PyTorch both ways. SaveNpy and
 // LoadNpy read and write NumPy .npy arrays. Every file is written to a temporary
 // name in the same directory and then renamed.

@@ -91,6 +91,7 @@ func TestGradCheckModel(t *testing.T) {
 	}{
 		{"conv(1,3,3,p1) relu maxpool(2) flatten dense(12,4) softmax", nn.MSELoss()},
 		{"conv(2,4,3,s2,p1,g2) tanh avgpool(2) flatten dense(4,3) dropout(0.3)", nn.CrossEntropyLoss()},
+		{"conv(2,3,3,p1) residual[conv(3,3,3,p1) tanh conv(3,3,3,p1)] tanh residual[conv(3,4,3,s2,p1) tanh residual[conv(4,4,1) sigmoid] | conv(3,4,1,s2)] gap dense(4,3)", nn.CrossEntropyLoss()},
 	} {
 		t.Run(c.spec, func(t *testing.T) {
 			m, err := nn.Parse(c.spec)
@@ -138,6 +139,9 @@ func TestGradCheckLayers(t *testing.T) {
 		{"tanh", tensor.Shape{10}, nn.MSELoss()},
 		{"softmax", tensor.Shape{6}, nn.MSELoss()},
 		{"dropout(0.5)", tensor.Shape{10}, nn.MSELoss()},
+		{"residual[conv(2,2,3,p1) tanh]", tensor.Shape{2, 4, 4}, nn.MSELoss()},
+		{"residual[conv(2,3,3,s2,p1) relu | conv(2,3,1,s2,nobias)]", tensor.Shape{2, 5, 5}, nn.MSELoss()},
+		{"residual[dense(6,6) dropout(0.4)]", tensor.Shape{6}, nn.MSELoss()},
 	} {
 		t.Run(c.spec, func(t *testing.T) {
 			m, err := nn.Parse(c.spec)

@@ -13,11 +13,13 @@ type HostTensor struct {
 	// Shape lists the dimensions, outermost first; an empty shape is a scalar.
 	Shape tensor.Shape
 	// Data is a []float32 or []float64 with Shape.Len() elements in row-major
-	// (C) order.
+	// (C) order, or a []int64 for an integer buffer such as BatchNorm's
+	// num_batches_tracked (safetensors files only).
 	Data any
 }
 
-// DType returns Float32 or Float64 from Data's type, or 0 for anything else.
+// DType returns Float32 or Float64 from Data's type, or 0 for anything else
+// ([]int64 included).
 func (h HostTensor) DType() tensor.DType {
 	switch h.Data.(type) {
 	case []float32:
@@ -39,14 +41,21 @@ func (h HostTensor) Float64s() []float64 {
 		return out
 	case []float64:
 		return append([]float64(nil), d...)
+	case []int64:
+		out := make([]float64, len(d))
+		for i, v := range d {
+			out[i] = float64(v)
+		}
+		return out
 	}
 	return nil
 }
 
-// check returns an error unless Data is a float slice of Shape.Len() elements.
+// check returns an error unless Data is a float (or int64) slice of
+// Shape.Len() elements.
 func (h HostTensor) check(what string) error {
-	if h.DType() == 0 {
-		return fmt.Errorf("%s: data is %T, expected []float32 or []float64: %w", what, h.Data, tensor.ErrDType)
+	if _, isInt := h.Data.([]int64); h.DType() == 0 && !isInt {
+		return fmt.Errorf("%s: data is %T, expected []float32, []float64 or []int64: %w", what, h.Data, tensor.ErrDType)
 	}
 	for i, d := range h.Shape {
 		if d < 0 {
@@ -59,9 +68,11 @@ func (h HostTensor) check(what string) error {
 	return nil
 }
 
-// hostLen returns the length of a []float32 or []float64, or -1.
+// hostLen returns the length of a []float32, []float64 or []int64, or -1.
 func hostLen(data any) int {
 	switch d := data.(type) {
+	case []int64:
+		return len(d)
 	case []float32:
 		return len(d)
 	case []float64:
@@ -78,6 +89,8 @@ func convertHost(data any, dt tensor.DType, n int, what string) (any, error) {
 		return nil, err
 	}
 	switch {
+	case h.DType() == 0:
+		return nil, fmt.Errorf("%s: data is %T, expected []float32 or []float64: %w", what, h.Data, tensor.ErrDType)
 	case h.DType() == dt:
 		return data, nil
 	case dt == tensor.Float32:

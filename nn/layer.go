@@ -64,6 +64,50 @@ type Param struct {
 	Frozen bool
 }
 
+// Buffer is non-learnable state of a layer that files and checkpoints save
+// with the parameters, under PyTorch's state_dict names: BatchNorm's
+// running_mean and running_var (Value, on the backend) and
+// num_batches_tracked (Count, an integer kept on the host and stored as an
+// int64 scalar).
+type Buffer struct {
+	// Name is the state_dict key, prefixed like Param.Name once built.
+	Name string
+	// Value holds a floating-point buffer; nil for a counter.
+	Value *tensor.Tensor
+	// Count holds an integer buffer when Value is nil.
+	Count *int64
+}
+
+// BufferLayer is a Layer with buffers (BatchNorm, and composite layers that
+// hold one). Sequential saves, loads and frees them with the parameters.
+type BufferLayer interface {
+	Layer
+	// Buffers returns the buffers in state_dict order, or nil before Build.
+	Buffers() []*Buffer
+}
+
+// layerBuffers returns l's buffers, or nil for a layer without any.
+func layerBuffers(l Layer) []*Buffer {
+	if bl, ok := l.(BufferLayer); ok {
+		return bl.Buffers()
+	}
+	return nil
+}
+
+// freeBuffers releases the tensors of bufs, ignoring those already freed, and
+// returns the first other error.
+func freeBuffers(bufs []*Buffer) error {
+	var first error
+	for _, b := range bufs {
+		if b.Value != nil && !b.Value.Freed() {
+			if err := b.Value.Free(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
 // Set uploads data, a []float32 or []float64 with one value per element in
 // row-major order, into the parameter (converting to its dtype). It returns
 // ErrNotBuilt before Build and a tensor.ErrShape error for a wrong length.

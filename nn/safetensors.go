@@ -43,12 +43,16 @@ type safetensorsEntry struct {
 	DataOffsets [2]int64 `json:"data_offsets"`
 }
 
-// dtypeCode returns "F32" or "F64".
-func dtypeCode(dt tensor.DType) string {
-	if dt == tensor.Float64 {
-		return "F64"
+// dtypeCode returns "F32", "F64" or "I64" for h's data and the size of one
+// element in bytes.
+func dtypeCode(h HostTensor) (string, int) {
+	switch h.Data.(type) {
+	case []float64:
+		return "F64", 8
+	case []int64:
+		return "I64", 8
 	}
-	return "F32"
+	return "F32", 4
 }
 
 // EncodeSafetensors writes the tensors and the metadata (may be nil) to w in
@@ -75,8 +79,9 @@ func EncodeSafetensors(w io.Writer, tensors map[string]HostTensor, meta map[stri
 		if err := h.check("safetensors: tensor " + strconv.Quote(name)); err != nil {
 			return err
 		}
-		size := int64(h.Shape.Len() * h.DType().Size())
-		header[name] = safetensorsEntry{DType: dtypeCode(h.DType()), Shape: append([]int{}, h.Shape...), DataOffsets: [2]int64{off, off + size}}
+		code, elem := dtypeCode(h)
+		size := int64(h.Shape.Len() * elem)
+		header[name] = safetensorsEntry{DType: code, Shape: append([]int{}, h.Shape...), DataOffsets: [2]int64{off, off + size}}
 		off += size
 	}
 	js, err := json.Marshal(header)
@@ -100,9 +105,16 @@ func EncodeSafetensors(w io.Writer, tensors map[string]HostTensor, meta map[stri
 	return nil
 }
 
-// encodeLE returns the little-endian bytes of a []float32 or []float64.
+// encodeLE returns the little-endian bytes of a []float32, []float64 or
+// []int64.
 func encodeLE(data any) []byte {
 	switch d := data.(type) {
+	case []int64:
+		out := make([]byte, 0, 8*len(d))
+		for _, v := range d {
+			out = binary.LittleEndian.AppendUint64(out, uint64(v))
+		}
+		return out
 	case []float32:
 		out := make([]byte, 0, 4*len(d))
 		for _, v := range d {
@@ -136,7 +148,7 @@ func decodeLE(b []byte, dt tensor.DType) any {
 }
 
 // DecodeSafetensors parses a safetensors file held in data and returns its
-// tensors (F32 as []float32, F64 as []float64) and metadata. Every length and
+// tensors (F32 as []float32, F64 as []float64, I64 as []int64) and metadata. Every length and
 // offset is checked against the size of data before anything is allocated, so
 // a corrupt file costs no more memory than its size. Errors wrap ErrFormat and
 // name the tensor at fault.
@@ -184,16 +196,15 @@ func DecodeSafetensors(data []byte) (map[string]HostTensor, map[string]string, e
 		if e.DType == nil || e.Shape == nil || e.DataOffsets == nil || len(*e.DataOffsets) != 2 {
 			return nil, nil, bad("tensor %q: header entry needs dtype, shape and two data_offsets", name)
 		}
-		var dt tensor.DType
+		var size int64
 		switch *e.DType {
 		case "F32":
-			dt = tensor.Float32
-		case "F64":
-			dt = tensor.Float64
+			size = 4
+		case "F64", "I64":
+			size = 8
 		default:
-			return nil, nil, bad("tensor %q: dtype %q unsupported, expected F32 or F64", name, *e.DType)
+			return nil, nil, bad("tensor %q: dtype %q unsupported, expected F32, F64 or I64", name, *e.DType)
 		}
-		size := int64(dt.Size())
 		limit := int64(len(body)) / size // the most elements the data can hold
 		count := int64(1)
 		shape := make(tensor.Shape, len(*e.Shape))
@@ -232,11 +243,19 @@ func DecodeSafetensors(data []byte) (map[string]HostTensor, map[string]string, e
 	}
 	out := make(map[string]HostTensor, len(entries))
 	for name, e := range entries {
-		dt := tensor.Float32
-		if e.DType == "F64" {
-			dt = tensor.Float64
+		raw := body[e.DataOffsets[0]:e.DataOffsets[1]]
+		switch e.DType {
+		case "I64":
+			d := make([]int64, len(raw)/8)
+			for i := range d {
+				d[i] = int64(binary.LittleEndian.Uint64(raw[8*i:]))
+			}
+			out[name] = HostTensor{Shape: e.Shape, Data: d}
+		case "F64":
+			out[name] = HostTensor{Shape: e.Shape, Data: decodeLE(raw, tensor.Float64)}
+		default:
+			out[name] = HostTensor{Shape: e.Shape, Data: decodeLE(raw, tensor.Float32)}
 		}
-		out[name] = HostTensor{Shape: e.Shape, Data: decodeLE(body[e.DataOffsets[0]:e.DataOffsets[1]], dt)}
 	}
 	return out, meta, nil
 }
@@ -263,9 +282,10 @@ func ReadSafetensors(path string) (map[string]HostTensor, map[string]string, err
 	return ts, meta, nil
 }
 
-// StateDict downloads every parameter into a map keyed by its state_dict name
-// ("0.weight", …), like PyTorch's state_dict(). Errors: ErrNotBuilt and the
-// backend's Download errors.
+// StateDict downloads every parameter and buffer into a map keyed by its
+// state_dict name ("0.weight", "1.running_mean", …), like PyTorch's
+// state_dict(); an integer buffer (num_batches_tracked) comes as a []int64
+// scalar. Errors: ErrNotBuilt and the backend's Download errors.
 func (m *Sequential) StateDict() (map[string]HostTensor, error) {
 	if err := m.ready("state dict"); err != nil {
 		return nil, err
@@ -278,31 +298,73 @@ func (m *Sequential) StateDict() (map[string]HostTensor, error) {
 		}
 		sd[p.Name] = h
 	}
+	for _, b := range m.Buffers() {
+		if b.Value == nil {
+			sd[b.Name] = HostTensor{Shape: tensor.Shape{}, Data: []int64{*b.Count}}
+			continue
+		}
+		h, err := ToHost(b.Value)
+		if err != nil {
+			return nil, fmt.Errorf("state dict: %s: %w", b.Name, err)
+		}
+		sd[b.Name] = h
+	}
 	return sd, nil
 }
 
-// LoadStateDict uploads the tensors of sd into the parameters of the same
-// name, like PyTorch's strict load_state_dict: a missing tensor, an unexpected
-// one or a shape that differs is an error naming the tensor (wrapping
-// tensor.ErrShape), and then nothing is loaded. float32 and float64 data are
-// converted to the model's dtype.
+// LoadStateDict uploads the tensors of sd into the parameters and buffers of
+// the same name, like PyTorch's strict load_state_dict: a missing tensor, an
+// unexpected one or a shape that differs is an error naming the tensor
+// (wrapping tensor.ErrShape; an integer buffer given as floats or the reverse
+// wraps tensor.ErrDType), and then nothing is loaded. float32 and float64 data
+// are converted to the model's dtype.
 func (m *Sequential) LoadStateDict(sd map[string]HostTensor) error {
 	if err := m.ready("load state dict"); err != nil {
 		return err
 	}
-	params := m.Params()
-	known := map[string]bool{}
-	for _, p := range params {
-		known[p.Name] = true
-		h, ok := sd[p.Name]
-		if !ok {
-			return fmt.Errorf("load state dict: tensor %q missing (model %s): %w", p.Name, m, tensor.ErrShape)
+	type slot struct {
+		name  string
+		shape tensor.Shape
+		count *int64 // integer buffer
+		set   func(data any) error
+	}
+	var slots []slot
+	for _, p := range m.Params() {
+		slots = append(slots, slot{p.Name, p.Value.Shape(), nil, p.Set})
+	}
+	for _, b := range m.Buffers() {
+		if b.Value == nil {
+			slots = append(slots, slot{b.Name, tensor.Shape{}, b.Count, nil})
+			continue
 		}
-		if err := h.check("load state dict: tensor " + strconv.Quote(p.Name)); err != nil {
+		v := b.Value
+		slots = append(slots, slot{b.Name, v.Shape(), nil, func(data any) error {
+			d, err := convertHost(data, v.DType(), v.Len(), "buffer "+b.Name)
+			if err != nil {
+				return err
+			}
+			return v.Backend().Upload(v, d)
+		}})
+	}
+	known := map[string]bool{}
+	for _, sl := range slots {
+		known[sl.name] = true
+		h, ok := sd[sl.name]
+		if !ok {
+			return fmt.Errorf("load state dict: tensor %q missing (model %s): %w", sl.name, m, tensor.ErrShape)
+		}
+		if err := h.check("load state dict: tensor " + strconv.Quote(sl.name)); err != nil {
 			return err
 		}
-		if want := p.Value.Shape(); !h.Shape.Equal(want) {
-			return fmt.Errorf("load state dict: tensor %q has shape %v, expected %v: %w", p.Name, h.Shape, want, tensor.ErrShape)
+		if !h.Shape.Equal(sl.shape) {
+			return fmt.Errorf("load state dict: tensor %q has shape %v, expected %v: %w", sl.name, h.Shape, sl.shape, tensor.ErrShape)
+		}
+		if _, isInt := h.Data.([]int64); isInt != (sl.count != nil) {
+			want := "float32 or float64"
+			if sl.count != nil {
+				want = "int64"
+			}
+			return fmt.Errorf("load state dict: tensor %q holds %T, expected %s: %w", sl.name, h.Data, want, tensor.ErrDType)
 		}
 	}
 	var extra []string
@@ -315,17 +377,21 @@ func (m *Sequential) LoadStateDict(sd map[string]HostTensor) error {
 		slices.Sort(extra)
 		return fmt.Errorf("load state dict: unexpected tensor %s (model %s): %w", strings.Join(extra, ", "), m, tensor.ErrShape)
 	}
-	for _, p := range params {
-		if err := p.Set(sd[p.Name].Data); err != nil {
+	for _, sl := range slots {
+		if sl.count != nil {
+			*sl.count = sd[sl.name].Data.([]int64)[0]
+			continue
+		}
+		if err := sl.set(sd[sl.name].Data); err != nil {
 			return fmt.Errorf("load state dict: %w", err)
 		}
 	}
 	return nil
 }
 
-// SaveSafetensors writes the parameters to path in the safetensors format,
-// named and laid out like PyTorch's nn.Sequential state_dict, in the model's
-// dtype (F32 or F64). The metadata holds "format": "pt", the model spec
+// SaveSafetensors writes the parameters and buffers to path in the
+// safetensors format, named and laid out like PyTorch's nn.Sequential
+// state_dict, in the model's dtype (F32 or F64; num_batches_tracked as I64). The metadata holds "format": "pt", the model spec
 // (MetaSpec) and the input shape (MetaInput), which LoadModel reads. The write
 // is atomic. Errors: ErrNotBuilt, the backend's Download errors and file
 // errors naming path.
@@ -358,8 +424,8 @@ func (m *Sequential) LoadSafetensors(path string) error {
 	return nil
 }
 
-// paramShapes returns the names and shapes of the parameters layer l will
-// have once built, in state_dict order, without allocating them.
+// paramShapes returns the names and shapes of the parameters (and buffers)
+// layer l will have once built, in state_dict order, without allocating them.
 func paramShapes(l Layer) []namedShape {
 	var w tensor.Shape
 	var out int
@@ -372,6 +438,8 @@ func paramShapes(l Layer) []namedShape {
 		w, out, cfg = l.weightShape(), l.out, l.cfg
 	case *denseLayer:
 		w, out, cfg = tensor.Shape{l.out, l.in}, l.out, l.cfg
+	case interface{ stateShapes() []namedShape }:
+		return l.stateShapes()
 	default:
 		return nil
 	}
@@ -426,6 +494,9 @@ func LoadModel(path string, b tensor.Backend) (*Sequential, error) {
 			}
 			if !tensor.Shape(h.Shape).Equal(shape) {
 				return nil, fmt.Errorf("%s: tensor %q has shape %v, expected %v for layer %d (%s): %w", path, key, h.Shape, shape, i, l.Kind(), ErrFormat)
+			}
+			if h.DType() == 0 {
+				continue // an integer buffer
 			}
 			if dt == 0 {
 				dt = h.DType()

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
@@ -87,19 +88,35 @@ func (m *Sequential) BuildDType(b tensor.Backend, dt tensor.DType, in tensor.Sha
 	if err := m.Free(); err != nil {
 		return fmt.Errorf("build: freeing the previous parameters: %w", err)
 	}
-	rng := newRand(seed)
+	if err := m.buildLayers(b, dt, shapes, newRand(seed)); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	m.b, m.dt, m.shapes, m.seed, m.iter = b, dt, shapes, seed, 0
+	return nil
+}
+
+// buildLayers builds every layer for the shapes inferShapes gave, drawing
+// initial values from rng, and prefixes parameter and buffer names with the
+// layer's index. On error it frees what it built.
+func (m *Sequential) buildLayers(b tensor.Backend, dt tensor.DType, shapes []tensor.Shape, rng *rand.Rand) error {
 	for i, l := range m.layers {
 		if err := l.Build(b, dt, shapes[i], rng); err != nil {
 			for _, done := range m.layers[:i] {
 				freeParams(done.Params())
+				freeBuffers(layerBuffers(done))
+				if r, ok := done.(releaser); ok {
+					r.release()
+				}
 			}
-			return fmt.Errorf("build: %w", m.layerErr(i, err))
+			return m.layerErr(i, err)
 		}
 		for _, p := range l.Params() {
 			p.Name = strconv.Itoa(i) + "." + p.Name
 		}
+		for _, bf := range layerBuffers(l) {
+			bf.Name = strconv.Itoa(i) + "." + bf.Name
+		}
 	}
-	m.b, m.dt, m.shapes, m.seed, m.iter = b, dt, shapes, seed, 0
 	return nil
 }
 
@@ -196,6 +213,20 @@ func (m *Sequential) Params() []*Param {
 	return ps
 }
 
+// Buffers returns every buffer (BatchNorm's running statistics) in
+// state_dict order, named like parameters: "1.running_mean", … (nil before
+// Build or without buffers).
+func (m *Sequential) Buffers() []*Buffer {
+	if m.b == nil {
+		return nil
+	}
+	var bs []*Buffer
+	for _, l := range m.layers {
+		bs = append(bs, layerBuffers(l)...)
+	}
+	return bs
+}
+
 // Param returns the parameter with the given state_dict name, or nil.
 func (m *Sequential) Param(name string) *Param {
 	for _, p := range m.Params() {
@@ -281,10 +312,22 @@ func (m *Sequential) Free() error {
 		if err := freeParams(l.Params()); err != nil && first == nil {
 			first = err
 		}
+		if err := freeBuffers(layerBuffers(l)); err != nil && first == nil {
+			first = err
+		}
+		if r, ok := l.(releaser); ok {
+			if err := r.release(); err != nil && first == nil {
+				first = err
+			}
+		}
 	}
 	m.plans, m.last, m.b, m.shapes = nil, nil, nil, nil
 	return first
 }
+
+// releaser is a layer that owns more than its parameters and buffers (a
+// composite layer's activations): Free calls release.
+type releaser interface{ release() error }
 
 // batchShape returns [n]+sample.
 func batchShape(n int, sample tensor.Shape) tensor.Shape {

@@ -23,6 +23,28 @@ func Parse(spec string) (*Sequential, error) {
 		}
 		rest = rest[len(name):]
 		text, args, hasArgs := name, []string(nil), false
+		if strings.HasPrefix(rest, "[") {
+			end := closing(rest)
+			if end < 0 {
+				return nil, specErr(len(layers), name+rest, "a closing bracket")
+			}
+			text = name + rest[:end+1]
+			if strings.ToLower(name) != "residual" {
+				return nil, specErr(len(layers), text, "brackets only after residual")
+			}
+			inner := rest[1:end]
+			rest = rest[end+1:]
+			if r, _ := utf8.DecodeRuneInString(rest); rest != "" && !unicode.IsSpace(r) {
+				return nil, specErr(len(layers), text, "white space between layers")
+			}
+			rest = strings.TrimSpace(rest)
+			l, err := parseResidual(inner)
+			if err != nil {
+				return nil, fmt.Errorf("model spec: layer %d %q: %v: %w", len(layers), text, err, ErrFormat)
+			}
+			layers = append(layers, l)
+			continue
+		}
 		if strings.HasPrefix(rest, "(") {
 			end := strings.IndexByte(rest, ')')
 			if end < 0 {
@@ -48,6 +70,24 @@ func Parse(spec string) (*Sequential, error) {
 		return nil, fmt.Errorf("model spec is empty, expected layers such as \"conv(1,8,3) relu\": %w", ErrFormat)
 	}
 	return NewSequential(layers...), nil
+}
+
+// closing returns the index of the bracket that closes the one s starts
+// with, or -1.
+func closing(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[':
+			depth++
+		case ']':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func isNameRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
@@ -151,7 +191,10 @@ func parseLayer(name string, args []string, hasArgs bool) (Layer, error) {
 		}
 		return Dropout(r), nil
 	}
-	return nil, fmt.Errorf("unknown layer, expected conv, maxpool, avgpool, gap, flatten, reshape, dense, relu, sigmoid, tanh, softmax or dropout")
+	if name == "residual" {
+		return nil, fmt.Errorf("residual needs its layers in brackets: residual[body] or residual[body | shortcut]")
+	}
+	return nil, fmt.Errorf("unknown layer, expected conv, maxpool, avgpool, gap, flatten, reshape, dense, relu, sigmoid, tanh, softmax, dropout or residual[…]")
 }
 
 // parseOpts parses tagged sizes ("s2", "p1x0") and flags ("nobias").

@@ -19,6 +19,9 @@ func TestParseRoundTrip(t *testing.T) {
 		{"maxpool(3,s2,p1) avgpool(2x3,s1,excludepad) gap", ""},
 		{"reshape(8,-1) softmax sigmoid tanh dropout(0.50)", "reshape(8,-1) softmax sigmoid tanh dropout(0.5)"},
 		{"dense(10,1,nobias) dropout(0)", ""},
+		{"conv(1,4,3,p1) residual[conv(4,4,3,p1) relu conv(4,4,3,p1)] relu", ""},
+		{"residual[ conv(4,8,3,s2,p1)  relu|conv(4,8,1,s2,nobias) ] gap", "residual[conv(4,8,3,s2,p1) relu | conv(4,8,1,s2,nobias)] gap"},
+		{"Residual[residual[relu] | residual[tanh]]", "residual[residual[relu] | residual[tanh]]"},
 	} {
 		m, err := nn.Parse(c.in)
 		if err != nil {
@@ -75,6 +78,14 @@ func TestParseErrors(t *testing.T) {
 		{"dense(1,2,3)", `option "3" unknown`},
 		{"maxpool(2,nobias)", `option "nobias" unknown`},
 		{"reshape(a)", "not an integer"},
+		{"residual[relu", "closing bracket"},
+		{"relu[tanh]", "brackets only after residual"},
+		{"residual(relu)", "residual needs its layers in brackets"},
+		{"residual", "residual needs its layers in brackets"},
+		{"residual[relu | tanh | relu]", "expected body or body | shortcut"},
+		{"residual[foo]", `layer 0 "residual[foo]": body: model spec: layer 0 "foo": unknown layer`},
+		{"residual[relu | ]", "shortcut: model spec is empty"},
+		{"residual[relu]tanh", "white space between layers"},
 	} {
 		_, err := nn.Parse(c.in)
 		if err == nil || !errors.Is(err, nn.ErrFormat) || !strings.Contains(err.Error(), c.want) {
@@ -87,7 +98,8 @@ func TestParseErrors(t *testing.T) {
 // prints back to a spec that parses to the same text.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"conv(1,8,3,p1) relu maxpool(2) flatten dense(1568,10)",
-		"conv(4,8,3x5,s2x1,p1x2,d2,g4,nobias)", "avgpool(2x3,s1,excludepad) gap", "reshape(8,-1) dropout(0.5)", "conv(1,8,3"} {
+		"conv(4,8,3x5,s2x1,p1x2,d2,g4,nobias)", "avgpool(2x3,s1,excludepad) gap", "reshape(8,-1) dropout(0.5)", "conv(1,8,3",
+		"residual[conv(4,8,3,s2,p1) relu | conv(4,8,1,s2,nobias)] relu"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

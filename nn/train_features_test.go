@@ -404,3 +404,35 @@ func torchPython(t *testing.T) string {
 	}
 	return python
 }
+
+// TestResidualFitsEveryBackend trains a small residual model on each backend
+// and checks that CPU float32 and Vulkan give the same first-epoch loss.
+func TestResidualFitsEveryBackend(t *testing.T) {
+	losses := map[string]float64{}
+	for _, tb := range backends() {
+		t.Run(tb.name, func(t *testing.T) {
+			m, err := nn.Parse("conv(1,4,3,p1) relu residual[conv(4,4,3,p1) relu conv(4,4,3,p1)] relu residual[conv(4,6,3,s2,p1) relu | conv(4,6,1,s2,nobias)] relu gap dense(6,3)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.BuildDType(tb.open(t), tb.dt, tensor.Shape{1, 6, 6}, 3); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Free()
+			opt := nn.NewAdam(tensor.AdamParams{LR: 0.03, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+			defer opt.Close()
+			val := blobs(30, 2)
+			hist, err := m.Fit(blobs(90, 1), nn.FitConfig{Epochs: 8, BatchSize: 10, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Shuffle: true, Seed: 1, Validation: &val})
+			if err != nil {
+				t.Fatal(err)
+			}
+			losses[tb.name] = hist[0].Loss
+			if last := hist[len(hist)-1]; last.ValAccuracy < 0.9 {
+				t.Errorf("validation accuracy %.3f after %d epochs, expected ≥ 0.9 (history %+v)", last.ValAccuracy, len(hist), hist)
+			}
+		})
+	}
+	if c, v := losses["cpu-float32"], losses["vulkan-float32"]; v != 0 && math.Abs(c-v) > 1e-4*c {
+		t.Errorf("first-epoch loss %.7g on the CPU, %.7g on Vulkan", c, v)
+	}
+}
