@@ -11,6 +11,7 @@ import (
 type activation struct {
 	stateless
 	kind string
+	text string // spec form when it differs from kind
 	fwd  func(b tensor.Backend, y, x *tensor.Tensor) error
 	// bwd computes dx from dy and the forward's input x and output y.
 	bwd func(b tensor.Backend, dx, dy, x, y *tensor.Tensor) error
@@ -42,11 +43,43 @@ func Softmax() Layer {
 		bwd: func(b tensor.Backend, dx, dy, _, y *tensor.Tensor) error { return b.SoftmaxBackward(dx, dy, y) }}
 }
 
-// Kind returns the activation's name: "relu", "sigmoid", "tanh" or "softmax".
+// DefaultLeakySlope is PyTorch's default negative slope of LeakyReLU.
+const DefaultLeakySlope = 0.01
+
+// LeakyReLU returns x for x > 0, else slope·x, elementwise (PyTorch's
+// nn.LeakyReLU(negative_slope=slope); DefaultLeakySlope is its default). A
+// slope that is not finite fails at Forward with a tensor.ErrParam error.
+func LeakyReLU(slope float64) Layer {
+	text := "leakyrelu"
+	if slope != DefaultLeakySlope {
+		text = "leakyrelu(" + strconv.FormatFloat(slope, 'g', -1, 64) + ")"
+	}
+	return &activation{kind: "leakyrelu", text: text,
+		fwd: func(b tensor.Backend, y, x *tensor.Tensor) error { return b.LeakyReLU(y, x, slope) },
+		bwd: func(b tensor.Backend, dx, dy, x, _ *tensor.Tensor) error {
+			return b.LeakyReLUBackward(dx, dy, x, slope)
+		}}
+}
+
+// SiLU returns x·sigmoid(x), elementwise (PyTorch's nn.SiLU, also called
+// swish).
+func SiLU() Layer {
+	return &activation{kind: "silu", fwd: tensor.Backend.SiLU,
+		bwd: func(b tensor.Backend, dx, dy, x, _ *tensor.Tensor) error { return b.SiLUBackward(dx, dy, x) }}
+}
+
+// Kind returns the activation's name: "relu", "sigmoid", "tanh", "softmax",
+// "leakyrelu" or "silu".
 func (a *activation) Kind() string { return a.kind }
 
-// String returns the same as Kind.
-func (a *activation) String() string { return a.kind }
+// String returns the activation in spec form: Kind, or "leakyrelu(0.2)" for
+// a slope other than the default.
+func (a *activation) String() string {
+	if a.text != "" {
+		return a.text
+	}
+	return a.kind
+}
 
 // OutShape returns in unchanged; it must have rank ≥ 1.
 func (a *activation) OutShape(in tensor.Shape) (tensor.Shape, error) {

@@ -32,7 +32,7 @@
 // # Layers
 //
 // Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Reshape, Dense, ReLU,
-// Sigmoid, Tanh, Softmax, Dropout and Residual, a composite layer y = body(x)
+// LeakyReLU, SiLU, Sigmoid, Tanh, Softmax, Dropout and Residual, a composite layer y = body(x)
 // + shortcut(x) whose paths are layer chains (nestable). Shapes are per sample: a convolution takes
 // [C, H, W], Dense takes [in]. GlobalAvgPool2D returns [C] (PyTorch's
 // AdaptiveAvgPool2d(1) followed by Flatten), so a Dense layer can follow it
@@ -54,6 +54,7 @@
 //	        | "maxpool(" size { "," poolopt } ")"
 //	        | "avgpool(" size { "," poolopt | ",excludepad" } ")"
 //	        | "gap" | "flatten" | "relu" | "sigmoid" | "tanh" | "softmax"
+//	        | "silu" | "leakyrelu" [ "(" slope ")" ]  default slope 0.01
 //	        | "reshape(" dim { "," dim } ")"     one dim may be -1
 //	        | "dense(" in "," out [ ",nobias" ] ")"
 //	        | "dropout(" rate ")"                 0 ≤ rate < 1

@@ -138,6 +138,8 @@ func TestGradCheckLayers(t *testing.T) {
 		{"sigmoid", tensor.Shape{10}, nn.BCELoss()},
 		{"tanh", tensor.Shape{10}, nn.MSELoss()},
 		{"softmax", tensor.Shape{6}, nn.MSELoss()},
+		{"leakyrelu(0.2)", tensor.Shape{10}, nn.MSELoss()},
+		{"silu", tensor.Shape{10}, nn.MSELoss()},
 		{"dropout(0.5)", tensor.Shape{10}, nn.MSELoss()},
 		{"residual[conv(2,2,3,p1) tanh]", tensor.Shape{2, 4, 4}, nn.MSELoss()},
 		{"residual[conv(2,3,3,s2,p1) relu | conv(2,3,1,s2,nobias)]", tensor.Shape{2, 5, 5}, nn.MSELoss()},

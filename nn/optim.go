@@ -77,7 +77,8 @@ type SGD struct {
 	velocity state
 }
 
-// NewSGD returns an SGD optimizer; p.LR is the learning rate.
+// NewSGD returns an SGD optimizer; p.LR is the learning rate. Set
+// p.Nesterov (with p.Momentum > 0) for torch.optim.SGD(nesterov=True).
 func NewSGD(p tensor.SGDParams) *SGD { return &SGD{SGDParams: p, velocity: state{}} }
 
 // Step applies one SGD update to each trainable parameter. Errors:
@@ -116,7 +117,8 @@ type Adam struct {
 }
 
 // NewAdam returns an Adam optimizer; tensor.DefaultAdam() gives PyTorch's
-// defaults.
+// defaults. With p.Decoupled it is AdamW (tensor.DefaultAdamW() gives
+// torch.optim.AdamW's defaults).
 func NewAdam(p tensor.AdamParams) *Adam { return &Adam{AdamParams: p, moments: state{}} }
 
 // Step applies one Adam update to each trainable parameter. Errors as for

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -105,7 +106,7 @@ var windowTags = map[string]func([2]int) Option{
 // parseLayer builds one layer from its name and arguments.
 func parseLayer(name string, args []string, hasArgs bool) (Layer, error) {
 	simple := map[string]func() Layer{"gap": GlobalAvgPool2D, "flatten": Flatten, "relu": ReLU,
-		"sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
+		"sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax, "silu": SiLU}
 	if f, ok := simple[name]; ok {
 		if hasArgs {
 			return nil, fmt.Errorf("%s takes no arguments", name)
@@ -113,6 +114,18 @@ func parseLayer(name string, args []string, hasArgs bool) (Layer, error) {
 		return f(), nil
 	}
 	switch name {
+	case "leakyrelu":
+		if !hasArgs {
+			return LeakyReLU(DefaultLeakySlope), nil
+		}
+		if len(args) != 1 {
+			return nil, fmt.Errorf("leakyrelu takes one slope")
+		}
+		v, err := strconv.ParseFloat(args[0], 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("leakyrelu slope %q, expected a finite number", args[0])
+		}
+		return LeakyReLU(v), nil
 	case "conv":
 		if len(args) < 3 {
 			return nil, fmt.Errorf("conv needs in, out and kernel size, got %d arguments", len(args))
@@ -194,7 +207,7 @@ func parseLayer(name string, args []string, hasArgs bool) (Layer, error) {
 	if name == "residual" {
 		return nil, fmt.Errorf("residual needs its layers in brackets: residual[body] or residual[body | shortcut]")
 	}
-	return nil, fmt.Errorf("unknown layer, expected conv, maxpool, avgpool, gap, flatten, reshape, dense, relu, sigmoid, tanh, softmax, dropout or residual[…]")
+	return nil, fmt.Errorf("unknown layer, expected conv, maxpool, avgpool, gap, flatten, reshape, dense, relu, leakyrelu, silu, sigmoid, tanh, softmax, dropout or residual[…]")
 }
 
 // parseOpts parses tagged sizes ("s2", "p1x0") and flags ("nobias").

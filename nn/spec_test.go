@@ -22,6 +22,7 @@ func TestParseRoundTrip(t *testing.T) {
 		{"conv(1,4,3,p1) residual[conv(4,4,3,p1) relu conv(4,4,3,p1)] relu", ""},
 		{"residual[ conv(4,8,3,s2,p1)  relu|conv(4,8,1,s2,nobias) ] gap", "residual[conv(4,8,3,s2,p1) relu | conv(4,8,1,s2,nobias)] gap"},
 		{"Residual[residual[relu] | residual[tanh]]", "residual[residual[relu] | residual[tanh]]"},
+		{"leakyrelu leakyrelu(0.01) leakyrelu(0.2) silu", "leakyrelu leakyrelu leakyrelu(0.2) silu"},
 	} {
 		m, err := nn.Parse(c.in)
 		if err != nil {
@@ -86,6 +87,8 @@ func TestParseErrors(t *testing.T) {
 		{"residual[foo]", `layer 0 "residual[foo]": body: model spec: layer 0 "foo": unknown layer`},
 		{"residual[relu | ]", "shortcut: model spec is empty"},
 		{"residual[relu]tanh", "white space between layers"},
+		{"leakyrelu(x)", "expected a finite number"},
+		{"leakyrelu(1,2)", "leakyrelu takes one slope"},
 	} {
 		_, err := nn.Parse(c.in)
 		if err == nil || !errors.Is(err, nn.ErrFormat) || !strings.Contains(err.Error(), c.want) {
