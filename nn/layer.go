@@ -191,10 +191,16 @@ type Pass struct {
 // kept), freed with the model. Forward and Backward of one pass get the same
 // tensor. It fails outside a Sequential pass or when shape changes.
 func (p *Pass) Scratch(shape tensor.Shape) (*tensor.Tensor, error) {
+	return p.ScratchSlot(0, shape)
+}
+
+// ScratchSlot is Scratch for a layer that needs several scratch tensors:
+// each slot (0, 1, …) is a tensor of its own; Scratch is slot 0.
+func (p *Pass) ScratchSlot(slot int, shape tensor.Shape) (*tensor.Tensor, error) {
 	if p == nil || p.plan == nil {
 		return nil, fmt.Errorf("scratch tensor outside a model pass: %w", ErrNotBuilt)
 	}
-	return p.plan.scratchFor(p.layer, shape)
+	return p.plan.scratchFor(p.layer, slot, shape)
 }
 
 // Init fills w with the initial values of a parameter whose layer has fanIn

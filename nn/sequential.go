@@ -36,11 +36,11 @@ type plan struct {
 	train   bool // the mode of the last Forward, for Backward
 	b       tensor.Backend
 	dt      tensor.DType
-	input   *tensor.Tensor   // the last Forward's input (not owned)
-	acts    []*tensor.Tensor // acts[i]: output of layer i (a view for reshaping layers)
-	grads   []*tensor.Tensor // grads[i]: gradient w.r.t. the input of layer i, allocated by Backward
-	scratch map[int]*tensor.Tensor
-	io      *batchIO // Fit, Evaluate and Predict buffers
+	input   *tensor.Tensor            // the last Forward's input (not owned)
+	acts    []*tensor.Tensor          // acts[i]: output of layer i (a view for reshaping layers)
+	grads   []*tensor.Tensor          // grads[i]: gradient w.r.t. the input of layer i, allocated by Backward
+	scratch map[[2]int]*tensor.Tensor // by layer and slot
+	io      *batchIO                  // Fit, Evaluate and Predict buffers
 	owned   []*tensor.Tensor
 }
 
@@ -398,11 +398,13 @@ func (pl *plan) alloc(shape tensor.Shape) (*tensor.Tensor, error) {
 	return t, nil
 }
 
-// scratchFor returns layer i's scratch tensor, allocating it on first use.
-func (pl *plan) scratchFor(i int, shape tensor.Shape) (*tensor.Tensor, error) {
-	if t, ok := pl.scratch[i]; ok {
+// scratchFor returns scratch tensor slot of layer i, allocating it on first
+// use.
+func (pl *plan) scratchFor(i, slot int, shape tensor.Shape) (*tensor.Tensor, error) {
+	key := [2]int{i, slot}
+	if t, ok := pl.scratch[key]; ok {
 		if !t.Shape().Equal(shape) {
-			return nil, fmt.Errorf("scratch tensor of layer %d is %v, asked for %v: %w", i, t.Shape(), shape, tensor.ErrShape)
+			return nil, fmt.Errorf("scratch tensor %d of layer %d is %v, asked for %v: %w", slot, i, t.Shape(), shape, tensor.ErrShape)
 		}
 		return t, nil
 	}
@@ -411,9 +413,9 @@ func (pl *plan) scratchFor(i int, shape tensor.Shape) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	if pl.scratch == nil {
-		pl.scratch = map[int]*tensor.Tensor{}
+		pl.scratch = map[[2]int]*tensor.Tensor{}
 	}
-	pl.scratch[i] = t
+	pl.scratch[key] = t
 	return t, nil
 }
 
