@@ -93,6 +93,40 @@ type Result struct {
 	// Error, when not empty, says why the case could not be measured; the
 	// times and rates are then 0.
 	Error string `json:"error,omitempty"`
+	// Profile holds, with --profile on a Vulkan device, what one repetition
+	// recorded and its device time per op.
+	Profile *Profile `json:"profile,omitempty"`
+}
+
+// Profile is the mean of the timed repetitions of one case on a Vulkan
+// device (gpu.Stats divided by the repetitions): counts are exact when every
+// repetition records the same commands, as training steps do.
+type Profile struct {
+	// Dispatches, Transfers, Barriers and Submits count commands per
+	// repetition (see gpu.Stats).
+	Dispatches float64 `json:"dispatches"`
+	Transfers  float64 `json:"transfers"`
+	Barriers   float64 `json:"barriers"`
+	Submits    float64 `json:"submits"`
+	// UploadBytes and DownloadBytes are the bytes moved to and from the host
+	// per repetition.
+	UploadBytes   float64 `json:"upload_bytes"`
+	DownloadBytes float64 `json:"download_bytes"`
+	// DeviceMS is the device time per repetition in milliseconds, from
+	// timestamp queries; 0 when the device takes none.
+	DeviceMS float64 `json:"device_ms"`
+	// Ops is the device time per op, largest first.
+	Ops []ProfileOp `json:"ops,omitempty"`
+}
+
+// ProfileOp is one op's share of a profiled repetition.
+type ProfileOp struct {
+	// Op is the backend op ("conv2d", "adam step", …).
+	Op string `json:"op"`
+	// Calls is the op's commands per repetition.
+	Calls float64 `json:"calls"`
+	// MS is its device time per repetition in milliseconds.
+	MS float64 `json:"ms"`
 }
 
 // Report is the JSON file that --json writes.
@@ -127,7 +161,7 @@ type config struct {
 	backends                     []string
 	device                       string
 	jsonPath                     string
-	list, quiet                  bool
+	list, quiet, profile         bool
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.
@@ -160,6 +194,7 @@ func parseArgs(args []string, stdout io.Writer) (cfg config, help bool, err erro
 	jsonPath := fs.String("json", "", "also write the results as JSON to this `file`")
 	list := fs.Bool("list", false, "list the selected cases and exit")
 	quiet := fs.Bool("quiet", false, "do not print progress to stderr")
+	profile := fs.Bool("profile", false, "on Vulkan, take timestamps around every command and print, per case, the device time of each op and the dispatches, barriers, submits and bytes of one repetition")
 	fs.Usage = func() {} // Parse calls it on errors too; the error says enough
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -192,7 +227,7 @@ func parseArgs(args []string, stdout io.Writer) (cfg config, help bool, err erro
 	cfg = config{threads: *threads, reps: *reps, warmup: *warmup, batch: *batch,
 		convs: splitList(*convs), pools: splitList(*pools), models: splitList(*presets),
 		backends: splitList(*backends), device: strings.TrimSpace(*device),
-		jsonPath: *jsonPath, list: *list, quiet: *quiet}
+		jsonPath: *jsonPath, list: *list, quiet: *quiet, profile: *profile}
 	if cfg.filter, err = regexp.Compile(*cases); err != nil {
 		return cfg, false, fmt.Errorf("bench: --cases %q is not a regular expression (%v): %w", *cases, err, tensor.ErrParam)
 	}
@@ -253,9 +288,13 @@ func targets(cfg config) ([]target, []string) {
 				return vkcnn.Open(vkcnn.WithBackend(vkcnn.CPU), vkcnn.WithCPUOptions(cpu.Threads(n)))
 			}})
 		case "vulkan":
+			var gopts []gpu.Option
+			if cfg.profile {
+				gopts = append(gopts, gpu.Profile())
+			}
 			vulkanOn := func(sel string) func() (tensor.Backend, vkcnn.Info, error) {
 				return func() (tensor.Backend, vkcnn.Info, error) {
-					return vkcnn.Open(vkcnn.WithBackend(vkcnn.Vulkan), vkcnn.WithDevice(sel))
+					return vkcnn.Open(vkcnn.WithBackend(vkcnn.Vulkan), vkcnn.WithDevice(sel), vkcnn.WithVulkanOptions(gopts...))
 				}
 			}
 			if cfg.device != "" {
@@ -282,12 +321,19 @@ func targets(cfg config) ([]target, []string) {
 	return ts, notes
 }
 
+// statser is what a Vulkan backend offers for --profile.
+type statser interface {
+	Stats() gpu.Stats
+	ResetStats()
+}
+
 // measure sets c up on b, runs warmup untimed and reps timed repetitions,
-// each followed by b.Sync, and returns the times in milliseconds.
-func measure(b tensor.Backend, c benchCase, warmup, reps int) (ms []float64, err error) {
+// each followed by b.Sync, and returns the times in milliseconds and, when b
+// counts its commands, what the timed repetitions recorded.
+func measure(b tensor.Backend, c benchCase, warmup, reps int) (ms []float64, prof *Profile, err error) {
 	step, free, err := c.setup(b)
 	if err != nil {
-		return nil, fmt.Errorf("setup: %w", err)
+		return nil, nil, fmt.Errorf("setup: %w", err)
 	}
 	defer func() {
 		if ferr := free(); err == nil && ferr != nil {
@@ -295,21 +341,41 @@ func measure(b tensor.Backend, c benchCase, warmup, reps int) (ms []float64, err
 		}
 	}()
 	if err := b.Sync(); err != nil {
-		return nil, fmt.Errorf("setup: %w", err)
+		return nil, nil, fmt.Errorf("setup: %w", err)
 	}
+	st, _ := b.(statser)
 	for i := range warmup + reps {
+		if i == warmup && st != nil {
+			st.ResetStats()
+		}
 		start := time.Now()
 		if err := step(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := b.Sync(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if i >= warmup {
 			ms = append(ms, float64(time.Since(start).Nanoseconds())/1e6)
 		}
 	}
-	return ms, nil
+	if st != nil {
+		prof = perRep(st.Stats(), reps)
+	}
+	return ms, prof, nil
+}
+
+// perRep divides the stats of reps repetitions by reps.
+func perRep(s gpu.Stats, reps int) *Profile {
+	n := float64(reps)
+	p := &Profile{Dispatches: float64(s.Dispatches) / n, Transfers: float64(s.Transfers) / n,
+		Barriers: float64(s.Barriers) / n, Submits: float64(s.Submits) / n,
+		UploadBytes: float64(s.Uploaded) / n, DownloadBytes: float64(s.Downloaded) / n,
+		DeviceMS: float64(s.Total().Nanoseconds()) / 1e6 / n}
+	for _, o := range s.Ops {
+		p.Ops = append(p.Ops, ProfileOp{Op: o.Op, Calls: float64(o.Calls) / n, MS: float64(o.Time.Nanoseconds()) / 1e6 / n})
+	}
+	return p
 }
 
 // median returns the median of xs (the mean of the middle two for an even
@@ -412,7 +478,10 @@ func Main(args []string, stdout io.Writer) error {
 		opened++
 		for _, c := range cases {
 			r := Result{Case: c.name, Backend: b.Name(), Device: info.Device, Threads: t.threads, Reps: cfg.reps, Warmup: cfg.warmup}
-			ms, err := measure(b, c, cfg.warmup, cfg.reps)
+			ms, prof, err := measure(b, c, cfg.warmup, cfg.reps)
+			if cfg.profile {
+				r.Profile = prof
+			}
 			if err != nil {
 				r.Error = err.Error()
 				if failed++; failed == 1 {
@@ -497,7 +566,57 @@ func writeTable(w io.Writer, rep Report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
+	writeProfiles(w, rep)
 }
+
+// writeProfiles prints, for the results with a profile, one table of counts
+// per repetition, then each case's device time per op.
+func writeProfiles(w io.Writer, rep Report) {
+	var ps []Result
+	for _, r := range rep.Results {
+		if r.Profile != nil && r.Error == "" {
+			ps = append(ps, r)
+		}
+	}
+	if len(ps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nPer repetition (a training step for train/ cases), from the backend's counters and timestamp queries:")
+	fmt.Fprintln(w, "\n| case | device | dispatches | barriers | transfers | submits | bytes up | bytes down | device ms |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|")
+	for _, r := range ps {
+		p := r.Profile
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Case, cell(r.Device),
+			fmtCount(p.Dispatches), fmtCount(p.Barriers), fmtCount(p.Transfers), fmtCount(p.Submits),
+			fmtCount(p.UploadBytes), fmtCount(p.DownloadBytes), fmtMS(p.DeviceMS))
+	}
+	for _, r := range ps {
+		if len(r.Profile.Ops) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s on %s, device time per repetition by op:\n\n", r.Case, cell(r.Device))
+		fmt.Fprintln(w, "| op | commands | device ms | share |")
+		fmt.Fprintln(w, "|---|--:|--:|--:|")
+		for _, o := range r.Profile.Ops {
+			share := 0.0
+			if r.Profile.DeviceMS > 0 {
+				share = 100 * o.MS / r.Profile.DeviceMS
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %.1f%% |\n", cell(o.Op), fmtCount(o.Calls), fmtMS(o.MS), share)
+		}
+	}
+}
+
+// fmtCount formats a per-repetition count: an integer when it is one.
+func fmtCount(v float64) string {
+	if v == float64(int64(v)) {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// fmtMS formats milliseconds with three decimals.
+func fmtMS(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
 
 // writeJSON writes rep to path through a temporary file in the same
 // directory, renamed into place.

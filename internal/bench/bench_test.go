@@ -232,7 +232,7 @@ func TestMeasureReportsStepErrors(t *testing.T) {
 	c := benchCase{name: "fake", setup: func(tensor.Backend) (func() error, func() error, error) {
 		return func() error { return boom }, func() error { freed = true; return nil }, nil
 	}}
-	if _, err := measure(b, c, 1, 2); !errors.Is(err, boom) {
+	if _, _, err := measure(b, c, 1, 2); !errors.Is(err, boom) {
 		t.Errorf("measure: %v, want the step's error", err)
 	}
 	if !freed {
