@@ -43,7 +43,17 @@ const (
 // arguments (see tensor.CheckConv2D) and ErrClosed, ErrOutOfMemory or
 // ErrDeviceLost from the device.
 func (b *Backend) Conv2D(y, x, w, bias *tensor.Tensor, p tensor.Conv2DParams) error {
-	if err := b.usable("conv2d"); err != nil {
+	return b.Conv2DAct(y, x, w, bias, p, tensor.ActNone)
+}
+
+// Conv2DAct computes y = act(b + Σ x ⋆ w), Conv2D with the activation applied
+// in the same pass (tensor.FusedConv2D); the results equal Conv2D followed by
+// ReLU. Errors are Conv2D's, and ErrParam for an unknown activation.
+func (b *Backend) Conv2DAct(y, x, w, bias *tensor.Tensor, p tensor.Conv2DParams, act tensor.Activation) error {
+	if err := b.usable(fusedLabel("conv2d", act)); err != nil {
+		return err
+	}
+	if err := tensor.CheckActivation("conv2d", act); err != nil {
 		return err
 	}
 	g, err := tensor.CheckConv2D(b, y, x, w, bias, p)
@@ -51,7 +61,7 @@ func (b *Backend) Conv2D(y, x, w, bias *tensor.Tensor, p tensor.Conv2DParams) er
 		return err
 	}
 	r := g.C / g.Groups * g.KH * g.KW
-	j := gemmJob{mode: gemmConvForward, bias: bias != nil,
+	j := gemmJob{mode: gemmConvForward, bias: bias != nil, act: act,
 		m: g.K / g.Groups, n: g.N * g.OH * g.OW, k: r, kchunk: r, splits: 1, conv: g}
 	if bias == nil {
 		bias = w // bound but unused

@@ -52,6 +52,7 @@ type gemmJob struct {
 	mode           uint32
 	transA, transB bool
 	bias           bool
+	act            tensor.Activation // MatMul and conv forward
 	m, n, k        int
 	kchunk, splits int
 	conv           tensor.ConvGeom // zero for MatMul (groups 1)
@@ -66,7 +67,7 @@ func (j gemmJob) run(b *Backend, bufs ...*tensor.Tensor) error {
 		j.tm = gemmShape(j.m, j.n)
 	}
 	rows, cols := gemmTile(j.tm)
-	spec := []uint32{j.mode, flag(j.transA), flag(j.transB), flag(j.bias), u32(j.tm)}
+	spec := []uint32{j.mode, flag(j.transA), flag(j.transB), flag(j.bias), u32(j.tm), uint32(j.act)}
 	tiles := [3]int{divUp(j.n, cols), divUp(j.m, rows), groups * j.splits}
 	g := j.conv
 	push := []uint32{
@@ -123,6 +124,36 @@ func (b *Backend) MatMul(c, a, bm *tensor.Tensor, transA, transB bool) error {
 	}
 	j := gemmJob{mode: gemmMatMul, transA: transA, transB: transB, m: m, n: n, k: k, kchunk: k, splits: 1}
 	return j.run(b, c, a, bm, a)
+}
+
+// LinearAct computes y = act(x·wᵀ + bias) in one pass of shaders/gemm.comp
+// (tensor.FusedLinear): x is [N, in], w [out, in], bias [out] or nil, y
+// [N, out]; the results equal MatMul, AddBias and ReLU done one after the
+// other. Errors wrap ErrShape, ErrDType, ErrBackend or ErrFreed for bad
+// arguments (see tensor.CheckLinear), ErrParam for an unknown activation, and
+// ErrClosed, ErrOutOfMemory or ErrDeviceLost from the device.
+func (b *Backend) LinearAct(y, x, w, bias *tensor.Tensor, act tensor.Activation) error {
+	if err := b.usable(fusedLabel("linear", act)); err != nil {
+		return err
+	}
+	m, n, k, err := tensor.CheckLinear(b, y, x, w, bias, act)
+	if err != nil {
+		return err
+	}
+	j := gemmJob{mode: gemmMatMul, transB: true, bias: bias != nil, act: act, m: m, n: n, k: k, kchunk: k, splits: 1}
+	if bias == nil {
+		bias = x // bound but unused
+	}
+	return j.run(b, y, x, w, bias)
+}
+
+// fusedLabel names a fused op in profiles: "conv2d+relu", or op alone
+// without an activation.
+func fusedLabel(op string, act tensor.Activation) string {
+	if act == tensor.ActNone {
+		return op
+	}
+	return op + "+" + act.String()
 }
 
 // divUp returns ⌈a/b⌉ for a ≥ 0, b > 0.

@@ -12,9 +12,11 @@
 // Out-of-range rows, columns and reduction indices load 0 and are never
 // stored.
 //
-//   MODE 0 matmul:       A = op(a) [M, K], B = op(b) [K, N], C = c [M, N].
+//   MODE 0 matmul:       A = op(a) [M, K], B = op(b) [K, N], C = c [M, N]
+//                        (plus bias[n] when HAS_BIAS: a dense layer).
 //   MODE 1 conv forward: per group g, A = w [Kg, R], B = im2col(x) [R, N·OH·OW],
 //                        C = y (plus bias when HAS_BIAS), R = Cg·KH·KW.
+//   With ACT = 1, MODES 0 and 1 store max(v, 0) (0 for NaN, as the ReLU op).
 //   MODE 2 conv dx:      the full convolution with the flipped kernel, as a
 //                        gather, split by stride phase: the input positions
 //                        (ih, iw) with (ih + ph) mod sh = rh and (iw + pw) mod
@@ -45,8 +47,9 @@ layout(local_size_x = 64) in;
 layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const uint TRANS_A = 0;  // matmul: a is [K, M]
 layout(constant_id = 2) const uint TRANS_B = 0;  // matmul: b is [N, K]
-layout(constant_id = 3) const uint HAS_BIAS = 0; // conv forward: add bias[k]
+layout(constant_id = 3) const uint HAS_BIAS = 0; // conv forward: add bias[k]; matmul: add bias[n]
 layout(constant_id = 4) const int TM = 8;        // invocations along M: 2, 4, 8, 16 or 32
+layout(constant_id = 5) const uint ACT = 0;      // matmul, conv forward: 1 applies ReLU after the bias
 
 layout(std430, set = 0, binding = 0) writeonly buffer OutC { float c[]; };
 layout(std430, set = 0, binding = 1) readonly buffer InA { float a[]; };
@@ -343,11 +346,20 @@ void main() {
             }
             float v = acc[i][j];
             if (MODE == 0) {
+                if (HAS_BIAS != 0) {
+                    v += bias[n];
+                }
+                if (ACT == 1) {
+                    v = v > 0.0 ? v : 0.0;
+                }
                 c[m * p.N + n] = v;
             } else if (MODE == 1) {
                 int k = g * p.Kg + m;
                 if (HAS_BIAS != 0) {
                     v += bias[k];
+                }
+                if (ACT == 1) {
+                    v = v > 0.0 ? v : 0.0;
                 }
                 c[(img * p.Kout + k) * p.OH * p.OW + pos] = v;
             } else if (MODE == 2) {

@@ -34,6 +34,7 @@ func RunAll(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		{"Dropout", Dropout},
 		{"Losses", Losses},
 		{"Optimizers", Optimizers},
+		{"Fused", Fused},
 		{"BadInput", BadInput},
 	}
 	for _, tc := range tests {
