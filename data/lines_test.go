@@ -83,7 +83,7 @@ func TestLoadLinesAndNames(t *testing.T) {
 	if _, _, err := Load("cifar", Options{}); !errors.Is(err, tensor.ErrParam) {
 		t.Errorf("unknown name: got %v, want ErrParam", err)
 	}
-	if !slices.Equal(Names(), []string{"mnist", "mnist01", "lines"}) {
+	if !slices.Equal(Names(), []string{"mnist", "mnist01", "fashion", "lines"}) {
 		t.Errorf("names %v", Names())
 	}
 }

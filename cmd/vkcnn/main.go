@@ -4,7 +4,7 @@
 // Usage:
 //
 //	vkcnn devices                  list backends and Vulkan devices, and which one Auto picks
-//	vkcnn train   [flags]          train a model preset or spec on mnist, mnist01 or lines
+//	vkcnn train   [flags]          train a model preset or spec on mnist, mnist01, fashion or lines
 //	vkcnn infer   [flags] [INPUT…] classify .npy batches or pictures, or evaluate a dataset
 //	vkcnn edges   IMAGE --out DIR  edge and sharpen filters of a picture as a 1→4 convolution
 //	vkcnn bench   [flags]          convolution, pooling and training-step speed on every backend
@@ -12,7 +12,7 @@
 // Every subcommand takes --help. Errors go to standard error and make the
 // command exit with status 1.
 //
-// Example, from the repository root after scripts/get-mnist.sh:
+// Example (the first run fetches MNIST into the user cache):
 //
 //	vkcnn train --model lenet5 --out out/lenet5
 //	vkcnn infer --model out/lenet5 --dataset mnist --split test
@@ -57,7 +57,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"devices", "list the backends and Vulkan devices, and say which one Auto picks and why", runDevices},
-		{"train", "train a model preset or spec on mnist, mnist01 or lines; write weights, metrics and pictures", runTrain},
+		{"train", "train a model preset or spec on mnist, mnist01, fashion or lines; write weights, metrics and pictures", runTrain},
 		{"infer", "classify .npy batches or pictures with a trained model, or measure its accuracy on a dataset", runInfer},
 		{"edges", "filter a picture with Sobel, Laplacian and sharpen kernels as one 1→4 convolution", runEdges},
 		{"bench", "measure convolution, pooling and training-step speed on every backend", runBench},

