@@ -15,6 +15,7 @@ type convLayer struct {
 	cfg          config
 	err          error
 	weight, bias *Param
+	act          tensor.Activation // applied in the output pass (fuse.go)
 }
 
 // Conv2D returns a 2-D convolution (PyTorch's nn.Conv2d) from in to out
@@ -96,6 +97,9 @@ func (l *convLayer) Forward(_ *Pass, y, x *tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
+	if f, ok := fusedConv(b, l.act); ok {
+		return f.Conv2DAct(y, x, l.weight.Value, biasValue(l.bias), l.params(), l.act)
+	}
 	return b.Conv2D(y, x, l.weight.Value, biasValue(l.bias), l.params())
 }
 
@@ -145,6 +149,7 @@ type denseLayer struct {
 	cfg          config
 	err          error
 	weight, bias *Param
+	act          tensor.Activation // applied in the output pass (fuse.go)
 }
 
 // Dense returns a fully connected layer (PyTorch's nn.Linear) y = x·Wᵀ + b
@@ -198,6 +203,9 @@ func (l *denseLayer) Forward(_ *Pass, y, x *tensor.Tensor) error {
 	b, err := backendOf(x, "dense input")
 	if err != nil {
 		return err
+	}
+	if f, ok := b.(tensor.FusedLinear); ok {
+		return f.LinearAct(y, x, l.weight.Value, biasValue(l.bias), l.act)
 	}
 	if err := b.MatMul(y, x, l.weight.Value, false, true); err != nil {
 		return err

@@ -28,6 +28,8 @@ type Sequential struct {
 	iter   uint64  // training forwards so far: varies the dropout seed
 	plans  []*plan // buffers per batch size, most recently used first
 	last   *plan   // the plan of the last Forward, read by Backward
+	// absorbed[i]: layer i-1 applies layer i's activation (fuse.go).
+	absorbed []bool
 }
 
 // plan holds the device buffers of one batch size.
@@ -92,6 +94,7 @@ func (m *Sequential) BuildDType(b tensor.Backend, dt tensor.DType, in tensor.Sha
 		return fmt.Errorf("build: %w", err)
 	}
 	m.b, m.dt, m.shapes, m.seed, m.iter = b, dt, shapes, seed, 0
+	m.absorbed = fuseLayers(m.layers)
 	return nil
 }
 
@@ -364,7 +367,7 @@ func (m *Sequential) planFor(n int) (*plan, error) {
 	}
 	pl := &plan{n: n, b: m.b, dt: m.dt, acts: make([]*tensor.Tensor, len(m.layers)), grads: make([]*tensor.Tensor, len(m.layers))}
 	for i := range m.layers {
-		if m.reshapes(i) {
+		if m.reshapes(i) || m.isAbsorbed(i) {
 			continue
 		}
 		t, err := pl.alloc(batchShape(n, m.shapes[i+1]))
@@ -472,6 +475,10 @@ func (m *Sequential) forward(pl *plan, x *tensor.Tensor) (*tensor.Tensor, error)
 				return nil, fmt.Errorf("forward: %w", m.layerErr(i, err))
 			}
 			pl.acts[i], cur = v, v
+			continue
+		}
+		if m.isAbsorbed(i) {
+			pl.acts[i] = cur // the layer before applied this activation
 			continue
 		}
 		if err := l.Forward(m.pass(pl, i), pl.acts[i], cur); err != nil {
