@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,6 +100,7 @@ func TestBadInput(t *testing.T) {
 	notPicture := filepath.Join(dir, "text.png")
 	os.WriteFile(notPicture, []byte("not a picture"), 0o644)
 	model := trainLines(t, dir)
+	fresh := filepath.Join(dir, "fresh", "run") // a failed run must not create it
 	for _, c := range []struct {
 		args []string
 		want string // in the error message
@@ -111,7 +113,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train", "--bogus"}, "flag provided but not defined"},
 		{[]string{"train", "--model", "resnet"}, "not a preset"},
 		{[]string{"train", "--model", "conv(1,8"}, "not a preset"},
-		{[]string{"train", "--dataset", "cifar", "--out", dir}, "unknown dataset"},
+		{[]string{"train", "--dataset", "cifar", "--out", fresh}, "unknown dataset"},
 		{[]string{"train", "--optimizer", "rmsprop"}, "rmsprop"},
 		{[]string{"train", "--lr", "-1"}, "learning rate"},
 		{[]string{"train", "--epochs", "0"}, "--epochs 0"},
@@ -120,9 +122,13 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train", "--shift", "-2"}, "--shift -2"},
 		{[]string{"train", "--backend", "tpu"}, "tpu"},
 		{[]string{"train", "extra"}, "no arguments"},
-		{[]string{"train", "--model", "cnn", "--dataset", "lines", "--out", dir, "--backend", "cpu"}, "dense"},
-		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,3)", "--dataset", "lines", "--out", dir, "--backend", "cpu"}, "3 outputs"},
-		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,2)", "--dataset", "mnist", "--data", dir, "--out", dir, "--backend", "cpu"}, "four IDX files"},
+		{[]string{"train", "--out", ""}, `--out ""`},
+		{[]string{"train", "--out", dir}, "bad.npy, which vkcnn train did not write"},
+		{[]string{"train", "--out", bad}, "is a file"},
+		{[]string{"train", "--model", "conv(1,4,3) relu maxpool(2) flatten dense(196,2)", "--dataset", "lines", "--shift", "1000", "--out", fresh, "--backend", "cpu"}, "shift 1000"},
+		{[]string{"train", "--model", "cnn", "--dataset", "lines", "--out", fresh, "--backend", "cpu"}, "dense"},
+		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,3)", "--dataset", "lines", "--out", fresh, "--backend", "cpu"}, "3 outputs"},
+		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,2)", "--dataset", "mnist", "--data", dir, "--out", fresh, "--backend", "cpu"}, "four IDX files"},
 		{[]string{"infer", "--model", model, "--dataset", "mnist", "--data", dir}, "four IDX files"},
 		{[]string{"edges", "a.png", "--out", dir, "--backend", "tpu"}, "tpu"},
 		{[]string{"infer", "x.png"}, "no model"},
@@ -149,6 +155,10 @@ func TestBadInput(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %q, want it to mention %q", c.args, err, c.want)
+		}
+		if _, err := os.Stat(filepath.Dir(fresh)); err == nil {
+			t.Errorf("%q: the failed run created %s", c.args, filepath.Dir(fresh))
+			os.RemoveAll(filepath.Dir(fresh))
 		}
 	}
 	// Flag errors, bad values and bad shapes wrap the tensor sentinels.
@@ -397,5 +407,31 @@ func TestNpySamples(t *testing.T) {
 		if n != c.n || (c.n == 0) != errors.Is(err, tensor.ErrShape) {
 			t.Errorf("npySamples(%v) = %d, %v; want %d", c.shape, n, err, c.n)
 		}
+	}
+}
+
+// TestPictureFailure: a picture that cannot be drawn (the curve of a NaN
+// loss) is an error naming the picture and why.
+func TestPictureFailure(t *testing.T) {
+	_, test, err := data.Load("lines", data.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.Parse("conv(1,2,3) relu flatten dense(392,2)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Build(cpu.New(), test.Shape, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	dir := t.TempDir()
+	hist := []nn.EpochInfo{{Epoch: 1, Epochs: 1, Loss: math.NaN(), Accuracy: 0.5, ValLoss: 1, ValAccuracy: 0.5}}
+	written, _, err := drawTraining(dir, "m", "lines", m, hist, test)
+	if err == nil || !strings.Contains(err.Error(), "curves.png not drawn") || !strings.Contains(err.Error(), "NaN") {
+		t.Errorf("error %v, want one saying curves.png was not drawn because of a NaN", err)
+	}
+	if slices.Contains(written, "curves.png") || len(written) != 3 {
+		t.Errorf("written %v, want the three other pictures", written)
 	}
 }

@@ -33,17 +33,18 @@ func historyOf(hist []nn.EpochInfo) viz.History {
 }
 
 // drawTraining writes the pictures of a training run into out and returns
-// the names of the files written. A picture that cannot be drawn (a diverged
-// loss, a model without convolution) is skipped and reported in the error,
+// the names of the files written, and notes on pictures that do not apply
+// (filters and feature maps of a model without convolution). A picture that
+// cannot be drawn (a diverged loss) is an error naming it and why, returned
 // after the others are written.
-func drawTraining(out, name, dataset string, m *nn.Sequential, hist []nn.EpochInfo, test *data.Dataset) ([]string, error) {
-	var written []string
+func drawTraining(out, name, dataset string, m *nn.Sequential, hist []nn.EpochInfo, test *data.Dataset) (written, notes []string, err error) {
 	var errs []error
 	try := func(file string, err error) {
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s not written: %w", file, err))
+			errs = append(errs, fmt.Errorf("%s not drawn: %w", file, err))
 		} else {
 			written = append(written, file)
+			crashPoint("file")
 		}
 	}
 	title := fmt.Sprintf("%s on %s", name, dataset)
@@ -57,7 +58,7 @@ func drawTraining(out, name, dataset string, m *nn.Sequential, hist []nn.EpochIn
 		}
 	}
 	if conv < 0 {
-		errs = append(errs, errors.New("the model has no convolution: filters.png and featuremaps.png not drawn"))
+		notes = append(notes, "the model has no convolution: no filters.png and featuremaps.png")
 	} else {
 		w, err := nn.ToHost(m.Layers()[conv].Params()[0].Value)
 		if err == nil {
@@ -68,7 +69,7 @@ func drawTraining(out, name, dataset string, m *nn.Sequential, hist []nn.EpochIn
 		try("featuremaps.png", drawFeatureMaps(filepath.Join(out, "featuremaps.png"), name, m, conv, test))
 	}
 	try("predictions.png", drawPredictions(filepath.Join(out, "predictions.png"), title, m, test))
-	return written, errors.Join(errs...)
+	return written, notes, errors.Join(errs...)
 }
 
 // drawFeatureMaps runs the first test image through layers 0…conv of m (a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -35,6 +36,12 @@ and accuracy of every epoch, then writes into --out:
   featuremaps.png    the first convolution's outputs for one test image
   predictions.png    test images with the predicted class and confidence,
                      misclassified ones framed in red
+
+The files appear together: the run works in a hidden folder beside --out and
+swaps it in whole at the end, so a failed or killed run leaves --out as the
+last complete run left it (the next run removes its leftovers). --out must be
+new, empty or written by vkcnn train. Any file that cannot be written, or a
+picture that cannot be drawn, fails the run (--pictures=false skips them).
 
 --model is a preset (seed01, cnn, lenet5: each brings its dataset, loss and
 training settings, which flags override), a file holding a model spec, or a
@@ -86,6 +93,10 @@ type epochMetrics struct {
 
 // metrics is the content of metrics.json.
 type metrics struct {
+	// Run is the ID of the run that wrote the file, and Complete whether the
+	// run finished (false in the work folder of a run in progress).
+	Run      string `json:"run"`
+	Complete bool   `json:"complete"`
 	trainSettings
 	Input        tensor.Shape   `json:"input"`
 	Backend      string         `json:"backend"`
@@ -122,7 +133,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	lossName := fs.String("loss", "", "cross_entropy, bce or mse (default: the preset's; for a spec bce when it ends in sigmoid, else cross_entropy)")
 	seed := fs.Uint64("seed", 1, "seed of the weights, the shuffling, the shifts and the lines dataset")
 	initPath := fs.String("init", "", "safetensors `file` to start from instead of random weights")
-	outDir := fs.String("out", "", "output `folder` (default out/<model name>)")
+	outDir := fs.String("out", "", "output `folder`, replaced as a whole when the run succeeds (default out/<model name>)")
+	pictures := fs.Bool("pictures", true, "draw the pictures; a picture that cannot be drawn fails the run unless this is false")
 	progress := fs.Bool("progress", isTerminal(stdout), "draw a progress bar during each epoch (default: when the output is a terminal)")
 	view := fs.Bool("view", false, "show a live window of the inputs, first-layer filters, feature maps and loss (needs a build with -tags view and a display)")
 	bf := addBackendFlags(fs)
@@ -190,11 +202,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	defer opt.Close()
 	out := *outDir
-	if out == "" {
+	if !set["out"] {
 		out = filepath.Join("out", s.Name)
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
+	outPath, err := checkOut(out)
+	if err != nil {
+		return err
 	}
 
 	// The window opens before any work, so that a missing display fails fast.
@@ -254,8 +267,27 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, ", %s loss, seed %d\n", s.Loss, s.Seed)
 
+	// Everything checked: from here on the run works in its own folder
+	// beside --out and publishes it as a whole at the end (see outdir.go).
+	od, err := newOutDir(outPath, stderr)
+	if err != nil {
+		return err
+	}
+	published := false
+	defer func() {
+		if !published {
+			od.abandon()
+		}
+	}()
+	mt := metrics{Run: od.id, trainSettings: s, Input: train.Shape, Backend: info.Backend.String(), Device: info.Device,
+		TrainSamples: train.Len(), TestSamples: test.Len()}
+	if err := writeJSON(od.file(fileMetrics), mt); err != nil {
+		return err
+	}
+
 	testSet := nn.Dataset{X: test.Images, Labels: test.Labels}
 	var bar *progressbar.ProgressBar
+	var done []nn.EpochInfo
 	cfg := models.TrainConfig{
 		FitConfig: nn.FitConfig{Epochs: s.Epochs, BatchSize: s.Batch, Loss: loss, Optimizer: opt, Shuffle: true, Seed: s.Seed,
 			Validation: &testSet,
@@ -279,6 +311,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			OnEpoch: func(e nn.EpochInfo) error {
 				fmt.Fprintf(stdout, "epoch %*d/%d  loss %.4f  acc %s  test loss %.4f  acc %s  %.1f s\n",
 					len(fmt.Sprint(e.Epochs)), e.Epoch, e.Epochs, e.Loss, percent(e.Accuracy), e.ValLoss, percent(e.ValAccuracy), e.Duration.Seconds())
+				done = append(done, e)
+				mt.Epochs = epochsOf(done)
+				if err := writeJSON(od.file(fileMetrics), mt); err != nil {
+					return err
+				}
+				crashPoint("epoch")
 				return nil
 			}},
 		LRDecay: s.LRDecay,
@@ -300,39 +338,66 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("test set: %w", err)
 	}
 
-	// Files.
-	if err := m.SaveSafetensors(filepath.Join(out, "model.safetensors")); err != nil {
+	// The set of files, metrics.json last (it marks the set complete).
+	if err := m.SaveSafetensors(od.file(fileModel)); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(out, "model.spec"), []byte(m.String()+"\n")); err != nil {
+	crashPoint("file")
+	if err := writeFile(od.file(fileSpec), []byte(m.String()+"\n")); err != nil {
 		return err
 	}
-	mt := metrics{trainSettings: s, Input: train.Shape, Backend: info.Backend.String(), Device: info.Device,
-		TrainSamples: train.Len(), TestSamples: test.Len(), TestLoss: num(res.Loss), TestAccuracy: num(res.Accuracy), Seconds: seconds}
-	h := historyOf(hist)
-	for i, e := range hist {
-		mt.Epochs = append(mt.Epochs, epochMetrics{Epoch: e.Epoch, TrainLoss: num(h.TrainLoss[i]), TrainAccuracy: num(h.TrainAcc[i]),
-			ValLoss: num(h.ValLoss[i]), ValAccuracy: num(h.ValAcc[i]), Seconds: e.Duration.Seconds()})
+	crashPoint("file")
+	files := []string{fileModel, fileSpec, fileMetrics}
+	if *pictures {
+		pics, notes, err := drawTraining(od.work, s.Name, s.Dataset, m, hist, test)
+		var pe *os.PathError
+		if err != nil && !errors.As(err, &pe) {
+			err = fmt.Errorf("%w (pass --pictures=false to train without pictures)", err)
+		}
+		if err != nil {
+			return err
+		}
+		for _, n := range notes {
+			fmt.Fprintf(stdout, "note: %s\n", n)
+		}
+		files = append(files, pics...)
 	}
-	js, err := json.MarshalIndent(mt, "", "  ")
-	if err != nil {
+	mt.Complete, mt.TestLoss, mt.TestAccuracy, mt.Seconds = true, num(res.Loss), num(res.Accuracy), seconds
+	mt.Epochs = epochsOf(hist)
+	if err := writeJSON(od.file(fileMetrics), mt); err != nil {
 		return err
 	}
-	if err := writeFile(filepath.Join(out, "metrics.json"), append(js, '\n')); err != nil {
+	crashPoint("file")
+	if err := od.publish(); err != nil {
 		return err
 	}
-	files := []string{"model.safetensors", "model.spec", "metrics.json"}
-	pics, err := drawTraining(out, s.Name, s.Dataset, m, hist, test)
-	files = append(files, pics...)
-	if err != nil {
-		fmt.Fprintf(stderr, "vkcnn: warning: %v\n", err)
-	}
+	published = true
 
 	correct := int(math.Round(res.Accuracy * float64(res.Samples)))
 	fmt.Fprintf(stdout, "test accuracy %s (%d/%d), test loss %.4f, %d epochs in %.1f s on %s\n",
 		percent(res.Accuracy), correct, res.Samples, res.Loss, len(hist), seconds, info.Device)
 	fmt.Fprintf(stdout, "wrote %s: %s\n", out, strings.Join(files, " "))
 	return nil
+}
+
+// epochsOf turns a training history into metrics.json's per-epoch records.
+func epochsOf(hist []nn.EpochInfo) []epochMetrics {
+	h := historyOf(hist)
+	out := make([]epochMetrics, len(hist))
+	for i, e := range hist {
+		out[i] = epochMetrics{Epoch: e.Epoch, TrainLoss: num(h.TrainLoss[i]), TrainAccuracy: num(h.TrainAcc[i]),
+			ValLoss: num(h.ValLoss[i]), ValAccuracy: num(h.ValAcc[i]), Seconds: e.Duration.Seconds()}
+	}
+	return out
+}
+
+// writeJSON writes v as indented JSON to path atomically.
+func writeJSON(path string, v any) error {
+	js, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append(js, '\n'))
 }
 
 // writeFile writes data to path atomically (a temporary file, then a rename).
