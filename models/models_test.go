@@ -3,7 +3,6 @@ package models
 import (
 	"errors"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -94,35 +93,6 @@ func TestNewOptimizer(t *testing.T) {
 	}{{"rmsprop", 0.1, 0}, {"sgd", 0, 0}, {"sgd", -1, 0}, {"sgd", math.NaN(), 0}, {"sgd", 0.1, 1}, {"sgd", 0.1, -0.5}, {"adam", 0.1, 0.9}} {
 		if _, err := NewOptimizer(c.name, c.lr, c.mom); !errors.Is(err, tensor.ErrParam) {
 			t.Errorf("NewOptimizer(%q, %v, %v) error %v, want ErrParam", c.name, c.lr, c.mom, err)
-		}
-	}
-}
-
-func TestShiftImages(t *testing.T) {
-	const c, h, w = 2, 4, 5
-	src := make([]float32, 3*c*h*w)
-	for i := range src {
-		src[i] = float32(i + 1)
-	}
-	dst := make([]float32, len(src))
-	rng := rand.New(rand.NewPCG(1, 2))
-	shiftImages(dst, src, tensor.Shape{c, h, w}, 2, rng)
-	// Replay the offsets and check every pixel against the definition.
-	rng = rand.New(rand.NewPCG(1, 2))
-	for n := range 3 {
-		dy, dx := rng.IntN(5)-2, rng.IntN(5)-2
-		for ch := range c {
-			for y := range h {
-				for x := range w {
-					want := float32(0)
-					if sy, sx := y-dy, x-dx; sy >= 0 && sy < h && sx >= 0 && sx < w {
-						want = src[((n*c+ch)*h+sy)*w+sx]
-					}
-					if got := dst[((n*c+ch)*h+y)*w+x]; got != want {
-						t.Fatalf("image %d (shift %d,%d) channel %d pixel (%d,%d) = %v, want %v", n, dy, dx, ch, y, x, got, want)
-					}
-				}
-			}
 		}
 	}
 }

@@ -90,7 +90,9 @@ func Train(m *nn.Sequential, train nn.Dataset, cfg TrainConfig) ([]nn.EpochInfo,
 			}
 		}
 		if rng != nil {
-			shiftImages(data.X, train.X, in, cfg.Shift, rng)
+			if err := nn.RandomShift(cfg.Shift).Augment(data.X, train.X, in, rng); err != nil {
+				return history, fmt.Errorf("train: %w", err)
+			}
 		}
 		h, err := m.Fit(data, fc)
 		for _, info := range h {
@@ -121,22 +123,4 @@ func scaleLR(o nn.Optimizer, f float64) error {
 		return fmt.Errorf("learning-rate decay needs an *nn.SGD or *nn.Adam optimizer, got %T: %w", o, tensor.ErrParam)
 	}
 	return nil
-}
-
-// shiftImages writes into dst the images of src (each of shape in = [C, H,
-// W]), each translated by its own random offset in [−s, s]² with zeros
-// filling the border.
-func shiftImages(dst, src []float32, in tensor.Shape, s int, rng *rand.Rand) {
-	c, h, w := in[0], in[1], in[2]
-	clear(dst)
-	for lo := 0; lo < len(src); lo += c * h * w {
-		dy, dx := rng.IntN(2*s+1)-s, rng.IntN(2*s+1)-s
-		for p := lo; p < lo+c*h*w; p += h * w {
-			for y := max(0, dy); y < min(h, h+dy); y++ {
-				row := p + y*w
-				from := p + (y-dy)*w
-				copy(dst[row+max(0, dx):row+min(w, w+dx)], src[from+max(0, -dx):from+min(w, w-dx)])
-			}
-		}
-	}
 }

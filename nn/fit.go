@@ -372,6 +372,10 @@ type FitConfig struct {
 	// state to after every epoch (WriteCheckpoint: atomic, so a killed run
 	// leaves the previous checkpoint intact).
 	Checkpoint string
+	// Augment, when not nil, makes each epoch's training inputs from
+	// train.X before the epoch (e.g. RandomShift), drawing from the same
+	// generator as the shuffling (seeded by Seed, saved in checkpoints).
+	Augment Augmenter
 	// Resume, when not nil, continues the run a checkpoint saved (read it
 	// with ReadCheckpoint): Fit loads the parameters, buffers and optimizer
 	// state, the schedule position, the shuffling and dropout state and the
@@ -503,10 +507,19 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 	defer m.SetTraining(m.train)
 	order := make([]int, n)
 	rng := rand.New(run.pcg)
+	epochData := train
+	if cfg.Augment != nil {
+		epochData.X = make([]float32, len(train.X))
+	}
 epochs:
 	for epoch := run.epoch + 1; epoch <= cfg.Epochs; epoch++ {
 		start := time.Now()
 		m.SetTraining(true)
+		if cfg.Augment != nil {
+			if err := cfg.Augment.Augment(epochData.X, train.X, m.shapes[0], rng); err != nil {
+				return run.history, fmt.Errorf("fit: epoch %d: augment: %w", epoch, err)
+			}
+		}
 		for i := range order {
 			order[i] = i
 		}
@@ -522,7 +535,7 @@ epochs:
 				setter.SetLR(lr)
 			}
 			idx := order[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, n)]
-			r, err := m.runBatch(&train, idx, cfg.Loss, tr)
+			r, err := m.runBatch(&epochData, idx, cfg.Loss, tr)
 			if errors.Is(err, ErrDiverged) {
 				return run.history, fmt.Errorf("fit: epoch %d step %d: %w; the parameters keep the values of the step before; try a lower learning rate%s", epoch, s+1, err, lrNote(lr, cfg.Optimizer))
 			}

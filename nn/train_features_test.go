@@ -280,7 +280,8 @@ func TestEarlyStopping(t *testing.T) {
 // TestResumeBitIdentical stops a run after epoch 2, resumes it from the
 // checkpoint in a new model and optimizer and checks that the final weights,
 // optimizer state and history equal those of an uninterrupted run bit for
-// bit (dropout, shuffling, schedule, clipping, smoothing and Adam all on).
+// bit (dropout, shuffling, augmentation, schedule, clipping, smoothing and
+// Adam all on).
 func TestResumeBitIdentical(t *testing.T) {
 	b := cpu64(t)
 	dir := t.TempDir()
@@ -299,7 +300,7 @@ func TestResumeBitIdentical(t *testing.T) {
 		t.Cleanup(func() { opt.Close() })
 		hist, err := m.Fit(train, nn.FitConfig{Epochs: 5, BatchSize: 8, Loss: nn.CrossEntropyLoss(), Optimizer: opt,
 			Shuffle: true, Seed: 3, Validation: &val, Schedule: nn.CosineLR{LR: 0.02, Warmup: 5}, ClipNorm: 0.5,
-			LabelSmoothing: 0.1, Patience: 10, Checkpoint: ckpt, Resume: resume,
+			LabelSmoothing: 0.1, Patience: 10, Checkpoint: ckpt, Resume: resume, Augment: nn.RandomShift(1),
 			OnEpoch: func(e nn.EpochInfo) error {
 				if e.Epoch == stopAfter {
 					return nn.ErrStop
