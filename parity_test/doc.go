@@ -21,6 +21,10 @@
 //	exp/log/tanh results (a few ulps of the GPU's exp/log)  Rel 1e-5 of |c|
 //	tanh backward dy·(1 − y²)                               Rel 1e-5 of |dy|·(1 + y²)
 //	SiLU backward dy·s·(1 + x·(1 − s))                      Rel 1e-5 of |dy|·s·(1 + |x|·(1 − s))
+//	batch norm (mean, output, running statistics,
+//	gradients; inverse std relative to itself)              Rel 2e-5 of Σ|terms|, where an
+//	                                                        error in the mean counts as a term
+//	                                                        of every output (see bnMags)
 //	loss values (a float32 tree on the GPU, float64 CPU)    Rel 2e-5 of the loss (= Σ|terms|/n)
 //	loss gradients                                          Rel 1e-5 of |c| + |t|/n
 //	optimizer steps (float32 vs float64-then-rounded)       Rel 1e-5 of |p| + |step|

@@ -682,3 +682,115 @@ func TestParityOptimizers(t *testing.T) {
 	}
 	t.Logf("%d optimizer configurations, 3 steps each", p.n)
 }
+
+// bnMags returns, for x [outer, C, inner] with batch mean mu and inverse
+// std is (from the CPU), the magnitudes of the terms of batch norm's results:
+// Σ|x|/n per channel (the mean), |γ|·is·(|x − μ| + Σ|x|/n) + |β| per element
+// (the output), Σ|dy| and Σ|dy|·(|x| + |μ|)·is per channel (dβ, dγ) and
+// |γ|·is·(|dy| + Σ|dy|/n + (|x| + |μ|)·is·Σ|dy|·(|x| + |μ|)·is/n) per element
+// (dx).
+func bnMags(outer, ch, inner int, x, dy, gamma, beta, mu, is []float32) (mean, y, db, dg, dx []float64) {
+	n := float64(outer * inner)
+	mean, db, dg = make([]float64, ch), make([]float64, ch), make([]float64, ch)
+	y, dx = make([]float64, len(x)), make([]float64, len(x))
+	each := func(c int, f func(k int)) {
+		for o := 0; o < outer; o++ {
+			for i := 0; i < inner; i++ {
+				f((o*ch+c)*inner + i)
+			}
+		}
+	}
+	abs := func(v float32) float64 { return math.Abs(float64(v)) }
+	for c := 0; c < ch; c++ {
+		s := float64(is[c])
+		each(c, func(k int) {
+			mean[c] += abs(x[k]) / n
+			db[c] += abs(dy[k])
+			dg[c] += abs(dy[k]) * (abs(x[k]) + abs(mu[c])) * s
+		})
+		each(c, func(k int) {
+			y[k] = abs(gamma[c])*s*(math.Abs(float64(x[k])-float64(mu[c]))+mean[c]) + abs(beta[c])
+			dx[k] = abs(gamma[c]) * s * (abs(dy[k]) + db[c]/n + (abs(x[k])+abs(mu[c]))*s*dg[c]/n)
+		})
+	}
+	return mean, y, db, dg, dx
+}
+
+func TestParityBatchNorm(t *testing.T) {
+	p := newPair(t)
+	r := rand.New(rand.NewPCG(18, 1))
+	for i := 0; i < 24; i++ {
+		var xs tensor.Shape
+		switch i % 4 {
+		case 0:
+			xs = tensor.Shape{2 + r.IntN(60), 1 + r.IntN(20)}
+		case 1:
+			xs = tensor.Shape{1, 1 + r.IntN(6), 1 + r.IntN(9), 2 + r.IntN(9)} // batch 1
+		default:
+			xs = tensor.Shape{1 + r.IntN(9), 1 + r.IntN(12), 1 + r.IntN(15), 1 + r.IntN(15)}
+		}
+		if i >= 22 { // many chunks per channel
+			xs = tensor.Shape{4 + r.IntN(8), 1 + r.IntN(3), 28 + r.IntN(30), 28 + r.IntN(30)}
+		}
+		if xs[0]*xs[2:].Len() < 2 {
+			xs[0] = 2
+		}
+		ch, inner := xs[1], xs[2:].Len()
+		offset := []float64{0, 0, 5, -40}[i%4]
+		pp := tensor.BatchNormParams{Eps: []float64{1e-5, 1e-3}[r.IntN(2)], Momentum: []float64{0.1, 0.5}[r.IntN(2)]}
+		what := fmt.Sprintf("batch norm %d: x %v offset %v %+v", i, xs, offset, pp)
+		xv := uniform(r, xs.Len(), offset-1, offset+1)
+		x, dy := p.put(xs, xv), p.put(xs, uniform(r, xs.Len(), -1, 1))
+		gamma, beta := p.put(tensor.Shape{ch}, uniform(r, ch, -2, 2)), p.put(tensor.Shape{ch}, uniform(r, ch, -1, 1))
+		rm, rv := p.put(tensor.Shape{ch}, uniform(r, ch, -1, 1)), p.put(tensor.Shape{ch}, uniform(r, ch, 0.5, 2))
+		y, ye, mean, invStd := p.put(xs, nil), p.put(xs, nil), p.put(tensor.Shape{ch}, nil), p.put(tensor.Shape{ch}, nil)
+		dx, dg, db := p.put(xs, nil), p.put(tensor.Shape{ch}, nil), p.put(tensor.Shape{ch}, nil)
+		rv0 := append([]float32(nil), rv.v...)
+		rm0 := append([]float32(nil), rm.v...)
+		p.run(what, func(be tensor.Backend, s pick) error {
+			if err := be.BatchNormEval(s(ye), s(x), s(gamma), s(beta), s(rm), s(rv), pp); err != nil {
+				return err
+			}
+			if err := be.BatchNormTrain(s(y), s(mean), s(invStd), s(rm), s(rv), s(x), s(gamma), s(beta), pp); err != nil {
+				return err
+			}
+			return be.BatchNormBackward(s(dx), s(dg), s(db), s(dy), s(x), s(gamma), s(mean), s(invStd))
+		})
+		// Both backends must agree on the statistics before the rest is
+		// compared from the CPU's.
+		mu, is := p.read(mean.c), p.read(invStd.c)
+		f32 := func(v []float64) []float32 {
+			out := make([]float32, len(v))
+			for k := range v {
+				out[k] = float32(v[k])
+			}
+			return out
+		}
+		mMag, yMag, dbMag, dgMag, dxMag := bnMags(xs[0], ch, inner, xv, dy.v, gamma.v, beta.v, f32(mu), f32(is))
+		p.check(what+" mean", mean, mMag, relSum, absTiny)
+		p.check(what+" inverse std", invStd, nil, relSum, absTiny)
+		p.check(what+" output", y, yMag, relSum, absTiny)
+		rmMag, rvMag := make([]float64, ch), make([]float64, ch)
+		n := float64(xs[0] * inner)
+		for c := range rmMag {
+			rmMag[c] = (1-pp.Momentum)*math.Abs(float64(rm0[c])) + pp.Momentum*mMag[c]
+			v := 1/(is[c]*is[c]) - pp.Eps
+			rvMag[c] = (1-pp.Momentum)*float64(rv0[c]) + pp.Momentum*math.Abs(v)*n/(n-1)
+		}
+		p.check(what+" running mean", rm, rmMag, relSum, absTiny)
+		p.check(what+" running variance", rv, rvMag, relSum, absTiny)
+		eMag := make([]float64, xs.Len())
+		for k := range eMag {
+			c := (k / inner) % ch
+			eMag[k] = math.Abs(float64(gamma.v[c]))*(math.Abs(float64(xv[k]))+math.Abs(float64(rm0[c])))/math.Sqrt(float64(rv0[c])+pp.Eps) +
+				math.Abs(float64(beta.v[c]))
+		}
+		p.check(what+" eval output", ye, eMag, relSum, absTiny)
+		p.check(what+" beta gradient", db, dbMag, relSum, absTiny)
+		p.check(what+" gamma gradient", dg, dgMag, relSum, absTiny)
+		p.check(what+" input gradient", dx, dxMag, relSum, absTiny)
+		p.release()
+		p.n++
+	}
+	t.Logf("%d batch norm configurations, train, eval and backward each", p.n)
+}

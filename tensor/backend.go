@@ -172,6 +172,32 @@ type Backend interface {
 	// safe.
 	SoftmaxCrossEntropy(loss, grad, logits, target *Tensor) error
 
+	// BatchNormTrain normalizes x with its batch statistics per channel
+	// (axis 1), as torch.nn.BatchNorm1d/2d do in training: x is [N, C] or
+	// [N, C, H, W] (any rank ≥ 2), y has x's shape and may alias x; gamma,
+	// beta, mean, invStd, runningMean and runningVar are [C].
+	// y = gamma·(x − μ)·invStd + beta, with μ and σ² the batch mean and
+	// biased variance over every axis but 1 and invStd = 1/√(σ² + Eps). It
+	// writes mean = μ and invStd for BatchNormBackward and, when runningMean
+	// and runningVar are not nil (both or neither), updates them in place:
+	// runningMean = (1−Momentum)·runningMean + Momentum·μ and
+	// runningVar = (1−Momentum)·runningVar + Momentum·σ²·n/(n−1), where n is
+	// the number of elements per channel. gamma nil means 1 and beta nil
+	// means 0 (affine=False). n = 1 is an ErrParam error, as in PyTorch.
+	BatchNormTrain(y, mean, invStd, runningMean, runningVar, x, gamma, beta *Tensor, p BatchNormParams) error
+	// BatchNormEval normalizes x with the running statistics, as
+	// torch.nn.BatchNorm1d/2d do in evaluation:
+	// y = gamma·(x − runningMean)/√(runningVar + Eps) + beta. Shapes as in
+	// BatchNormTrain; y may alias x; gamma and beta may be nil (1 and 0).
+	BatchNormEval(y, x, gamma, beta, runningMean, runningVar *Tensor, p BatchNormParams) error
+	// BatchNormBackward sets the gradients of BatchNormTrain from the input
+	// x, the output gradient dy and the saved mean and invStd:
+	// dgamma = Σ dy·x̂, dbeta = Σ dy (sums over every axis but 1) and
+	// dx = gamma·invStd/n·(n·dy − dbeta − x̂·dgamma), with
+	// x̂ = (x − mean)·invStd. dx, dgamma and dbeta may each be nil (not
+	// wanted); gamma may be nil (1). dx may alias dy.
+	BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, invStd *Tensor) error
+
 	// SGDStep updates param in place (see SGDParams). velocity has param's
 	// shape and is required when Momentum ≠ 0, else it may be nil.
 	SGDStep(param, grad, velocity *Tensor, o SGDParams) error

@@ -581,6 +581,142 @@ func checkSameShapes(b Backend, op string, args []Arg) (int, error) {
 	return args[0].T.Len(), nil
 }
 
+// PerChannel returns Outer·Inner, the number of elements of each channel.
+func (g ChannelGeom) PerChannel() int { return g.Outer * g.Inner }
+
+// checkBatchNormParams validates Eps and, when training, Momentum.
+func checkBatchNormParams(op string, p BatchNormParams, train bool) error {
+	if math.IsNaN(p.Eps) || math.IsInf(p.Eps, 0) || p.Eps <= 0 {
+		return fmt.Errorf("%s: eps %v, expected a finite number > 0 such as 1e-5: %w", op, p.Eps, ErrParam)
+	}
+	if train {
+		return checkRate(op, "momentum", p.Momentum, 0, 1)
+	}
+	return nil
+}
+
+// batchNormInput checks that x has rank ≥ 2 (channels on axis 1) and that
+// out has x's shape, and returns x's channel geometry.
+func batchNormInput(op, xName string, x *Tensor, outName string, out *Tensor) (ChannelGeom, error) {
+	if len(x.shape) < 2 {
+		return ChannelGeom{}, fmt.Errorf("%s: %s has shape %v, expected [N C] or [N C H W] (rank ≥ 2, channels on axis 1): %w",
+			op, xName, x.shape, ErrShape)
+	}
+	g := ChannelGeom{Outer: x.shape[0], C: x.shape[1], Inner: x.shape[2:].Len()}
+	if out != nil {
+		if err := wantShape(op, outName, out, x.shape); err != nil {
+			return g, err
+		}
+	}
+	return g, nil
+}
+
+// wantChannels checks that every present argument has shape [c].
+func wantChannels(op string, c int, args []Arg) error {
+	for _, a := range args {
+		if a.T != nil {
+			if err := wantShape(op, a.Name, a.T, Shape{c}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// present returns the arguments whose tensors are not nil.
+func present(args ...Arg) []Arg {
+	var out []Arg
+	for _, a := range args {
+		if a.T != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// CheckBatchNormTrain validates Backend.BatchNormTrain and returns x's
+// channel geometry. x is [N, C, ...] (rank ≥ 2) and y has its shape; mean,
+// invStd and the optional gamma, beta, runningMean and runningVar are [C];
+// runningMean and runningVar are both given or both nil. Errors wrap
+// ErrShape (shapes, nil required tensors, one running statistic without the
+// other), ErrParam (Eps, Momentum, and one value per channel: PyTorch's
+// "Expected more than 1 value per channel when training"), ErrDType,
+// ErrBackend or ErrFreed.
+func CheckBatchNormTrain(b Backend, y, mean, invStd, runningMean, runningVar, x, gamma, beta *Tensor, p BatchNormParams) (ChannelGeom, error) {
+	const op = "batch norm train"
+	if (runningMean == nil) != (runningVar == nil) {
+		return ChannelGeom{}, fmt.Errorf("%s: running mean is %v and running variance is %v, expected both tensors or both nil: %w",
+			op, runningMean, runningVar, ErrShape)
+	}
+	args := append([]Arg{{"output", y}, {"mean", mean}, {"inverse std", invStd}, {"input", x}},
+		present(Arg{"gamma", gamma}, Arg{"beta", beta}, Arg{"running mean", runningMean}, Arg{"running variance", runningVar})...)
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return ChannelGeom{}, err
+	}
+	if err := checkBatchNormParams(op, p, true); err != nil {
+		return ChannelGeom{}, err
+	}
+	g, err := batchNormInput(op, "input", x, "output", y)
+	if err != nil {
+		return g, err
+	}
+	if err := wantChannels(op, g.C, args[1:3]); err != nil {
+		return g, err
+	}
+	if err := wantChannels(op, g.C, args[4:]); err != nil {
+		return g, err
+	}
+	if g.PerChannel() < 2 {
+		return g, fmt.Errorf("%s: input %v has %d value per channel, expected more than 1 value per channel when training: %w",
+			op, x.shape, g.PerChannel(), ErrParam)
+	}
+	return g, nil
+}
+
+// CheckBatchNormEval validates Backend.BatchNormEval and returns x's channel
+// geometry: y has x's shape (rank ≥ 2, channels on axis 1), runningMean and
+// runningVar and the optional gamma and beta are [C], and Eps is finite and
+// > 0. Errors wrap ErrShape, ErrParam, ErrDType, ErrBackend or ErrFreed.
+func CheckBatchNormEval(b Backend, y, x, gamma, beta, runningMean, runningVar *Tensor, p BatchNormParams) (ChannelGeom, error) {
+	const op = "batch norm eval"
+	args := append([]Arg{{"output", y}, {"input", x}, {"running mean", runningMean}, {"running variance", runningVar}},
+		present(Arg{"gamma", gamma}, Arg{"beta", beta})...)
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return ChannelGeom{}, err
+	}
+	if err := checkBatchNormParams(op, p, false); err != nil {
+		return ChannelGeom{}, err
+	}
+	g, err := batchNormInput(op, "input", x, "output", y)
+	if err != nil {
+		return g, err
+	}
+	return g, wantChannels(op, g.C, args[2:])
+}
+
+// CheckBatchNormBackward validates Backend.BatchNormBackward and returns x's
+// channel geometry: dy and the optional dx have x's shape (rank ≥ 2,
+// channels on axis 1); mean, invStd and the optional gamma, dgamma and dbeta
+// are [C]. Errors wrap ErrShape, ErrDType, ErrBackend or ErrFreed.
+func CheckBatchNormBackward(b Backend, dx, dgamma, dbeta, dy, x, gamma, mean, invStd *Tensor) (ChannelGeom, error) {
+	const op = "batch norm backward"
+	args := append([]Arg{{"output gradient", dy}, {"input", x}, {"mean", mean}, {"inverse std", invStd}},
+		present(Arg{"gamma", gamma}, Arg{"gamma gradient", dgamma}, Arg{"beta gradient", dbeta}, Arg{"input gradient", dx})...)
+	if _, err := CheckArgs(b, op, args...); err != nil {
+		return ChannelGeom{}, err
+	}
+	g, err := batchNormInput(op, "input", x, "output gradient", dy)
+	if err != nil {
+		return g, err
+	}
+	if dx != nil {
+		if err := wantShape(op, "input gradient", dx, x.shape); err != nil {
+			return g, err
+		}
+	}
+	return g, wantChannels(op, g.C, present(args[2], args[3], Arg{"gamma", gamma}, Arg{"gamma gradient", dgamma}, Arg{"beta gradient", dbeta}))
+}
+
 // CheckDropout validates Backend.DropoutMask.
 func CheckDropout(b Backend, mask *Tensor, rate float64) error {
 	const op = "dropout mask"

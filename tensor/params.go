@@ -74,6 +74,22 @@ func DefaultAdamW() AdamParams {
 	return o
 }
 
+// BatchNormParams configures batch normalization with PyTorch's semantics
+// (torch.nn.BatchNorm1d/2d, torch.nn.functional.batch_norm). Eps, added to
+// the variance before the square root, must be finite and > 0; Momentum, the
+// weight of the batch statistics in the running statistics, must be in
+// [0, 1]. PyTorch's momentum=None (a cumulative average) is Momentum = 1/t at
+// the t-th training step.
+type BatchNormParams struct {
+	Eps      float64
+	Momentum float64
+}
+
+// DefaultBatchNorm returns PyTorch's defaults: Eps 1e-5, Momentum 0.1.
+func DefaultBatchNorm() BatchNormParams {
+	return BatchNormParams{Eps: 1e-5, Momentum: 0.1}
+}
+
 // BCEEpsilon clamps probabilities in binary cross-entropy: log(p) is taken of
 // max(p, 1e-15) and log(1−p) of max(1−p, 1e-15). In float64 this is the
 // classic clip of p to [1e-15, 1−1e-15]; in float32, where 1−1e-15 rounds to 1,

@@ -186,6 +186,68 @@ func BadInput(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		{"softmax backward output of another shape", tensor.ErrShape, func() error { return b.SoftmaxBackward(z(2, 3), z(3, 2), z(2, 3)) }},
 		{"argmax output of the wrong length", tensor.ErrShape, func() error { return b.ArgMax(z(3), z(2, 3)) }},
 
+		// Batch normalization.
+		{"batch norm train one value per channel", tensor.ErrParam, func() error {
+			return b.BatchNormTrain(z(1, 3), z(3), z(3), nil, nil, z(1, 3), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train one value per channel of an image", tensor.ErrParam, func() error {
+			return b.BatchNormTrain(z(1, 2, 1, 1), z(2), z(2), nil, nil, z(1, 2, 1, 1), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train input of rank 1", tensor.ErrShape, func() error {
+			return b.BatchNormTrain(z(6), z(6), z(6), nil, nil, z(6), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train output of another shape", tensor.ErrShape, func() error {
+			return b.BatchNormTrain(z(3, 2), z(2), z(2), nil, nil, z(2, 3), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train mean of the wrong length", tensor.ErrShape, func() error {
+			return b.BatchNormTrain(z(2, 3), z(2), z(3), nil, nil, z(2, 3), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train gamma of the wrong length", tensor.ErrShape, func() error {
+			return b.BatchNormTrain(z(2, 3, 2, 2), z(3), z(3), nil, nil, z(2, 3, 2, 2), z(2), z(3), tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train running variance of the wrong length", tensor.ErrShape, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), z(3), z(3), z(1, 3), z(2, 3), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train running mean without running variance", tensor.ErrShape, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), z(3), z(3), nil, z(2, 3), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train nil inverse std", tensor.ErrShape, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), nil, nil, nil, z(2, 3), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm train eps 0", tensor.ErrParam, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), z(3), nil, nil, z(2, 3), nil, nil, tensor.BatchNormParams{Momentum: 0.1})
+		}},
+		{"batch norm train NaN eps", tensor.ErrParam, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), z(3), nil, nil, z(2, 3), nil, nil, tensor.BatchNormParams{Eps: math.NaN(), Momentum: 0.1})
+		}},
+		{"batch norm train momentum 1.5", tensor.ErrParam, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), z(3), z(3), z(3), z(2, 3), nil, nil, tensor.BatchNormParams{Eps: 1e-5, Momentum: 1.5})
+		}},
+		{"batch norm eval running mean of the wrong length", tensor.ErrShape, func() error {
+			return b.BatchNormEval(z(2, 3), z(2, 3), nil, nil, z(2), z(3), tensor.DefaultBatchNorm())
+		}},
+		{"batch norm eval nil running variance", tensor.ErrShape, func() error {
+			return b.BatchNormEval(z(2, 3), z(2, 3), nil, nil, z(3), nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm eval negative eps", tensor.ErrParam, func() error {
+			return b.BatchNormEval(z(2, 3), z(2, 3), nil, nil, z(3), z(3), tensor.BatchNormParams{Eps: -1})
+		}},
+		{"batch norm eval beta of the wrong length", tensor.ErrShape, func() error {
+			return b.BatchNormEval(z(2, 3), z(2, 3), z(3), z(4), z(3), z(3), tensor.DefaultBatchNorm())
+		}},
+		{"batch norm backward input gradient of another shape", tensor.ErrShape, func() error {
+			return b.BatchNormBackward(z(3, 2), nil, nil, z(2, 3), z(2, 3), nil, z(3), z(3))
+		}},
+		{"batch norm backward output gradient of another shape", tensor.ErrShape, func() error {
+			return b.BatchNormBackward(z(2, 3), nil, nil, z(2, 4), z(2, 3), nil, z(3), z(3))
+		}},
+		{"batch norm backward gamma gradient of the wrong length", tensor.ErrShape, func() error {
+			return b.BatchNormBackward(nil, z(2), z(3), z(2, 3), z(2, 3), z(3), z(3), z(3))
+		}},
+		{"batch norm backward nil mean", tensor.ErrShape, func() error {
+			return b.BatchNormBackward(z(2, 3), nil, nil, z(2, 3), z(2, 3), nil, nil, z(3))
+		}},
+
 		// Losses.
 		{"mse loss of two elements", tensor.ErrShape, func() error { return b.MSELoss(z(2), nil, z(4), z(4)) }},
 		{"mse loss target of another shape", tensor.ErrShape, func() error { return b.MSELoss(z(1), nil, z(2, 2), z(4)) }},
@@ -313,6 +375,15 @@ func foreignCases(h *harness, foreign func(s ...int) *tensor.Tensor) []badCase {
 			return b.SGDStep(z(3), z(3), foreign(3), tensor.SGDParams{LR: 0.1, Momentum: 0.9})
 		}},
 		{"adam foreign moment", tensor.ErrBackend, func() error { return b.AdamStep(z(3), z(3), foreign(3), z(3), tensor.DefaultAdam(), 1) }},
+		{"batch norm train foreign running mean", tensor.ErrBackend, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), z(3), foreign(3), z(3), z(2, 3), nil, nil, tensor.DefaultBatchNorm())
+		}},
+		{"batch norm eval foreign gamma", tensor.ErrBackend, func() error {
+			return b.BatchNormEval(z(2, 3), z(2, 3), foreign(3), nil, z(3), z(3), tensor.DefaultBatchNorm())
+		}},
+		{"batch norm backward foreign beta gradient", tensor.ErrBackend, func() error {
+			return b.BatchNormBackward(nil, nil, foreign(3), z(2, 3), z(2, 3), nil, z(3), z(3))
+		}},
 		{"dropout into a foreign tensor", tensor.ErrBackend, func() error { return b.DropoutMask(foreign(3), 0.5, 1) }},
 		{"upload to a foreign tensor", tensor.ErrBackend, func() error { return b.Upload(foreign(2), host(dt, 2)) }},
 		{"download a foreign tensor", tensor.ErrBackend, func() error { return b.Download(host(dt, 2), foreign(2)) }},
@@ -348,6 +419,9 @@ func freedCases(h *harness) []badCase {
 		{"conv2d into a freed output", tensor.ErrFreed, func() error { return b.Conv2D(freed(1, 1, 3, 3), z(1, 1, 3, 3), z(1, 1, 1, 1), nil, def) }},
 		{"add a view of a freed tensor", tensor.ErrFreed, func() error { return b.Add(z(6), z(6), viewOfFreed(2, 3)) }},
 		{"matmul freed operand", tensor.ErrFreed, func() error { return b.MatMul(z(2, 2), freed(2, 2), z(2, 2), false, false) }},
+		{"batch norm backward freed inverse std", tensor.ErrFreed, func() error {
+			return b.BatchNormBackward(z(2, 3), nil, nil, z(2, 3), z(2, 3), nil, z(3), freed(3))
+		}},
 		{"sgd freed parameter", tensor.ErrFreed, func() error { return b.SGDStep(freed(3), z(3), nil, tensor.SGDParams{LR: 0.1}) }},
 		{"upload to a freed tensor", tensor.ErrFreed, func() error { return b.Upload(freed(2), host(dt, 2)) }},
 		{"download a freed tensor", tensor.ErrFreed, func() error { return b.Download(host(dt, 2), freed(2)) }},
@@ -389,6 +463,9 @@ func mixedCases(h *harness) []badCase {
 		{"copy between dtypes", tensor.ErrDType, func() error { return b.Copy(z(3), o(3)) }},
 		{"softmax cross entropy target of another dtype", tensor.ErrDType, func() error {
 			return b.SoftmaxCrossEntropy(z(1), nil, z(2, 3), o(2, 3))
+		}},
+		{"batch norm train gamma of another dtype", tensor.ErrDType, func() error {
+			return b.BatchNormTrain(z(2, 3), z(3), z(3), nil, nil, z(2, 3), o(3), nil, tensor.DefaultBatchNorm())
 		}},
 		{"adam moment of another dtype", tensor.ErrDType, func() error { return b.AdamStep(z(3), z(3), z(3), o(3), tensor.DefaultAdam(), 1) }},
 	}
@@ -451,6 +528,9 @@ func Closed(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		{"mse loss", tensor.ErrClosed, func() error { return b.MSELoss(one, nil, x, y) }},
 		{"sgd step", tensor.ErrClosed, func() error { return b.SGDStep(x, y, nil, tensor.SGDParams{LR: 0.1}) }},
 		{"dropout mask", tensor.ErrClosed, func() error { return b.DropoutMask(x, 0.5, 1) }},
+		{"batch norm train", tensor.ErrClosed, func() error {
+			return b.BatchNormTrain(y, one, one, nil, nil, x, nil, nil, tensor.DefaultBatchNorm())
+		}},
 	}
 	for _, c := range cases {
 		err, panicked := callSafely(c.call)

@@ -45,7 +45,11 @@
 // the keep-or-drop choice of dropout, copies, uploads and downloads) must
 // match exactly, and so must leaky ReLU and its backward, one correctly
 // rounded multiplication by the slope rounded to the dtype. SiLU's backward
-// is compared relative to its terms |dy|·s·(1 + |x|·(1−s)). The longest reductions of same-signed terms (losses over
+// is compared relative to its terms |dy|·s·(1 + |x|·(1−s)). Batch
+// normalization counts the mean's terms Σ|x|/n in every output
+// (|γ|·invStd·(|x−μ| + Σ|x|/n) + |β|), since an error in the mean shifts them
+// all; its inverse std is compared relative to itself, which a float32
+// variance taken as E[x²] − E[x]² misses on data far from zero. The longest reductions of same-signed terms (losses over
 // 17000 elements) stay within the float32 bound only when a backend sums
 // pairwise, in a tree or in a wider type, not serially in float32.
 //

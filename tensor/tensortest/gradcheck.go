@@ -94,7 +94,7 @@ func (h *harness) forward(in, out *tensor.Tensor, name string, op func() error) 
 // backend's own forward ops (see the package documentation): convolution
 // (input, kernel, bias), max and average pooling, global average pooling,
 // matmul (all transposes), add bias, ReLU, leaky ReLU, sigmoid, tanh, SiLU,
-// softmax and the three losses. It runs in Float64 only and skips otherwise.
+// softmax, the three losses and batch normalization (input, gamma, beta). It runs in Float64 only and skips otherwise.
 func GradCheck(t *testing.T, b tensor.Backend, dt tensor.DType) {
 	if dt != tensor.Float64 || !b.Caps().Supports(tensor.Float64) {
 		t.Skipf("gradient checks run in float64 only (dtype %v, backend dtypes %v)", dt, b.Caps().DTypes)
@@ -107,6 +107,7 @@ func GradCheck(t *testing.T, b tensor.Backend, dt tensor.DType) {
 	t.Run("Activations", func(t *testing.T) { gradActivations(t, b) })
 	t.Run("Softmax", func(t *testing.T) { gradSoftmax(t, b) })
 	t.Run("Losses", func(t *testing.T) { gradLosses(t, b) })
+	t.Run("BatchNorm", func(t *testing.T) { gradBatchNorm(t, b) })
 }
 
 const gradSeed = 0x6ad
@@ -331,6 +332,45 @@ func gradLosses(t *testing.T, b tensor.Backend) {
 		h.must(c.name, c.op(loss, grad, pt, tt))
 		gradCompare(h.t, fmt.Sprintf("%s gradient", c.name), h.read(grad),
 			numGrad(c.pred, []float64{1}, h.forward(pt, loss, c.name, func() error { return c.op(loss, nil, pt, tt) })))
+		h.release()
+	}
+}
+
+// gradBatchNorm checks BatchNormBackward against central differences of
+// BatchNormTrain with respect to x, gamma and beta, on dense and image
+// inputs, batch 1 and without affine parameters. The running statistics are
+// left out: they are no function of the output.
+func gradBatchNorm(t *testing.T, b tensor.Backend) {
+	r := newRand(gradSeed + 8)
+	p := tensor.BatchNormParams{Eps: 1e-3, Momentum: 0.1}
+	for _, c := range []struct {
+		shape  []int
+		affine bool
+	}{
+		{[]int{4, 3}, true}, {[]int{2, 3, 2, 3}, true}, {[]int{1, 2, 3, 3}, true}, {[]int{3, 2, 5}, false},
+	} {
+		h := newHarness(named(t, "x %v affine %v", c.shape, c.affine), b, tensor.Float64)
+		s := tensor.Shape(c.shape)
+		n, ch := s.Len(), s[1]
+		x, dy := uniform(r, n, -2, 2), uniform(r, n, -1, 1)
+		xt, yt, dyt, dx := h.from(x, c.shape...), h.zeros(c.shape...), h.from(dy, c.shape...), h.zeros(c.shape...)
+		mean, invStd := h.zeros(ch), h.zeros(ch)
+		var gamma, beta []float64
+		var gt, bt, dg, db *tensor.Tensor
+		if c.affine {
+			gamma, beta = uniform(r, ch, 0.5, 2), uniform(r, ch, -1, 1)
+			gt, bt, dg, db = h.from(gamma, ch), h.from(beta, ch), h.zeros(ch), h.zeros(ch)
+		}
+		train := func() error { return b.BatchNormTrain(yt, mean, invStd, nil, nil, xt, gt, bt, p) }
+		h.must("batch norm train", train())
+		h.must("batch norm backward", b.BatchNormBackward(dx, dg, db, dyt, xt, gt, mean, invStd))
+		gradCompare(h.t, "batch norm input gradient", h.read(dx), numGrad(x, dy, h.forward(xt, yt, "batch norm train", train)))
+		h.upload(xt, x)
+		if c.affine {
+			gradCompare(h.t, "batch norm gamma gradient", h.read(dg), numGrad(gamma, dy, h.forward(gt, yt, "batch norm train", train)))
+			h.upload(gt, gamma)
+			gradCompare(h.t, "batch norm beta gradient", h.read(db), numGrad(beta, dy, h.forward(bt, yt, "batch norm train", train)))
+		}
 		h.release()
 	}
 }

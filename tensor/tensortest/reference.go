@@ -575,3 +575,134 @@ func refDropout(n int, rate float64, seed uint64) []float64 {
 	}
 	return mask
 }
+
+// bnGeom is the channel geometry of a batch-norm input: outer segments of
+// inner values per channel.
+type bnGeom struct{ outer, c, inner int }
+
+// at returns the flat index of segment o, channel c, position i.
+func (g bnGeom) at(o, c, i int) int { return (o*g.c+c)*g.inner + i }
+
+// n returns the number of elements per channel.
+func (g bnGeom) n() int { return g.outer * g.inner }
+
+// each calls f with the flat index of every element of channel c.
+func (g bnGeom) each(c int, f func(k int)) {
+	for o := 0; o < g.outer; o++ {
+		for i := 0; i < g.inner; i++ {
+			f(g.at(o, c, i))
+		}
+	}
+}
+
+// bnTrainRef holds BatchNormTrain's results and the magnitudes of their
+// terms.
+type bnTrainRef struct {
+	y, yMag               []float64
+	mean, meanMag, invStd []float64
+	rMean, rMeanMag       []float64 // nil without running statistics
+	rVar, rVarMag         []float64
+}
+
+// refBatchNormTrain normalizes x with its per-channel batch statistics,
+// straight from the definition: μ = Σx/n, σ² = Σ(x−μ)²/n,
+// invStd = 1/√(σ²+eps), y = γ·(x−μ)·invStd + β (γ nil is 1, β nil is 0),
+// and the running statistics, when given, move towards μ and σ²·n/(n−1) by
+// the momentum. The magnitudes: Σ|x|/n for μ; |γ|·invStd·(|x−μ| + Σ|x|/n) +
+// |β| for y, since an error in μ shifts every output; invStd relative to
+// itself.
+func refBatchNormTrain(g bnGeom, x, gamma, beta, rMean, rVar []float64, p tensor.BatchNormParams) bnTrainRef {
+	n := float64(g.n())
+	r := bnTrainRef{y: make([]float64, len(x)), yMag: make([]float64, len(x)),
+		mean: make([]float64, g.c), meanMag: make([]float64, g.c), invStd: make([]float64, g.c)}
+	if rMean != nil {
+		r.rMean, r.rVar = append([]float64(nil), rMean...), append([]float64(nil), rVar...)
+		r.rMeanMag, r.rVarMag = make([]float64, g.c), make([]float64, g.c)
+	}
+	for c := 0; c < g.c; c++ {
+		var s, a float64
+		g.each(c, func(k int) { s += x[k]; a += math.Abs(x[k]) })
+		mu := s / n
+		var q float64
+		g.each(c, func(k int) { q += (x[k] - mu) * (x[k] - mu) })
+		is := 1 / math.Sqrt(q/n+p.Eps)
+		r.mean[c], r.meanMag[c], r.invStd[c] = mu, a/n, is
+		ga, be := 1.0, 0.0
+		if gamma != nil {
+			ga = gamma[c]
+		}
+		if beta != nil {
+			be = beta[c]
+		}
+		g.each(c, func(k int) {
+			r.y[k] = ga*(x[k]-mu)*is + be
+			r.yMag[k] = math.Abs(ga)*is*(math.Abs(x[k]-mu)+a/n) + math.Abs(be)
+		})
+		if rMean != nil {
+			m := p.Momentum
+			r.rMeanMag[c] = (1-m)*math.Abs(r.rMean[c]) + m*a/n
+			r.rMean[c] = (1-m)*r.rMean[c] + m*mu
+			r.rVarMag[c] = (1-m)*math.Abs(r.rVar[c]) + m*q/(n-1)
+			r.rVar[c] = (1-m)*r.rVar[c] + m*q/(n-1)
+		}
+	}
+	return r
+}
+
+// refBatchNormEval normalizes x with running statistics:
+// y = γ·(x − rMean)/√(rVar + eps) + β, with magnitudes
+// |γ|·(|x| + |rMean|)/√(rVar + eps) + |β|.
+func refBatchNormEval(g bnGeom, x, gamma, beta, rMean, rVar []float64, p tensor.BatchNormParams) (y, mag []float64) {
+	y, mag = make([]float64, len(x)), make([]float64, len(x))
+	for c := 0; c < g.c; c++ {
+		ga, be := 1.0, 0.0
+		if gamma != nil {
+			ga = gamma[c]
+		}
+		if beta != nil {
+			be = beta[c]
+		}
+		s := 1 / math.Sqrt(rVar[c]+p.Eps)
+		g.each(c, func(k int) {
+			y[k] = ga*(x[k]-rMean[c])*s + be
+			mag[k] = math.Abs(ga)*(math.Abs(x[k])+math.Abs(rMean[c]))*s + math.Abs(be)
+		})
+	}
+	return y, mag
+}
+
+// bnBackwardRef holds BatchNormBackward's results and their magnitudes.
+type bnBackwardRef struct {
+	dx, dxMag, dgamma, dgammaMag, dbeta, dbetaMag []float64
+}
+
+// refBatchNormBackward is the gradient of BatchNormTrain from the definition:
+// x̂ = (x − mean)·invStd, dβ = Σ dy, dγ = Σ dy·x̂ and
+// dx = γ·invStd·(dy − dβ/n − x̂·dγ/n). Magnitudes take |x̂| as
+// (|x| + |mean|)·invStd, the terms of x − mean.
+func refBatchNormBackward(g bnGeom, dy, x, gamma, mean, invStd []float64) bnBackwardRef {
+	n := float64(g.n())
+	r := bnBackwardRef{dx: make([]float64, len(x)), dxMag: make([]float64, len(x)),
+		dgamma: make([]float64, g.c), dgammaMag: make([]float64, g.c), dbeta: make([]float64, g.c), dbetaMag: make([]float64, g.c)}
+	for c := 0; c < g.c; c++ {
+		mu, is := mean[c], invStd[c]
+		ga := 1.0
+		if gamma != nil {
+			ga = gamma[c]
+		}
+		var sdy, sdyx, ady, adyx float64
+		g.each(c, func(k int) {
+			sdy += dy[k]
+			ady += math.Abs(dy[k])
+			sdyx += dy[k] * (x[k] - mu) * is
+			adyx += math.Abs(dy[k]) * (math.Abs(x[k]) + math.Abs(mu)) * is
+		})
+		r.dbeta[c], r.dbetaMag[c], r.dgamma[c], r.dgammaMag[c] = sdy, ady, sdyx, adyx
+		g.each(c, func(k int) {
+			xh := (x[k] - mu) * is
+			r.dx[k] = ga * is * (dy[k] - sdy/n - xh*sdyx/n)
+			r.dxMag[k] = math.Abs(ga) * is * (math.Abs(dy[k]) + ady/n + (math.Abs(x[k])+math.Abs(mu))*is*adyx/n)
+		})
+	}
+	return r
+}

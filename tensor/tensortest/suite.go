@@ -35,6 +35,7 @@ func RunAll(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		{"Losses", Losses},
 		{"Optimizers", Optimizers},
 		{"Fused", Fused},
+		{"BatchNorm", BatchNorm},
 		{"BadInput", BadInput},
 	}
 	for _, tc := range tests {

@@ -136,3 +136,103 @@ func TestOptimizerReferencesMatchTorch(t *testing.T) {
 		}
 	}
 }
+
+// batchNormScript runs torch.nn.functional.batch_norm in float64, in training
+// (with autograd for the gradients and torch.native_batch_norm for the saved
+// mean and inverse std) and in evaluation.
+const batchNormScript = `
+import json, sys
+import torch
+import torch.nn.functional as F
+cfg = json.load(open(sys.argv[1]))
+out = []
+t = lambda v, s=None: None if v is None else torch.tensor(v, dtype=torch.float64).reshape(s if s else [len(v)])
+for c in cfg:
+    x = t(c["x"], c["shape"]).requires_grad_()
+    w, b = t(c["gamma"]), t(c["beta"])
+    if w is not None:
+        w.requires_grad_()
+        b.requires_grad_()
+    rm, rv = t(c["rmean"]), t(c["rvar"])
+    y = F.batch_norm(x, rm, rv, w, b, training=True, momentum=c["momentum"], eps=c["eps"])
+    (y * t(c["dy"], c["shape"])).sum().backward()
+    _, mean, invstd = torch.native_batch_norm(x.detach(), None if w is None else w.detach(), None if b is None else b.detach(),
+        None, None, True, c["momentum"], c["eps"])
+    r = {"y": y.detach().flatten().tolist(), "mean": mean.tolist(), "invstd": invstd.tolist(),
+         "dx": x.grad.flatten().tolist()}
+    if w is not None:
+        r["dgamma"], r["dbeta"] = w.grad.tolist(), b.grad.tolist()
+    if rm is not None:
+        r["rmean"], r["rvar"] = rm.tolist(), rv.tolist()
+        ey = F.batch_norm(x.detach(), t(c["rmean"]), t(c["rvar"]), None if w is None else w.detach(),
+            None if b is None else b.detach(), training=False, eps=c["eps"])
+        r["eval"] = ey.flatten().tolist()
+    out.append(r)
+json.dump(out, open(sys.argv[2], "w"))
+`
+
+// TestBatchNormReferencesMatchTorch runs refBatchNormTrain, refBatchNormEval
+// and refBatchNormBackward beside torch.nn.functional.batch_norm and its
+// autograd in float64: outputs, saved mean and inverse std, running
+// statistics (unbiased variance) and the gradients of x, gamma and beta.
+func TestBatchNormReferencesMatchTorch(t *testing.T) {
+	r := newRand(0x7048)
+	type tcase struct {
+		Shape    []int     `json:"shape"`
+		X        []float64 `json:"x"`
+		DY       []float64 `json:"dy"`
+		Gamma    []float64 `json:"gamma"`
+		Beta     []float64 `json:"beta"`
+		RMean    []float64 `json:"rmean"`
+		RVar     []float64 `json:"rvar"`
+		Eps      float64   `json:"eps"`
+		Momentum float64   `json:"momentum"`
+	}
+	var cases []tcase
+	for i, s := range [][]int{{4, 3}, {2, 3, 4, 5}, {1, 2, 3, 3}, {3, 2, 5}, {2, 4}} {
+		n, ch := tensor.Shape(s).Len(), s[1]
+		c := tcase{Shape: s, X: uniform(r, n, -2, 3), DY: uniform(r, n, -1, 1), Eps: 1e-5, Momentum: 0.1}
+		if i != 3 {
+			c.Gamma, c.Beta = uniform(r, ch, -2, 2), uniform(r, ch, -1, 1)
+		}
+		if i != 4 {
+			c.RMean, c.RVar = uniform(r, ch, -1, 1), uniform(r, ch, 0.5, 2)
+		}
+		if i == 1 {
+			c.Eps, c.Momentum = 1e-3, 0.3
+		}
+		cases = append(cases, c)
+	}
+	type result struct {
+		Y, Mean, InvStd, DX, DGamma, DBeta, RMean, RVar, Eval []float64
+	}
+	var out []result
+	runTorch(t, batchNormScript, cases, &out)
+	if len(out) != len(cases) {
+		t.Fatalf("torch returned %d cases, expected %d", len(out), len(cases))
+	}
+	tol := Tol{Rel: 1e-12}
+	for i, c := range cases {
+		st := named(t, "case %d x %v", i, c.Shape)
+		s := tensor.Shape(c.Shape)
+		g := bnGeom{outer: s[0], c: s[1], inner: s[2:].Len()}
+		p := tensor.BatchNormParams{Eps: c.Eps, Momentum: c.Momentum}
+		ref := refBatchNormTrain(g, c.X, c.Gamma, c.Beta, c.RMean, c.RVar, p)
+		o := out[i]
+		compare(st, "output", ref.y, o.Y, ref.yMag, tol)
+		compare(st, "mean", ref.mean, o.Mean, ref.meanMag, tol)
+		compare(st, "inverse std", ref.invStd, o.InvStd, nil, tol)
+		bref := refBatchNormBackward(g, c.DY, c.X, c.Gamma, ref.mean, ref.invStd)
+		compare(st, "input gradient", bref.dx, o.DX, bref.dxMag, tol)
+		if c.Gamma != nil {
+			compare(st, "gamma gradient", bref.dgamma, o.DGamma, bref.dgammaMag, tol)
+			compare(st, "beta gradient", bref.dbeta, o.DBeta, bref.dbetaMag, tol)
+		}
+		if c.RMean != nil {
+			compare(st, "running mean", ref.rMean, o.RMean, ref.rMeanMag, tol)
+			compare(st, "running variance", ref.rVar, o.RVar, ref.rVarMag, tol)
+			ey, eyMag := refBatchNormEval(g, c.X, c.Gamma, c.Beta, c.RMean, c.RVar, p)
+			compare(st, "eval output", ey, o.Eval, eyMag, tol)
+		}
+	}
+}

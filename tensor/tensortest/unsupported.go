@@ -199,4 +199,19 @@ func (u *Unsupported) SiLU(_, _ *tensor.Tensor) error { return u.err("silu") }
 // SiLUBackward returns an ErrUnsupported error.
 func (u *Unsupported) SiLUBackward(_, _, _ *tensor.Tensor) error { return u.err("silu backward") }
 
+// BatchNormTrain returns an ErrUnsupported error.
+func (u *Unsupported) BatchNormTrain(_, _, _, _, _, _, _, _ *tensor.Tensor, _ tensor.BatchNormParams) error {
+	return u.err("batch norm train")
+}
+
+// BatchNormEval returns an ErrUnsupported error.
+func (u *Unsupported) BatchNormEval(_, _, _, _, _, _ *tensor.Tensor, _ tensor.BatchNormParams) error {
+	return u.err("batch norm eval")
+}
+
+// BatchNormBackward returns an ErrUnsupported error.
+func (u *Unsupported) BatchNormBackward(_, _, _, _, _, _, _, _ *tensor.Tensor) error {
+	return u.err("batch norm backward")
+}
+
 var _ tensor.Backend = (*Unsupported)(nil)

@@ -1,0 +1,209 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/vkcnn/vkcnn/tensor"
+)
+
+// This file holds batch normalization. A channel's elements are Outer
+// segments of Inner contiguous values (x [N, C, H, W]: N planes of H·W).
+// Training and the backward pass work channel by channel, the channels split
+// over the workers; every sum runs in float64 whatever the dtype, and the
+// variance is taken in a second pass over the deviations from the mean, so
+// that data far from zero loses nothing to cancellation.
+
+// channels calls fn(seg) for each of channel c's segments of x.
+func channels[T scalar](g tensor.ChannelGeom, x []T, c int, fn func(seg []T)) {
+	for o := 0; o < g.Outer; o++ {
+		fn(x[(o*g.C+c)*g.Inner:][:g.Inner])
+	}
+}
+
+// channelGrain is the number of channels one worker gets at least, so that a
+// worker has about elemGrain elements.
+func channelGrain(g tensor.ChannelGeom) int { return max(1, elemGrain/max(g.PerChannel(), 1)) }
+
+// affine returns gamma[c] and beta[c] as float64, or 1 and 0 when absent.
+func affine[T scalar](gamma, beta []T, c int) (float64, float64) {
+	ga, be := 1.0, 0.0
+	if gamma != nil {
+		ga = float64(gamma[c])
+	}
+	if beta != nil {
+		be = float64(beta[c])
+	}
+	return ga, be
+}
+
+// BatchNormTrain normalizes x ([N, C, ...], rank ≥ 2) with its batch
+// statistics per channel: y = gamma·(x − μ)·invStd + beta with μ the mean
+// and σ² the biased variance of each channel (over every axis but 1) and
+// invStd = 1/√(σ² + Eps). It writes mean = μ and invStd ([C]) and, when
+// runningMean and runningVar are not nil, updates them with PyTorch's rule
+// (the unbiased variance σ²·n/(n−1) enters the running variance). gamma nil
+// is 1, beta nil is 0; y may alias x. The statistics are computed in float64
+// by two passes (mean, then squared deviations). Errors wrap ErrParam (Eps,
+// Momentum, one value per channel), ErrShape, ErrDType, ErrBackend, ErrFreed
+// or ErrClosed (see tensor.CheckBatchNormTrain).
+func (b *Backend) BatchNormTrain(y, mean, invStd, runningMean, runningVar, x, gamma, beta *tensor.Tensor, p tensor.BatchNormParams) error {
+	if err := b.open("batch norm train"); err != nil {
+		return err
+	}
+	g, err := tensor.CheckBatchNormTrain(b, y, mean, invStd, runningMean, runningVar, x, gamma, beta, p)
+	if err != nil {
+		return err
+	}
+	if x.DType() == tensor.Float32 {
+		batchNormTrain(b, g, data[float32](y), data[float32](mean), data[float32](invStd), optData[float32](runningMean),
+			optData[float32](runningVar), data[float32](x), optData[float32](gamma), optData[float32](beta), p)
+	} else {
+		batchNormTrain(b, g, data[float64](y), data[float64](mean), data[float64](invStd), optData[float64](runningMean),
+			optData[float64](runningVar), data[float64](x), optData[float64](gamma), optData[float64](beta), p)
+	}
+	return nil
+}
+
+func batchNormTrain[T scalar](b *Backend, g tensor.ChannelGeom, y, mean, invStd, rMean, rVar, x, gamma, beta []T, p tensor.BatchNormParams) {
+	n := float64(g.PerChannel())
+	b.parallel(g.C, channelGrain(g), func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var s float64
+			channels(g, x, c, func(seg []T) {
+				for _, v := range seg {
+					s += float64(v)
+				}
+			})
+			mu := s / n
+			var q float64
+			channels(g, x, c, func(seg []T) {
+				for _, v := range seg {
+					d := float64(v) - mu
+					q += d * d
+				}
+			})
+			v := q / n
+			is := 1 / math.Sqrt(v+p.Eps)
+			mean[c], invStd[c] = T(mu), T(is)
+			if rMean != nil {
+				m := p.Momentum
+				rMean[c] = T((1-m)*float64(rMean[c]) + m*mu)
+				rVar[c] = T((1-m)*float64(rVar[c]) + m*q/(n-1))
+			}
+			ga, be := affine(gamma, beta, c)
+			sc := ga * is
+			for o := 0; o < g.Outer; o++ {
+				off := (o*g.C + c) * g.Inner
+				xs, ys := x[off:][:g.Inner], y[off:][:g.Inner]
+				for i, v := range xs {
+					ys[i] = T((float64(v)-mu)*sc + be)
+				}
+			}
+		}
+	})
+}
+
+// BatchNormEval normalizes x with the running statistics:
+// y = gamma·(x − runningMean)/√(runningVar + Eps) + beta, in float64 and
+// rounded once. Shapes as in BatchNormTrain; gamma nil is 1, beta nil is 0;
+// y may alias x. Errors wrap ErrParam (Eps), ErrShape, ErrDType, ErrBackend,
+// ErrFreed or ErrClosed (see tensor.CheckBatchNormEval).
+func (b *Backend) BatchNormEval(y, x, gamma, beta, runningMean, runningVar *tensor.Tensor, p tensor.BatchNormParams) error {
+	if err := b.open("batch norm eval"); err != nil {
+		return err
+	}
+	g, err := tensor.CheckBatchNormEval(b, y, x, gamma, beta, runningMean, runningVar, p)
+	if err != nil {
+		return err
+	}
+	if x.DType() == tensor.Float32 {
+		batchNormEval(b, g, data[float32](y), data[float32](x), optData[float32](gamma), optData[float32](beta),
+			data[float32](runningMean), data[float32](runningVar), p)
+	} else {
+		batchNormEval(b, g, data[float64](y), data[float64](x), optData[float64](gamma), optData[float64](beta),
+			data[float64](runningMean), data[float64](runningVar), p)
+	}
+	return nil
+}
+
+func batchNormEval[T scalar](b *Backend, g tensor.ChannelGeom, y, x, gamma, beta, rMean, rVar []T, p tensor.BatchNormParams) {
+	scale, shift, mu := make([]float64, g.C), make([]float64, g.C), make([]float64, g.C)
+	for c := range scale {
+		ga, be := affine(gamma, beta, c)
+		scale[c], shift[c], mu[c] = ga/math.Sqrt(float64(rVar[c])+p.Eps), be, float64(rMean[c])
+	}
+	// One item is one [Inner] segment of one channel.
+	b.parallel(g.Outer*g.C, max(1, elemGrain/max(g.Inner, 1)), func(_, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			c := k % g.C
+			xs, ys := x[k*g.Inner:][:g.Inner], y[k*g.Inner:][:g.Inner]
+			for i, v := range xs {
+				ys[i] = T((float64(v)-mu[c])*scale[c] + shift[c])
+			}
+		}
+	})
+}
+
+// BatchNormBackward sets the gradients of BatchNormTrain from x, the output
+// gradient dy and the saved mean and invStd ([C]): dbeta = Σ dy,
+// dgamma = Σ dy·x̂ (sums over every axis but 1, in float64) and
+// dx = gamma·invStd/n·(n·dy − dbeta − x̂·dgamma), with x̂ = (x − mean)·invStd
+// and n the elements per channel. dx, dgamma and dbeta may each be nil;
+// gamma nil is 1; dx may alias dy. Errors wrap ErrShape, ErrDType,
+// ErrBackend, ErrFreed or ErrClosed (see tensor.CheckBatchNormBackward).
+func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, invStd *tensor.Tensor) error {
+	if err := b.open("batch norm backward"); err != nil {
+		return err
+	}
+	g, err := tensor.CheckBatchNormBackward(b, dx, dgamma, dbeta, dy, x, gamma, mean, invStd)
+	if err != nil {
+		return err
+	}
+	if x.DType() == tensor.Float32 {
+		batchNormBackward(b, g, optData[float32](dx), optData[float32](dgamma), optData[float32](dbeta),
+			data[float32](dy), data[float32](x), optData[float32](gamma), data[float32](mean), data[float32](invStd))
+	} else {
+		batchNormBackward(b, g, optData[float64](dx), optData[float64](dgamma), optData[float64](dbeta),
+			data[float64](dy), data[float64](x), optData[float64](gamma), data[float64](mean), data[float64](invStd))
+	}
+	return nil
+}
+
+func batchNormBackward[T scalar](b *Backend, g tensor.ChannelGeom, dx, dgamma, dbeta, dy, x, gamma, mean, invStd []T) {
+	n := float64(g.PerChannel())
+	b.parallel(g.C, channelGrain(g), func(_, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			mu, is := float64(mean[c]), float64(invStd[c])
+			var sdy, sdyx float64 // Σ dy and Σ dy·x̂
+			for o := 0; o < g.Outer; o++ {
+				off := (o*g.C + c) * g.Inner
+				xs, gs := x[off:][:g.Inner], dy[off:][:g.Inner]
+				for i, v := range xs {
+					d := float64(gs[i])
+					sdy += d
+					sdyx += d * (float64(v) - mu) * is
+				}
+			}
+			if dgamma != nil {
+				dgamma[c] = T(sdyx)
+			}
+			if dbeta != nil {
+				dbeta[c] = T(sdy)
+			}
+			if dx == nil {
+				continue
+			}
+			ga, _ := affine(gamma, nil, c)
+			k := ga * is
+			mdy, mdyx := sdy/n, sdyx/n
+			for o := 0; o < g.Outer; o++ {
+				off := (o*g.C + c) * g.Inner
+				xs, gs, ds := x[off:][:g.Inner], dy[off:][:g.Inner], dx[off:][:g.Inner]
+				for i, v := range xs {
+					xh := (float64(v) - mu) * is
+					ds[i] = T(k * (float64(gs[i]) - mdy - xh*mdyx))
+				}
+			}
+		}
+	})
+}
