@@ -657,6 +657,9 @@ func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(id
 	if err != nil {
 		return 0, err
 	}
+	if err := m.checkEvalStart(d); err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
 	defer m.SetTraining(m.train)
 	m.SetTraining(false)
 	batchSize = min(batchSize, n) // a batch never exceeds the data
@@ -677,7 +680,9 @@ func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(id
 // and returns the mean loss (loss may be nil) and the accuracy. It reads back
 // one loss value and the predicted classes per batch. Errors: ErrNotBuilt, a
 // tensor.ErrParam error for batchSize < 1, tensor.ErrShape errors naming a
-// dataset that does not fit the model, and the backend's errors.
+// dataset that does not fit the model, an ErrNonFinite error naming the
+// first NaN or ±Inf in the inputs, targets, parameters, buffers or outputs
+// (a non-finite loss; see SetFiniteChecks), and the backend's errors.
 func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, error) {
 	res := EvalResult{Loss: math.NaN(), Accuracy: math.NaN()}
 	var lossSum float64
@@ -686,6 +691,9 @@ func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, 
 		r, err := m.runBatch(&d, idx, loss, nil)
 		lossSum += r.loss * float64(len(idx))
 		correct += r.correct
+		if err == nil {
+			err = m.checkEvalBatch(&d, idx, loss, r.loss)
+		}
 		return err
 	})
 	if err != nil {
@@ -712,7 +720,7 @@ type Prediction struct {
 // Predict runs the model in evaluation mode over the samples in x (laid out
 // as Dataset.X) in batches of batchSize and returns one Prediction per sample,
 // each output row turned into probabilities by Interpret. Errors as for
-// Evaluate.
+// Evaluate (the outputs themselves are checked for NaN and ±Inf).
 func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 	d := Dataset{X: x}
 	var preds []Prediction
@@ -730,6 +738,9 @@ func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 			return err
 		}
 		if err := m.b.Download(bio.hout, out); err != nil {
+			return err
+		}
+		if err := m.checkOutputs(bio.hout, idx[0]); err != nil {
 			return err
 		}
 		for k := range idx {

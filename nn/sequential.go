@@ -30,6 +30,9 @@ type Sequential struct {
 	last   *plan   // the plan of the last Forward, read by Backward
 	// absorbed[i]: layer i-1 applies layer i's activation (fuse.go).
 	absorbed []bool
+	// unchecked turns off the finiteness checks of Predict and Evaluate
+	// (finite.go).
+	unchecked bool
 }
 
 // plan holds the device buffers of one batch size.

@@ -90,6 +90,9 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer m.Free()
+	if err := m.CheckFinite(); err != nil {
+		return fmt.Errorf("%s: %w", modelName(*modelPath, *weights), err)
+	}
 	fmt.Fprintf(stdout, "model: %s, input %v, output %v\n", m, m.InShape(), m.OutShape())
 
 	var outputs []float32
@@ -101,6 +104,10 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 		preds, out, err := predictAll(m, x)
 		if err != nil {
 			return err
+		}
+		if i := nn.FirstNonFinite(out); i >= 0 {
+			cols := m.OutShape().Len()
+			return nn.NonFiniteError("output of "+names[i/cols]+" ", m.OutShape(), i%cols, float64(out[i]))
 		}
 		outputs = out
 		width := 0
@@ -130,6 +137,10 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 			if outputs, err = forwardAll(m, set.Images); err != nil {
 				return err
 			}
+			if i := nn.FirstNonFinite(outputs); i >= 0 {
+				cols := m.OutShape().Len()
+				return nn.NonFiniteError(fmt.Sprintf("output of %s %s sample %d ", *dataset, *split, i/cols), m.OutShape(), i%cols, float64(outputs[i]))
+			}
 		}
 	}
 	if *logits != "" {
@@ -141,6 +152,14 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s: outputs %v\n", *logits, h.Shape)
 	}
 	return nil
+}
+
+// modelName names the model's file in messages: --model or --weights.
+func modelName(modelPath, weights string) string {
+	if modelPath != "" {
+		return "--model " + modelPath
+	}
+	return "--weights " + weights
 }
 
 // loadModel loads the model from --model, or from --weights with --spec and
@@ -209,7 +228,16 @@ func readInputs(paths []string, in tensor.Shape, invert string) ([]float32, []st
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", p, err)
 			}
-			x = append(x, float32s(h)...)
+			if d, ok := h.Data.([]float64); ok {
+				if i := nn.FirstNonFinite(d); i >= 0 {
+					return nil, nil, nn.NonFiniteError(p, h.Shape, i, d[i])
+				}
+			}
+			v := float32s(h) // float64 beyond float32's range becomes ±Inf
+			if i := nn.FirstNonFinite(v); i >= 0 {
+				return nil, nil, nn.NonFiniteError(p, h.Shape, i, float64(v[i]))
+			}
+			x = append(x, v...)
 			for i := range n {
 				names = append(names, fmt.Sprintf("%s[%d]", p, i))
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/internal/vktest"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 	"github.com/vkcnn/vkcnn/viz"
@@ -433,5 +434,62 @@ func TestPictureFailure(t *testing.T) {
 	}
 	if slices.Contains(written, "curves.png") || len(written) != 3 {
 		t.Errorf("written %v, want the three other pictures", written)
+	}
+}
+
+// TestNonFiniteInfer: NaN inputs and NaN weights make infer (and train
+// --init) fail naming the file or tensor and the first bad index, on the
+// CPU and on Vulkan.
+func TestNonFiniteInfer(t *testing.T) {
+	dir := t.TempDir()
+	model := trainLines(t, dir)
+	nanX := make([]float32, 256)
+	nanX[3*16+4] = float32(math.NaN())
+	nanNpy := filepath.Join(dir, "nan.npy")
+	if err := nn.SaveNpy(nanNpy, nn.HostTensor{Shape: tensor.Shape{1, 16, 16}, Data: nanX}); err != nil {
+		t.Fatal(err)
+	}
+	goodNpy := filepath.Join(dir, "good.npy")
+	if err := nn.SaveNpy(goodNpy, nn.HostTensor{Shape: tensor.Shape{1, 16, 16}, Data: make([]float32, 256)}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.LoadModel(filepath.Join(model, "model.safetensors"), cpu.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := m.StateDict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd["4.weight"].Data.([]float32)[200] = float32(math.Inf(-1))
+	if err := m.LoadStateDict(sd); err != nil {
+		t.Fatal(err)
+	}
+	nanModel := filepath.Join(dir, "inf.safetensors")
+	if err := m.SaveSafetensors(nanModel); err != nil {
+		t.Fatal(err)
+	}
+	m.Free()
+	for _, backend := range []string{"cpu", "vulkan"} {
+		t.Run(backend, func(t *testing.T) {
+			if backend == "vulkan" {
+				vktest.Open(t) // skips (or fails with VKCNN_REQUIRE_VULKAN=1) without a device
+			}
+			for _, c := range []struct {
+				args []string
+				want string
+			}{
+				{[]string{"infer", "--model", model, nanNpy}, nanNpy + "[0 3 4] is NaN"},
+				{[]string{"infer", "--model", nanModel, goodNpy}, "parameter 4.weight[1 4] is -Inf"},
+				{[]string{"infer", "--model", nanModel, "--dataset", "lines"}, "parameter 4.weight[1 4] is -Inf"},
+				{[]string{"train", "--model", filepath.Join(model, "model.spec"), "--dataset", "lines", "--init", nanModel,
+					"--out", filepath.Join(dir, "never")}, "--init " + nanModel + ": parameter 4.weight[1 4] is -Inf"},
+			} {
+				out, err := runCLI(t, append(c.args, "--backend", backend)...)
+				if !errors.Is(err, nn.ErrNonFinite) || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%q: error %v, want an ErrNonFinite error mentioning %q\n%s", c.args, err, c.want, out)
+				}
+			}
+		})
 	}
 }

@@ -253,6 +253,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if err := m.LoadSafetensors(*initPath); err != nil {
 			return fmt.Errorf("--init: %w", err)
 		}
+		if err := m.CheckFinite(); err != nil {
+			return fmt.Errorf("--init %s: %w", *initPath, err)
+		}
 	}
 	fmt.Fprintf(stdout, "model %s:\n%s", s.Name, m.Summary())
 	fmt.Fprintf(stdout, "training: %d epochs, batch %d, %s lr %g", s.Epochs, s.Batch, s.Optimizer, s.LR)
