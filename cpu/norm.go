@@ -13,11 +13,70 @@ import (
 // variance is taken in a second pass over the deviations from the mean, so
 // that data far from zero loses nothing to cancellation.
 
-// channels calls fn(seg) for each of channel c's segments of x.
-func channels[T scalar](g tensor.ChannelGeom, x []T, c int, fn func(seg []T)) {
+// chanSum returns the sum of channel c of x, in float64 with four
+// independent accumulators per segment (a single chain would wait on the
+// latency of each addition).
+func chanSum[T scalar](g tensor.ChannelGeom, x []T, c int) float64 {
+	var a0, a1, a2, a3 float64
 	for o := 0; o < g.Outer; o++ {
-		fn(x[(o*g.C+c)*g.Inner:][:g.Inner])
+		seg := x[(o*g.C+c)*g.Inner:][:g.Inner]
+		i := 0
+		for ; i+4 <= len(seg); i += 4 {
+			a0 += float64(seg[i])
+			a1 += float64(seg[i+1])
+			a2 += float64(seg[i+2])
+			a3 += float64(seg[i+3])
+		}
+		for ; i < len(seg); i++ {
+			a0 += float64(seg[i])
+		}
 	}
+	return (a0 + a1) + (a2 + a3)
+}
+
+// chanSqDev returns Σ(x − mu)² over channel c of x, in float64.
+func chanSqDev[T scalar](g tensor.ChannelGeom, x []T, c int, mu float64) float64 {
+	var a0, a1, a2, a3 float64
+	for o := 0; o < g.Outer; o++ {
+		seg := x[(o*g.C+c)*g.Inner:][:g.Inner]
+		i := 0
+		for ; i+4 <= len(seg); i += 4 {
+			d0, d1 := float64(seg[i])-mu, float64(seg[i+1])-mu
+			d2, d3 := float64(seg[i+2])-mu, float64(seg[i+3])-mu
+			a0 += d0 * d0
+			a1 += d1 * d1
+			a2 += d2 * d2
+			a3 += d3 * d3
+		}
+		for ; i < len(seg); i++ {
+			d := float64(seg[i]) - mu
+			a0 += d * d
+		}
+	}
+	return (a0 + a1) + (a2 + a3)
+}
+
+// chanGradSums returns Σ dy and Σ dy·(x − mu) over channel c, in float64.
+func chanGradSums[T scalar](g tensor.ChannelGeom, dy, x []T, c int, mu float64) (sdy, sdyx float64) {
+	var a0, a1, b0, b1 float64
+	for o := 0; o < g.Outer; o++ {
+		off := (o*g.C + c) * g.Inner
+		xs, gs := x[off:][:g.Inner], dy[off:][:g.Inner]
+		i := 0
+		for ; i+2 <= len(xs); i += 2 {
+			d0, d1 := float64(gs[i]), float64(gs[i+1])
+			a0 += d0
+			a1 += d1
+			b0 += d0 * (float64(xs[i]) - mu)
+			b1 += d1 * (float64(xs[i+1]) - mu)
+		}
+		for ; i < len(xs); i++ {
+			d := float64(gs[i])
+			a0 += d
+			b0 += d * (float64(xs[i]) - mu)
+		}
+	}
+	return a0 + a1, b0 + b1
 }
 
 // channelGrain is the number of channels one worker gets at least, so that a
@@ -68,20 +127,8 @@ func batchNormTrain[T scalar](b *Backend, g tensor.ChannelGeom, y, mean, invStd,
 	n := float64(g.PerChannel())
 	b.parallel(g.C, channelGrain(g), func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
-			var s float64
-			channels(g, x, c, func(seg []T) {
-				for _, v := range seg {
-					s += float64(v)
-				}
-			})
-			mu := s / n
-			var q float64
-			channels(g, x, c, func(seg []T) {
-				for _, v := range seg {
-					d := float64(v) - mu
-					q += d * d
-				}
-			})
+			mu := chanSum(g, x, c) / n
+			q := chanSqDev(g, x, c, mu)
 			v := q / n
 			is := 1 / math.Sqrt(v+p.Eps)
 			mean[c], invStd[c] = T(mu), T(is)
@@ -174,16 +221,8 @@ func batchNormBackward[T scalar](b *Backend, g tensor.ChannelGeom, dx, dgamma, d
 	b.parallel(g.C, channelGrain(g), func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mu, is := float64(mean[c]), float64(invStd[c])
-			var sdy, sdyx float64 // Σ dy and Σ dy·x̂
-			for o := 0; o < g.Outer; o++ {
-				off := (o*g.C + c) * g.Inner
-				xs, gs := x[off:][:g.Inner], dy[off:][:g.Inner]
-				for i, v := range xs {
-					d := float64(gs[i])
-					sdy += d
-					sdyx += d * (float64(v) - mu) * is
-				}
-			}
+			sdy, sdyx := chanGradSums(g, dy, x, c, mu) // Σ dy and Σ dy·(x − mean)
+			sdyx *= is                                 // Σ dy·x̂
 			if dgamma != nil {
 				dgamma[c] = T(sdyx)
 			}

@@ -39,6 +39,23 @@ const (
 	normWantDbeta  = 16
 )
 
+// normOpt pairs an optional tensor with the flag that says it is given.
+type normOpt struct {
+	t    *tensor.Tensor
+	flag uint32
+}
+
+// normFlags returns the flags of the given (non-nil) tensors.
+func normFlags(opts ...normOpt) uint32 {
+	var f uint32
+	for _, o := range opts {
+		if o.t != nil {
+			f |= o.flag
+		}
+	}
+	return f
+}
+
 // normPerInvocation is how many elements of a chunk each of the 256
 // invocations of a workgroup reduces, at least.
 const normPerInvocation = 4
@@ -139,16 +156,7 @@ func (b *Backend) BatchNormTrain(y, mean, invStd, runningMean, runningVar, x, ga
 	if err != nil {
 		return err
 	}
-	var flags uint32
-	if gamma != nil {
-		flags |= normHasGamma
-	}
-	if beta != nil {
-		flags |= normHasBeta
-	}
-	if runningMean != nil {
-		flags |= normRunning
-	}
+	flags := normFlags(normOpt{gamma, normHasGamma}, normOpt{beta, normHasBeta}, normOpt{runningMean, normRunning})
 	push := pl.push(flags, p.Eps, p.Momentum)
 	part, tab, err := b.scratch2(2*pl.s*g.C, 3*g.C)
 	if err != nil {
@@ -186,14 +194,7 @@ func (b *Backend) BatchNormEval(y, x, gamma, beta, runningMean, runningVar *tens
 	if err != nil {
 		return err
 	}
-	var flags uint32
-	if gamma != nil {
-		flags |= normHasGamma
-	}
-	if beta != nil {
-		flags |= normHasBeta
-	}
-	push := pl.push(flags, p.Eps, 0)
+	push := pl.push(normFlags(normOpt{gamma, normHasGamma}, normOpt{beta, normHasBeta}), p.Eps, 0)
 	tab, err := b.scratch(3 * g.C)
 	if err != nil {
 		return err
@@ -231,16 +232,7 @@ func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, invSt
 	if err != nil {
 		return err
 	}
-	var flags uint32
-	if gamma != nil {
-		flags |= normHasGamma
-	}
-	if dgamma != nil {
-		flags |= normWantDgamma
-	}
-	if dbeta != nil {
-		flags |= normWantDbeta
-	}
+	flags := normFlags(normOpt{gamma, normHasGamma}, normOpt{dgamma, normWantDgamma}, normOpt{dbeta, normWantDbeta})
 	push := pl.push(flags, 0, 0)
 	part, tab, err := b.scratch2(2*pl.s*g.C, 5*g.C)
 	if err != nil {
