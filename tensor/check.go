@@ -35,7 +35,8 @@ func CheckArgs(b Backend, op string, args ...Arg) (DType, error) {
 		case t.buf.freed:
 			return 0, fmt.Errorf("%s: %s %v was freed: %w", op, a.Name, t, ErrFreed)
 		case t.buf.owner != b:
-			return 0, fmt.Errorf("%s: %s belongs to backend %q, expected %q: %w", op, a.Name, t.buf.owner.Name(), b.Name(), ErrBackend)
+			return 0, fmt.Errorf("%s: %s belongs to %s, expected a tensor of %s (a tensor stays on the backend that allocated it; Download and Upload it to move it): %w",
+				op, a.Name, backendLabel(t.buf.owner, b), backendLabel(b, t.buf.owner), ErrBackend)
 		case !t.dtype.Valid():
 			return 0, fmt.Errorf("%s: %s has dtype %v, expected float32 or float64: %w", op, a.Name, t.dtype, ErrDType)
 		}
@@ -727,4 +728,14 @@ func CheckDropout(b Backend, mask *Tensor, rate float64) error {
 		return fmt.Errorf("%s: rate %v, expected in [0, 1): %w", op, rate, ErrParam)
 	}
 	return nil
+}
+
+// backendLabel names backend x in a message that also names other: by its
+// name, or, when both have the same name (two Vulkan backends), by its name
+// and address, so that the two read differently.
+func backendLabel(x, other Backend) string {
+	if x.Name() == other.Name() {
+		return fmt.Sprintf("%s backend %p", x.Name(), x)
+	}
+	return fmt.Sprintf("backend %q", x.Name())
 }

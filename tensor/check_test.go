@@ -2,6 +2,7 @@ package tensor_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -62,6 +63,7 @@ func runChecks(t *testing.T, cases []checkCase) {
 
 func TestCheckArgs(t *testing.T) {
 	f := newFixture()
+	twin := tensortest.NewUnsupported("mine")
 	a := func(name string, x *tensor.Tensor) tensor.Arg { return tensor.Arg{Name: name, T: x} }
 	dt, err := tensor.CheckArgs(f.b, "op", a("x", f.f64(2)), a("y", f.f64(3)))
 	if err != nil || dt != tensor.Float64 {
@@ -78,6 +80,10 @@ func TestCheckArgs(t *testing.T) {
 		}},
 		{"foreign tensor", tensor.ErrBackend, []string{"op", "w", "other", "mine"}, func() error {
 			_, err := tensor.CheckArgs(f.b, "op", a("x", f.f32(1)), a("w", f.foreign(1)))
+			return err
+		}},
+		{"tensor of a second backend of the same name", tensor.ErrBackend, []string{"op", "w", fmt.Sprintf("mine backend %p", twin), fmt.Sprintf("mine backend %p", f.b)}, func() error {
+			_, err := tensor.CheckArgs(f.b, "op", a("x", f.f32(1)), a("w", twin.NewTensor(tensor.Float32, tensor.Shape{1})))
 			return err
 		}},
 		{"invalid dtype", tensor.ErrDType, []string{"DType(0)"}, func() error {

@@ -127,6 +127,10 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 		if *split == "train" {
 			set = train
 		}
+		if outs := m.OutShape().Len(); outs != set.Classes && !(outs == 1 && set.Classes == 2) {
+			return fmt.Errorf("--dataset %s: the model has %d outputs, the dataset %d classes; expected a model trained on %s (%d outputs, or 1 for 2 classes): %w",
+				*dataset, outs, set.Classes, *dataset, set.Classes, tensor.ErrShape)
+		}
 		res, err := m.Evaluate(nn.Dataset{X: set.Images, Labels: set.Labels}, nil, evalBatch)
 		if err != nil {
 			return fmt.Errorf("dataset %s %s: %w", *dataset, *split, err)
@@ -183,13 +187,9 @@ func loadModel(b tensor.Backend, modelPath, weights, specArg, inputArg string) (
 		}
 		return m, nil
 	}
-	spec := specArg
-	if st, err := os.Stat(specArg); err == nil && st.Mode().IsRegular() {
-		text, err := os.ReadFile(specArg)
-		if err != nil {
-			return nil, fmt.Errorf("--spec: %w", err)
-		}
-		spec = specText(string(text))
+	spec, _, err := readSpecArg("--spec", specArg)
+	if err != nil {
+		return nil, err
 	}
 	m, err := nn.Parse(spec)
 	if err != nil {

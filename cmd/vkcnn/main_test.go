@@ -102,6 +102,14 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(notPicture, []byte("not a picture"), 0o644)
 	model := trainLines(t, dir)
 	fresh := filepath.Join(dir, "fresh", "run") // a failed run must not create it
+	three := filepath.Join(dir, "three.safetensors") // 3 outputs, for the 2 classes of lines
+	if m3, err := nn.Parse("conv(1,4,3) relu maxpool(2) flatten dense(196,3)"); err != nil {
+		t.Fatal(err)
+	} else if err := m3.Build(cpu.New(), tensor.Shape{1, 16, 16}, 1); err != nil {
+		t.Fatal(err)
+	} else if err := m3.SaveSafetensors(three); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string // in the error message
@@ -117,6 +125,11 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train", "--dataset", "cifar", "--out", fresh}, "unknown dataset"},
 		{[]string{"train", "--optimizer", "rmsprop"}, "rmsprop"},
 		{[]string{"train", "--lr", "-1"}, "learning rate"},
+		{[]string{"train", "--lr", "1e300"}, "--lr 1e+300 overflows float32"},
+		{[]string{"train", "--model", "missing.spec"}, "--model missing.spec: stat missing.spec: no such file or directory"},
+		{[]string{"train", "--model", filepath.Join(dir, "nope", "m")}, "no such file or directory"},
+		{[]string{"infer", "--weights", filepath.Join(model, "model.safetensors"), "--spec", "missing.spec", "--dataset", "lines"}, "--spec missing.spec: stat missing.spec: no such file"},
+		{[]string{"infer", "--model", three, "--dataset", "lines", "--backend", "cpu"}, "the model has 3 outputs, the dataset 2 classes"},
 		{[]string{"train", "--epochs", "0"}, "--epochs 0"},
 		{[]string{"train", "--batch", "-3"}, "--batch -3"},
 		{[]string{"train", "--loss", "hinge"}, "hinge"},

@@ -189,6 +189,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--batch %d, expected ≥ 1: %w", s.Batch, tensor.ErrParam)
 	case s.Shift < 0:
 		return fmt.Errorf("--shift %d, expected ≥ 0: %w", s.Shift, tensor.ErrParam)
+	case !(s.LR > 0):
+		return fmt.Errorf("--lr %v, expected a positive learning rate: %w", s.LR, tensor.ErrParam)
+	case s.LR > math.MaxFloat32:
+		return fmt.Errorf("--lr %v overflows float32 (largest %.3g), in which the backends compute; expected a positive learning rate below that (typically 1e-4 to 1): %w",
+			s.LR, math.MaxFloat32, tensor.ErrParam)
 	case !(s.LRDecay > 0 && s.LRDecay <= 1e6):
 		return fmt.Errorf("--lr-decay %v, expected a positive factor (1 for none): %w", s.LRDecay, tensor.ErrParam)
 	}
@@ -423,13 +428,12 @@ func resolveModel(arg string) (trainSettings, error) {
 		return trainSettings{Name: p.Name, Spec: p.Spec, Dataset: p.Dataset, Loss: p.Loss, Optimizer: p.Optimizer,
 			LR: p.LR, Momentum: p.Momentum, LRDecay: decay, Shift: p.Shift, Epochs: p.Epochs, Batch: p.BatchSize}, nil
 	}
-	spec, name := arg, "custom"
-	if st, err := os.Stat(arg); err == nil && st.Mode().IsRegular() {
-		text, err := os.ReadFile(arg)
-		if err != nil {
-			return trainSettings{}, fmt.Errorf("--model: %w", err)
-		}
-		spec = specText(string(text))
+	spec, fromFile, err := readSpecArg("--model", arg)
+	if err != nil {
+		return trainSettings{}, err
+	}
+	name := "custom"
+	if fromFile {
 		name = strings.TrimSuffix(filepath.Base(arg), filepath.Ext(arg))
 	}
 	m, err := nn.Parse(spec)
@@ -444,6 +448,25 @@ func resolveModel(arg string) (trainSettings, error) {
 	}
 	return trainSettings{Name: name, Spec: m.String(), Dataset: "mnist", Loss: loss, Optimizer: "adam", LR: 1e-3,
 		LRDecay: 1, Epochs: 5, Batch: 32}, nil
+}
+
+// readSpecArg returns the spec that flag's argument gives: the content of
+// the file it names, or the argument itself. An argument that looks like a
+// path (a folder separator or a file extension, no parentheses or spaces)
+// but names no readable file is the file system's error, not a spec error.
+func readSpecArg(flag, arg string) (spec string, fromFile bool, err error) {
+	st, err := os.Stat(arg)
+	switch {
+	case err == nil && st.Mode().IsRegular():
+		text, err := os.ReadFile(arg)
+		if err != nil {
+			return "", false, fmt.Errorf("%s: %w", flag, err)
+		}
+		return specText(string(text)), true, nil
+	case err != nil && !strings.ContainsAny(arg, "() \t") && (strings.ContainsRune(arg, filepath.Separator) || strings.Contains(arg, "/") || filepath.Ext(arg) != ""):
+		return "", false, fmt.Errorf("%s %s: %w (expected a spec file, or a spec such as \"conv(1,8,3,p1) relu maxpool(2) flatten dense(1568,10)\")", flag, arg, err)
+	}
+	return arg, false, nil
 }
 
 // specText returns the spec held in a file: its lines without # comments,
