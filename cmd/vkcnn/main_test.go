@@ -101,7 +101,7 @@ func TestBadInput(t *testing.T) {
 	notPicture := filepath.Join(dir, "text.png")
 	os.WriteFile(notPicture, []byte("not a picture"), 0o644)
 	model := trainLines(t, dir)
-	fresh := filepath.Join(dir, "fresh", "run") // a failed run must not create it
+	fresh := filepath.Join(dir, "fresh", "run")      // a failed run must not create it
 	three := filepath.Join(dir, "three.safetensors") // 3 outputs, for the 2 classes of lines
 	if m3, err := nn.Parse("conv(1,4,3) relu maxpool(2) flatten dense(196,3)"); err != nil {
 		t.Fatal(err)
