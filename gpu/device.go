@@ -550,6 +550,9 @@ type Backend struct {
 	profile bool
 	// tsBits is the queue family's timestampValidBits.
 	tsBits uint32
+	// arrayIndexing is true when shaderStorageBufferArrayDynamicIndexing is
+	// enabled.
+	arrayIndexing bool
 
 	// maxGroups is the device's maxComputeWorkGroupCount.
 	maxGroups [3]uint32
@@ -622,6 +625,14 @@ func (b *Backend) openDevice() error {
 		return err
 	}
 	b.choosePresentFamily()
+	// Dynamically uniform indexing into arrays of storage buffers lets one
+	// dispatch update many parameters (optim_batch.comp); it is enabled where
+	// the device has it.
+	var feats vk.PhysicalDeviceFeatures
+	vk.GetPhysicalDeviceFeatures(p.pd, &feats)
+	feats.Deref()
+	b.arrayIndexing = feats.ShaderStorageBufferArrayDynamicIndexing == vk.True
+	enabled := []vk.PhysicalDeviceFeatures{{ShaderStorageBufferArrayDynamicIndexing: feats.ShaderStorageBufferArrayDynamicIndexing}}
 	info := vk.DeviceCreateInfo{
 		SType:                vk.StructureTypeDeviceCreateInfo,
 		QueueCreateInfoCount: 1,
@@ -633,6 +644,7 @@ func (b *Backend) openDevice() error {
 		}},
 		EnabledExtensionCount:   uint32(len(enable)),
 		PpEnabledExtensionNames: enable,
+		PEnabledFeatures:        enabled,
 	}
 	defer info.Free()
 	var dev vk.Device
@@ -646,7 +658,7 @@ func (b *Backend) openDevice() error {
 
 	l := p.limits
 	b.maxGroups = l.MaxComputeWorkGroupCount
-	b.maxBindings = min(int(l.MaxPerStageDescriptorStorageBuffers), maxBindings)
+	b.maxBindings = min(int(l.MaxPerStageDescriptorStorageBuffers), int(l.MaxDescriptorSetStorageBuffers), maxBindings)
 	b.maxPush = min(int(l.MaxPushConstantsSize)/4, maxPushWords)
 	b.initPipelines()
 	if int(p.family) < len(p.tsBits) {

@@ -83,3 +83,6 @@ func SetStageChunk(n int) int {
 
 // SPIRVWrites exposes spirvWrites.
 func SPIRVWrites(words []uint32) (uint64, error) { return spirvWrites(words) }
+
+// BatchParams exposes batchParams.
+func (b *Backend) BatchParams() int { return b.batchParams() }

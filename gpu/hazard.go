@@ -61,11 +61,13 @@ func (h *hazards) order(acc []access) bool {
 }
 
 // spirvWrites returns the bitmask of the descriptor bindings (set 0, binding
-// < 64) that a SPIR-V module may write: every storage buffer binding whose
-// block members are not all decorated NonWritable (GLSL readonly). It
+// < 64) that a SPIR-V module may write: every storage buffer binding (or
+// array of them) whose block members are not all decorated NonWritable (GLSL
+// readonly). It
 // returns an error for a malformed module.
 func spirvWrites(words []uint32) (uint64, error) {
 	const (
+		opTypeArray      = 28
 		opTypeStruct     = 30
 		opTypePointer    = 32
 		opVariable       = 59
@@ -81,6 +83,7 @@ func spirvWrites(words []uint32) (uint64, error) {
 	members := map[uint32]int{}      // struct → member count
 	readonly := map[uint32]int{}     // struct → NonWritable members
 	pointee := map[uint32]uint32{}   // pointer type → pointee
+	element := map[uint32]uint32{}   // array type → element type
 	varType := map[uint32]uint32{}   // variable → pointer type
 	varWritable := map[uint32]bool{} // variable decorated NonWritable → false
 	for i := 5; i < len(words); {
@@ -99,6 +102,8 @@ func spirvWrites(words []uint32) (uint64, error) {
 			readonly[ins[1]]++
 		case op == opTypeStruct && n >= 2:
 			members[ins[1]] = n - 2
+		case op == opTypeArray && n >= 4:
+			element[ins[1]] = ins[2]
 		case op == opTypePointer && n >= 4:
 			pointee[ins[1]] = ins[3]
 		case op == opVariable && n >= 3:
@@ -115,6 +120,9 @@ func spirvWrites(words []uint32) (uint64, error) {
 			continue
 		}
 		st := pointee[varType[v]]
+		if e, ok := element[st]; ok {
+			st = e // an array of buffers
+		}
 		if m := members[st]; m > 0 && readonly[st] >= m {
 			continue
 		}

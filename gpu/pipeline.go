@@ -57,14 +57,15 @@ import (
 
 const (
 	// maxBindings is the most storage buffers one dispatch binds.
-	maxBindings = 32
+	maxBindings = 64
 	// maxPushWords is the most push-constant words one dispatch passes (128
 	// bytes, the minimum every device supports).
 	maxPushWords = 32
 )
 
 // layout is the descriptor set layout and pipeline layout shared by every
-// pipeline with the same number of storage buffer bindings.
+// pipeline with the same number of storage buffer bindings and descriptors per
+// binding (1, or the length of the shader's descriptor arrays).
 type layout struct {
 	set  vk.DescriptorSetLayout
 	pipe vk.PipelineLayout
@@ -83,18 +84,18 @@ type pipeline struct {
 // lifetime.
 type pipelines struct {
 	modules map[string]vk.ShaderModule
-	writes  map[string]uint64 // by shader name: the bindings it may write
-	layouts map[int]*layout
+	writes  map[string]uint64    // by shader name: the bindings it may write
+	layouts map[[2]int]*layout   // by bindings, descriptors per binding
 	pipes   map[string]*pipeline // by key
 	key     []byte               // reused by pipelineKey
 }
 
-// pipelineKey identifies a pipeline by shader name, binding count and
-// specialization constants, in a buffer reused across calls so that a cache
-// hit allocates nothing.
-func (ps *pipelines) pipelineKey(name string, nbuf int, spec []uint32) []byte {
+// pipelineKey identifies a pipeline by shader name, descriptor count,
+// descriptors per binding and specialization constants, in a buffer reused
+// across calls so that a cache hit allocates nothing.
+func (ps *pipelines) pipelineKey(name string, nbuf, arr int, spec []uint32) []byte {
 	k := append(ps.key[:0], name...)
-	k = append(k, 0, byte(nbuf))
+	k = append(k, 0, byte(nbuf), byte(arr))
 	for _, s := range spec {
 		k = binary.LittleEndian.AppendUint32(k, s)
 	}
@@ -102,18 +103,18 @@ func (ps *pipelines) pipelineKey(name string, nbuf int, spec []uint32) []byte {
 	return k
 }
 
-// pipeline returns the cached pipeline for (name, nbuf, spec), building it on
-// first use.
-func (b *Backend) pipeline(name string, spec []uint32, nbuf int) (*pipeline, error) {
+// pipeline returns the cached pipeline for (name, nbuf, arr, spec), building
+// it on first use: nbuf descriptors in bindings of arr descriptors each.
+func (b *Backend) pipeline(name string, spec []uint32, nbuf, arr int) (*pipeline, error) {
 	ps := &b.pipes
-	if p, ok := ps.pipes[string(ps.pipelineKey(name, nbuf, spec))]; ok {
+	if p, ok := ps.pipes[string(ps.pipelineKey(name, nbuf, arr, spec))]; ok {
 		return p, nil
 	}
 	mod, err := b.module(name)
 	if err != nil {
 		return nil, err
 	}
-	lay, err := b.layout(nbuf)
+	lay, err := b.layout(nbuf/arr, arr)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +132,7 @@ func (b *Backend) pipeline(name string, spec []uint32, nbuf int) (*pipeline, err
 		return nil, err
 	}
 	p := &pipeline{pipe: pipe, layout: lay, writes: ps.writes[name]}
-	ps.pipes[string(ps.pipelineKey(name, nbuf, spec))] = p
+	ps.pipes[string(ps.pipelineKey(name, nbuf, arr, spec))] = p
 	return p, nil
 }
 
@@ -170,10 +171,10 @@ func (b *Backend) module(name string) (vk.ShaderModule, error) {
 	return m, nil
 }
 
-// layout returns the cached layouts for n storage buffer bindings and a
-// 128-byte push-constant range.
-func (b *Backend) layout(n int) (*layout, error) {
-	if l, ok := b.pipes.layouts[n]; ok {
+// layout returns the cached layouts for n storage buffer bindings of arr
+// descriptors each and a 128-byte push-constant range.
+func (b *Backend) layout(n, arr int) (*layout, error) {
+	if l, ok := b.pipes.layouts[[2]int{n, arr}]; ok {
 		return l, nil
 	}
 	binds := make([]vk.DescriptorSetLayoutBinding, n)
@@ -181,7 +182,7 @@ func (b *Backend) layout(n int) (*layout, error) {
 		binds[i] = vk.DescriptorSetLayoutBinding{
 			Binding:         uint32(i),
 			DescriptorType:  vk.DescriptorTypeStorageBuffer,
-			DescriptorCount: 1,
+			DescriptorCount: uint32(arr),
 			StageFlags:      vk.ShaderStageFlags(vk.ShaderStageComputeBit),
 		}
 	}
@@ -212,7 +213,7 @@ func (b *Backend) layout(n int) (*layout, error) {
 		return nil, err
 	}
 	l := &layout{set: set, pipe: pl}
-	b.pipes.layouts[n] = l
+	b.pipes.layouts[[2]int{n, arr}] = l
 	return l, nil
 }
 
@@ -220,7 +221,7 @@ func (b *Backend) initPipelines() {
 	b.pipes = pipelines{
 		modules: map[string]vk.ShaderModule{},
 		writes:  map[string]uint64{},
-		layouts: map[int]*layout{},
+		layouts: map[[2]int]*layout{},
 		pipes:   map[string]*pipeline{},
 	}
 }

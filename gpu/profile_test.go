@@ -10,6 +10,7 @@ import (
 	"github.com/vkcnn/vkcnn/gpu"
 	"github.com/vkcnn/vkcnn/internal/vktest"
 	"github.com/vkcnn/vkcnn/shaders"
+	"github.com/vkcnn/vkcnn/tensor"
 )
 
 // TestSPIRVWrites checks the bindings each shader may write, as read from
@@ -20,6 +21,8 @@ func TestSPIRVWrites(t *testing.T) {
 		"eltwise": 0b1,    // dst
 		"sum":     0b1,    // dst
 		"optim":   0b1101, // param, m, v; grad is readonly
+		// arrays of buffers, by binding
+		"optim_batch": 0b1101,
 	} {
 		code, err := shaders.SPIRV(name)
 		if err != nil {
@@ -124,5 +127,37 @@ func TestStatsWithoutProfile(t *testing.T) {
 	s := b.Stats()
 	if s.Profiling || len(s.Ops) != 0 || s.Dispatches != 1 || s.Transfers != 1 {
 		t.Errorf("stats %+v, want 1 dispatch, 1 transfer (the zero fill), no profile", s)
+	}
+}
+
+// TestBatchedOptimizerDispatches checks that AdamSteps over 11 parameters
+// records ⌈11/BatchParams⌉ dispatches and no barrier between them.
+func TestBatchedOptimizerDispatches(t *testing.T) {
+	b := vktest.Open(t)
+	np := b.BatchParams()
+	if np < 1 {
+		t.Fatalf("BatchParams = %d: lavapipe has shaderStorageBufferArrayDynamicIndexing, want ≥ 1", np)
+	}
+	var ps, gs, ms, vs []*tensor.Tensor
+	for i := range 11 {
+		n := 100 + 37*i
+		ps, gs, ms, vs = append(ps, alloc(t, b, n)), append(gs, alloc(t, b, n)), append(ms, alloc(t, b, n)), append(vs, alloc(t, b, n))
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AdamSteps(ps, gs, ms, vs, tensor.DefaultAdam(), 1); err != nil { // after the zero fills: one barrier
+		t.Fatal(err)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	b.ResetStats()
+	if err := b.AdamSteps(ps, gs, ms, vs, tensor.DefaultAdam(), 2); err != nil {
+		t.Fatal(err)
+	}
+	want := (11 + np - 1) / np
+	if s := b.Stats(); s.Dispatches != want || s.Barriers != 1 {
+		t.Errorf("AdamSteps over 11 parameters: %d dispatches, %d barriers; want %d (%d per dispatch) and 1 (after the previous step)", s.Dispatches, s.Barriers, want, np)
 	}
 }

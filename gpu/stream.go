@@ -111,22 +111,23 @@ static void vkcnn_mark(const vkcnn_fns* f, void* cmd, uint64_t qpool, uint32_t q
 	if (qpool != 0) f->cmdWriteTimestamp(cmd, STAGE_BOTTOM, qpool, query);
 }
 
-// vkcnn_dispatch allocates and writes a descriptor set, then records a
-// barrier (when barrier is set), bind, push constants and dispatch. It returns the VkResult of the descriptor
+// vkcnn_dispatch allocates and writes a descriptor set (bufs[i] is element
+// i % arr of binding i / arr), then records a barrier (when barrier is set),
+// bind, push constants and dispatch. It returns the VkResult of the descriptor
 // set allocation; on failure nothing is recorded.
 static int32_t vkcnn_dispatch(const vkcnn_fns* f, void* dev, void* cmd, uint64_t pool, uint64_t setLayout,
 		uint64_t pipe, uint64_t pipeLayout, uint32_t nbuf, const vkcnn_buffer_info* bufs,
 		uint32_t npush, const uint32_t* push, uint32_t gx, uint32_t gy, uint32_t gz,
-		int barrier) {
+		uint32_t arr, int barrier) {
 	uint64_t set = 0;
-	vkcnn_write w[32];
-	if (nbuf > 32) return -1000069000;
+	vkcnn_write w[64];
+	if (nbuf > 64 || arr == 0) return -1000069000;
 	if (nbuf > 0) {
 		vkcnn_set_alloc_info ai = {34, NULL, pool, 1, &setLayout};
 		int32_t r = f->allocateDescriptorSets(dev, &ai, &set);
 		if (r != 0) return r;
 		for (uint32_t i = 0; i < nbuf; i++) {
-			vkcnn_write x = {35, NULL, set, i, 0, 1, 7, NULL, &bufs[i], NULL};
+			vkcnn_write x = {35, NULL, set, i / arr, i % arr, 1, 7, NULL, &bufs[i], NULL};
 			w[i] = x;
 		}
 		f->updateDescriptorSets(dev, nbuf, w, 0, NULL);
@@ -544,6 +545,14 @@ func (b *Backend) descriptorPool(bt *batch, fresh bool) (vk.DescriptorPool, erro
 // groups, ErrShape/ErrFreed/ErrBackend errors for bad tensors, ErrUnsupported
 // for an unknown shader, and *ResultError for failed Vulkan calls.
 func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, bufs ...*tensor.Tensor) error {
+	return b.dispatchArrays(name, spec, push, groups, 1, bufs...)
+}
+
+// dispatchArrays is dispatch for shaders whose bindings are arrays of arr
+// storage buffers: bufs[i] is element i % arr of binding i / arr, and
+// len(bufs) is a multiple of arr. Arrays indexed by a dynamically uniform
+// value need b.arrayIndexing.
+func (b *Backend) dispatchArrays(name string, spec, push []uint32, groups [3]uint32, arr int, bufs ...*tensor.Tensor) error {
 	if err := b.alive(name); err != nil {
 		return err
 	}
@@ -578,7 +587,10 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 	if groups[0] == 0 || groups[1] == 0 || groups[2] == 0 {
 		return nil
 	}
-	p, err := b.pipeline(name, spec, len(bufs))
+	if arr < 1 || len(bufs)%arr != 0 {
+		return fmt.Errorf("gpu: dispatch %s: %d buffers in arrays of %d: %w", name, len(bufs), arr, tensor.ErrParam)
+	}
+	p, err := b.pipeline(name, spec, len(bufs), arr)
 	if err != nil {
 		return err
 	}
@@ -591,7 +603,7 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 		pushPtr = (*C.uint32_t)(unsafe.Pointer(&push[0]))
 	}
 	for i := range acc {
-		acc[i].write = p.writes&(1<<i) != 0
+		acc[i].write = p.writes&(1<<(i/arr)) != 0
 	}
 	barrier := b.order(acc)
 	for fresh := false; ; fresh = true {
@@ -601,7 +613,7 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 		}
 		r := int32(C.vkcnn_dispatch(b.str.fns, unsafe.Pointer(b.dev), unsafe.Pointer(bt.cmd), h64(pool), h64(p.layout.set),
 			h64(p.pipe), h64(p.layout.pipe), C.uint32_t(len(bufs)), &infos[0],
-			C.uint32_t(len(push)), pushPtr, C.uint32_t(groups[0]), C.uint32_t(groups[1]), C.uint32_t(groups[2]), cbool(barrier)))
+			C.uint32_t(len(push)), pushPtr, C.uint32_t(groups[0]), C.uint32_t(groups[1]), C.uint32_t(groups[2]), C.uint32_t(arr), cbool(barrier)))
 		if r == 0 {
 			break
 		}

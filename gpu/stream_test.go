@@ -167,7 +167,7 @@ func TestDispatchErrors(t *testing.T) {
 	}{
 		{"33 push words", b.Dispatch("fill", nil, make([]uint32, 33), one, x), tensor.ErrParam},
 		{"too many groups", b.Dispatch("fill", nil, []uint32{10, 0}, [3]uint32{max[0] + 1, 1, 1}, x), tensor.ErrParam},
-		{"too many buffers", b.Dispatch("fill", nil, []uint32{10, 0}, one, make([]*tensor.Tensor, 33)...), tensor.ErrParam},
+		{"too many buffers", b.Dispatch("fill", nil, []uint32{10, 0}, one, make([]*tensor.Tensor, 65)...), tensor.ErrParam},
 		{"unknown shader", b.Dispatch("no_such_shader", nil, nil, one, x), tensor.ErrUnsupported},
 		{"nil buffer", b.Dispatch("fill", nil, []uint32{10, 0}, one, nil), tensor.ErrShape},
 		{"freed buffer", b.Dispatch("fill", nil, []uint32{10, 0}, one, freed), tensor.ErrFreed},

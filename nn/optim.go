@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/vkcnn/vkcnn/tensor"
@@ -89,16 +90,24 @@ func (o *SGD) Step(params []*Param) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range ps {
-		var vel *tensor.Tensor
+	values, grads, vels := make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps))
+	for i, p := range ps {
+		values[i], grads[i] = p.Value, p.Grad
 		if o.Momentum != 0 {
 			vs, err := o.velocity.get(p, 1)
 			if err != nil {
 				return err
 			}
-			vel = vs[0]
+			vels[i] = vs[0]
 		}
-		if err := p.Value.Backend().SGDStep(p.Value, p.Grad, vel, o.SGDParams); err != nil {
+	}
+	if bo := batched(ps); bo != nil {
+		if done, err := batchDone(bo.SGDSteps(values, grads, vels, o.SGDParams)); done {
+			return err
+		}
+	}
+	for i, p := range ps {
+		if err := p.Value.Backend().SGDStep(p.Value, p.Grad, vels[i], o.SGDParams); err != nil {
 			return fmt.Errorf("sgd step %s: %w", p.Name, err)
 		}
 	}
@@ -129,12 +138,22 @@ func (o *Adam) Step(params []*Param) error {
 		return err
 	}
 	o.Steps++
-	for _, p := range ps {
+	values, grads := make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps))
+	ms, vs := make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps))
+	for i, p := range ps {
 		mv, err := o.moments.get(p, 2)
 		if err != nil {
 			return err
 		}
-		if err := p.Value.Backend().AdamStep(p.Value, p.Grad, mv[0], mv[1], o.AdamParams, o.Steps); err != nil {
+		values[i], grads[i], ms[i], vs[i] = p.Value, p.Grad, mv[0], mv[1]
+	}
+	if bo := batched(ps); bo != nil {
+		if done, err := batchDone(bo.AdamSteps(values, grads, ms, vs, o.AdamParams, o.Steps)); done {
+			return err
+		}
+	}
+	for i, p := range ps {
+		if err := p.Value.Backend().AdamStep(p.Value, p.Grad, ms[i], vs[i], o.AdamParams, o.Steps); err != nil {
 			return fmt.Errorf("adam step %s: %w", p.Name, err)
 		}
 	}
@@ -283,4 +302,37 @@ func (o *Adam) SetState(params []*Param, s OptimizerState) error {
 	}
 	o.Steps = s.Steps
 	return nil
+}
+
+// batched returns the backend of ps when it updates many parameters in one
+// pass (tensor.BatchedOptimizer) and ps has more than one parameter, all on
+// it; else nil.
+func batched(ps []*Param) tensor.BatchedOptimizer {
+	if len(ps) < 2 {
+		return nil
+	}
+	b := ps[0].Value.Backend()
+	for _, p := range ps[1:] {
+		if p.Value.Backend() != b {
+			return nil
+		}
+	}
+	bo, _ := b.(tensor.BatchedOptimizer)
+	return bo
+}
+
+// batchDone reports whether a batched step settled the update: it succeeded,
+// or failed on the device. An argument error is found before anything is
+// recorded, and then the single steps run to report it with the parameter's
+// name.
+func batchDone(err error) (bool, error) {
+	if err == nil {
+		return true, nil
+	}
+	for _, arg := range []error{tensor.ErrParam, tensor.ErrShape, tensor.ErrDType, tensor.ErrBackend, tensor.ErrFreed} {
+		if errors.Is(err, arg) {
+			return false, nil
+		}
+	}
+	return true, err
 }

@@ -1,15 +1,8 @@
 #version 450
-// optim.comp: optimizer updates in place, one invocation per parameter,
-// chosen by the MODE specialization constant, with PyTorch's semantics.
-//
-//   MODE 0 SGD:  g = grad + wd·param; with MOMENTUM v = momentum·v + g and
-//                param −= lr·v (with NESTEROV param −= lr·(g + momentum·v)),
-//                else param −= lr·g.
-//   MODE 1 Adam: param ·= decay (1 − lr·wd for AdamW, whose wd push
-//                constant is then 0; 1 for Adam); g = grad + wd·param;
-//                m = β1·m + (1 − β1)·g; v = β2·v + (1 − β2)·g²;
-//                param −= lr·(m/bc1)/(√(v/bc2) + eps), with the bias
-//                corrections bc1 = 1 − β1^t and bc2 = 1 − β2^t from the host.
+#extension GL_GOOGLE_include_directive : require
+// optim.comp: the optimizer update of one parameter in place, one invocation
+// per element, with PyTorch's semantics; the modes and formulas are in
+// optim.glsl. optim_batch.comp updates many parameters in one dispatch.
 layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint MODE = 0;
@@ -26,10 +19,11 @@ layout(push_constant) uniform Params {
     float lr, momentum, wd;
     float beta1, beta2, eps;
     float bc1, bc2;
-    float omb1, omb2;  // 1 − β1 and 1 − β2, from the host in float64 (1 − 0.999 loses
-                       // four digits when taken from the float32 β2)
-    float decay;       // Adam: the parameter's factor before the update
+    float omb1, omb2;
+    float decay;
 } p;
+
+#include "optim.glsl"
 
 void main() {
     uint i = gl_GlobalInvocationID.x +
@@ -39,21 +33,14 @@ void main() {
         return;
     }
     float w = param[i];
-    if (MODE == 0) {
-        float g = grad[i] + p.wd * w;
-        if (MOMENTUM != 0) {
-            float vel = p.momentum * m[i] + g;
-            m[i] = vel;
-            g = NESTEROV != 0 ? g + p.momentum * vel : vel;
-        }
-        param[i] = w - p.lr * g;
-        return;
+    float mi = usesM ? m[i] : 0.0;
+    float vi = usesV ? v[i] : 0.0;
+    optimStep(w, grad[i], mi, vi);
+    if (usesM) {
+        m[i] = mi;
     }
-    w *= p.decay;
-    float g = grad[i] + p.wd * w;
-    float mi = p.beta1 * m[i] + p.omb1 * g;
-    float vi = p.beta2 * v[i] + p.omb2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    param[i] = w - p.lr * (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps);
+    if (usesV) {
+        v[i] = vi;
+    }
+    param[i] = w;
 }

@@ -74,3 +74,18 @@ func CheckLinear(be Backend, y, x, w, bias *Tensor, act Activation) (n, out, in 
 	}
 	return n, out, in, wantShape(op, "bias", bias, Shape{out})
 }
+
+// BatchedOptimizer is implemented by backends that update many parameters in
+// one pass. Each call gives the same results as the single steps over i in
+// order; parameters and their states must be distinct tensors (sharing one
+// between entries is an ErrParam error).
+type BatchedOptimizer interface {
+	// SGDSteps does SGDStep(params[i], grads[i], velocities[i], o) for
+	// every i; velocities may be nil when o.Momentum is 0. Errors: an ErrParam
+	// error for slices of different lengths or shared tensors, and SGDStep's
+	// errors naming the entry.
+	SGDSteps(params, grads, velocities []*Tensor, o SGDParams) error
+	// AdamSteps does AdamStep(params[i], grads[i], m[i], v[i], o, step) for
+	// every i. Errors as for SGDSteps, with AdamStep's.
+	AdamSteps(params, grads, m, v []*Tensor, o AdamParams, step int) error
+}
