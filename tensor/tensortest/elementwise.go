@@ -178,10 +178,7 @@ func checkLeakyReLU(h *harness, x, dy []float64) {
 		rs := h.round([]float64{slope})[0]
 		fwd, bwd := make([]float64, n), make([]float64, n)
 		for i, v := range x {
-			fwd[i], bwd[i] = v, dy[i]
-			if !(v > 0) {
-				fwd[i], bwd[i] = rs*v, rs*dy[i]
-			}
+			fwd[i], bwd[i] = refLeakyReLU(v, rs), refLeakyReLUBackward(dy[i], v, rs)
 		}
 		h.round(fwd)
 		h.round(bwd)
@@ -214,10 +211,8 @@ func checkSiLU(h *harness, x, dy []float64) {
 	xt, dyt := h.from(x, n), h.from(dy, n)
 	fwd, bwd, bwdMag := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, v := range x {
-		s := refSigmoid(v)
-		fwd[i] = v * s
-		bwd[i] = dy[i] * s * (1 + v*(1-s))
-		bwdMag[i] = math.Abs(dy[i]) * s * (1 + math.Abs(v)*(1-s))
+		fwd[i] = refSiLU(v)
+		bwd[i], bwdMag[i] = refSiLUBackward(dy[i], v)
 	}
 	y := h.dst(n)
 	if h.ok("silu", b.SiLU(y, xt)) {

@@ -389,6 +389,32 @@ func refSigmoid(x float64) float64 {
 	return e / (1 + e)
 }
 
+// refLeakyReLU is x for x > 0, else slope·x.
+func refLeakyReLU(x, slope float64) float64 {
+	if x > 0 {
+		return x
+	}
+	return slope * x
+}
+
+// refLeakyReLUBackward is dy for x > 0, else slope·dy.
+func refLeakyReLUBackward(dy, x, slope float64) float64 {
+	if x > 0 {
+		return dy
+	}
+	return slope * dy
+}
+
+// refSiLU is x·sigmoid(x).
+func refSiLU(x float64) float64 { return x * refSigmoid(x) }
+
+// refSiLUBackward is dy·s·(1 + x·(1−s)), s = sigmoid(x), and the magnitude
+// of its terms, |dy|·s·(1 + |x|·(1−s)).
+func refSiLUBackward(dy, x float64) (dx, mag float64) {
+	s := refSigmoid(x)
+	return dy * s * (1 + x*(1-s)), math.Abs(dy) * s * (1 + math.Abs(x)*(1-s))
+}
+
 // refSoftmax is the softmax of each row of x ([rows, cols]).
 func refSoftmax(x []float64, rows, cols int) []float64 {
 	y := make([]float64, len(x))

@@ -236,3 +236,62 @@ func TestBatchNormReferencesMatchTorch(t *testing.T) {
 		}
 	}
 }
+
+// activationScript evaluates torch's LeakyReLU (several slopes) and SiLU and
+// their autograd gradients in float64.
+const activationScript = `
+import json, sys
+import torch
+import torch.nn.functional as F
+cfg = json.load(open(sys.argv[1]))
+x0, dy = torch.tensor(cfg["x"], dtype=torch.float64), torch.tensor(cfg["dy"], dtype=torch.float64)
+out = {"leaky": [], "leaky_grad": []}
+for s in cfg["slopes"]:
+    x = x0.clone().requires_grad_()
+    y = F.leaky_relu(x, negative_slope=s)
+    (y * dy).sum().backward()
+    out["leaky"].append(y.detach().tolist())
+    out["leaky_grad"].append(x.grad.tolist())
+x = x0.clone().requires_grad_()
+y = F.silu(x)
+(y * dy).sum().backward()
+out["silu"], out["silu_grad"] = y.detach().tolist(), x.grad.tolist()
+json.dump(out, open(sys.argv[2], "w"))
+`
+
+// TestActivationReferencesMatchTorch runs refLeakyReLU, refSiLU and their
+// backward references beside torch.nn.functional.leaky_relu and silu with
+// autograd, in float64, on the conformance suite's activation inputs (which
+// include ±0, values near 0 and ±1000).
+func TestActivationReferencesMatchTorch(t *testing.T) {
+	x := activationInput(&harness{dt: tensor.Float64}, 200)
+	dy := uniform(newRand(0xac9), len(x), -1, 1)
+	slopes := []float64{0.01, 0.2, 0, -0.5}
+	var out struct {
+		Leaky     [][]float64 `json:"leaky"`
+		LeakyGrad [][]float64 `json:"leaky_grad"`
+		SiLU      []float64   `json:"silu"`
+		SiLUGrad  []float64   `json:"silu_grad"`
+	}
+	runTorch(t, activationScript, map[string]any{"x": x, "dy": dy, "slopes": slopes}, &out)
+	if len(out.Leaky) != len(slopes) || len(out.LeakyGrad) != len(slopes) {
+		t.Fatalf("torch returned %d and %d leaky relu results, expected %d", len(out.Leaky), len(out.LeakyGrad), len(slopes))
+	}
+	tol := Tol{Rel: 1e-14}
+	for k, s := range slopes {
+		fwd, bwd := make([]float64, len(x)), make([]float64, len(x))
+		for i, v := range x {
+			fwd[i], bwd[i] = refLeakyReLU(v, s), refLeakyReLUBackward(dy[i], v, s)
+		}
+		st := named(t, "slope %v", s)
+		compare(st, "leaky relu", fwd, out.Leaky[k], nil, exact)
+		compare(st, "leaky relu gradient", bwd, out.LeakyGrad[k], nil, exact)
+	}
+	fwd, bwd, mag := make([]float64, len(x)), make([]float64, len(x)), make([]float64, len(x))
+	for i, v := range x {
+		fwd[i] = refSiLU(v)
+		bwd[i], mag[i] = refSiLUBackward(dy[i], v)
+	}
+	compare(t, "silu", fwd, out.SiLU, nil, tol)
+	compare(t, "silu gradient", bwd, out.SiLUGrad, mag, tol)
+}
