@@ -31,7 +31,8 @@
 //
 // # Layers
 //
-// Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Reshape, Dense, ReLU,
+// Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Flatten, Reshape, Dense,
+// BatchNorm2D, BatchNorm1D (running statistics kept as buffers), ReLU,
 // LeakyReLU, SiLU, Sigmoid, Tanh, Softmax, Dropout and Residual, a composite layer y = body(x)
 // + shortcut(x) whose paths are layer chains (nestable). Shapes are per sample: a convolution takes
 // [C, H, W], Dense takes [in]. GlobalAvgPool2D returns [C] (PyTorch's
@@ -57,6 +58,7 @@
 //	        | "silu" | "leakyrelu" [ "(" slope ")" ]  default slope 0.01
 //	        | "reshape(" dim { "," dim } ")"     one dim may be -1
 //	        | "dense(" in "," out [ ",nobias" ] ")"
+//	        | "batchnorm2d(" channels ")" | "batchnorm1d(" channels ")"
 //	        | "dropout(" rate ")"                 0 ≤ rate < 1
 //	        | "residual[" spec [ " | " spec ] "]"  body, optional shortcut
 //	convopt = "s" size | "p" size | "d" size | "g" int | "nobias"

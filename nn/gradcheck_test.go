@@ -91,6 +91,7 @@ func TestGradCheckModel(t *testing.T) {
 	}{
 		{"conv(1,3,3,p1) relu maxpool(2) flatten dense(12,4) softmax", nn.MSELoss()},
 		{"conv(2,4,3,s2,p1,g2) tanh avgpool(2) flatten dense(4,3) dropout(0.3)", nn.CrossEntropyLoss()},
+		{"conv(2,3,3,p1,nobias) batchnorm2d(3) silu residual[conv(3,3,3,p1,nobias) batchnorm2d(3) tanh conv(3,3,3,p1,nobias) batchnorm2d(3)] leakyrelu(0.1) residual[conv(3,4,3,s2,p1,nobias) batchnorm2d(4) | conv(3,4,1,s2,nobias) batchnorm2d(4)] gap dense(4,3)", nn.CrossEntropyLoss()},
 		{"conv(2,3,3,p1) residual[conv(3,3,3,p1) tanh conv(3,3,3,p1)] tanh residual[conv(3,4,3,s2,p1) tanh residual[conv(4,4,1) sigmoid] | conv(3,4,1,s2)] gap dense(4,3)", nn.CrossEntropyLoss()},
 	} {
 		t.Run(c.spec, func(t *testing.T) {
@@ -140,6 +141,9 @@ func TestGradCheckLayers(t *testing.T) {
 		{"softmax", tensor.Shape{6}, nn.MSELoss()},
 		{"leakyrelu(0.2)", tensor.Shape{10}, nn.MSELoss()},
 		{"silu", tensor.Shape{10}, nn.MSELoss()},
+		{"batchnorm2d(3) flatten dense(48,4)", tensor.Shape{3, 4, 4}, nn.CrossEntropyLoss()},
+		{"conv(2,3,3,p1,nobias) batchnorm2d(3)", tensor.Shape{2, 3, 3}, nn.CrossEntropyLoss()},
+		{"batchnorm1d(6) tanh", tensor.Shape{6}, nn.MSELoss()},
 		{"dropout(0.5)", tensor.Shape{10}, nn.MSELoss()},
 		{"residual[conv(2,2,3,p1) tanh]", tensor.Shape{2, 4, 4}, nn.MSELoss()},
 		{"residual[conv(2,3,3,s2,p1) relu | conv(2,3,1,s2,nobias)]", tensor.Shape{2, 5, 5}, nn.MSELoss()},

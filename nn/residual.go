@@ -108,6 +108,7 @@ func (r *residualLayer) Build(b tensor.Backend, dt tensor.DType, in tensor.Shape
 			return fmt.Errorf("%s: %w", names[k], err)
 		}
 		s.b, s.dt, s.shapes, s.seed, s.iter = b, dt, shapes, 0, 0
+		s.absorbed = fuseLayers(s.layers)
 		for _, p := range s.Params() {
 			p.Name = names[k] + "." + p.Name
 		}

@@ -114,6 +114,18 @@ func parseLayer(name string, args []string, hasArgs bool) (Layer, error) {
 		return f(), nil
 	}
 	switch name {
+	case "batchnorm2d", "batchnorm1d":
+		if len(args) != 1 {
+			return nil, fmt.Errorf("%s needs the channel count", name)
+		}
+		c, err := parseInt(args[0])
+		if err != nil {
+			return nil, err
+		}
+		if name == "batchnorm2d" {
+			return BatchNorm2D(c), nil
+		}
+		return BatchNorm1D(c), nil
 	case "leakyrelu":
 		if !hasArgs {
 			return LeakyReLU(DefaultLeakySlope), nil
@@ -207,7 +219,7 @@ func parseLayer(name string, args []string, hasArgs bool) (Layer, error) {
 	if name == "residual" {
 		return nil, fmt.Errorf("residual needs its layers in brackets: residual[body] or residual[body | shortcut]")
 	}
-	return nil, fmt.Errorf("unknown layer, expected conv, maxpool, avgpool, gap, flatten, reshape, dense, relu, leakyrelu, silu, sigmoid, tanh, softmax, dropout or residual[…]")
+	return nil, fmt.Errorf("unknown layer, expected conv, maxpool, avgpool, gap, flatten, reshape, dense, batchnorm2d, batchnorm1d, relu, leakyrelu, silu, sigmoid, tanh, softmax, dropout or residual[…]")
 }
 
 // parseOpts parses tagged sizes ("s2", "p1x0") and flags ("nobias").

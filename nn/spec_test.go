@@ -23,6 +23,7 @@ func TestParseRoundTrip(t *testing.T) {
 		{"residual[ conv(4,8,3,s2,p1)  relu|conv(4,8,1,s2,nobias) ] gap", "residual[conv(4,8,3,s2,p1) relu | conv(4,8,1,s2,nobias)] gap"},
 		{"Residual[residual[relu] | residual[tanh]]", "residual[residual[relu] | residual[tanh]]"},
 		{"leakyrelu leakyrelu(0.01) leakyrelu(0.2) silu", "leakyrelu leakyrelu leakyrelu(0.2) silu"},
+		{"BatchNorm2d(16) batchnorm1d( 8 )", "batchnorm2d(16) batchnorm1d(8)"},
 	} {
 		m, err := nn.Parse(c.in)
 		if err != nil {
@@ -88,6 +89,8 @@ func TestParseErrors(t *testing.T) {
 		{"residual[relu | ]", "shortcut: model spec is empty"},
 		{"residual[relu]tanh", "white space between layers"},
 		{"leakyrelu(x)", "expected a finite number"},
+		{"batchnorm2d", "batchnorm2d needs the channel count"},
+		{"batchnorm1d(a)", `"a" is not a non-negative integer`},
 		{"leakyrelu(1,2)", "leakyrelu takes one slope"},
 	} {
 		_, err := nn.Parse(c.in)

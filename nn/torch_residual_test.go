@@ -152,6 +152,20 @@ func torchTwin(t *testing.T, spec string, in tensor.Shape, pyModel string) {
 	if err := back.LoadSafetensors(filepath.Join(dir, "torch.safetensors")); err != nil {
 		t.Fatal(err)
 	}
+	file, _, err := nn.ReadSafetensors(filepath.Join(dir, "torch.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := back.StateDict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, "torch's state dict read back", file, sd)
+	for name, h := range file {
+		if _, isInt := h.Data.([]int64); isInt != strings.HasSuffix(name, "num_batches_tracked") {
+			t.Errorf("torch's %s holds %T", name, h.Data)
+		}
+	}
 	want, err := nn.LoadNpy(filepath.Join(dir, "torch_out.npy"))
 	if err != nil {
 		t.Fatal(err)
@@ -191,4 +205,16 @@ func TestTorchResidual(t *testing.T) {
         Block([nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1)]), nn.ReLU(),
         Block([nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.Tanh()], [nn.Conv2d(4, 6, 1, stride=2, bias=False)]),
         GAP(), nn.Linear(6, 3))`)
+}
+
+// TestTorchBatchNorm checks BatchNorm2D and BatchNorm1D (running statistics
+// and the int64 num_batches_tracked) in a ResNet-style model both ways with
+// torch.nn.BatchNorm2d/1d.
+func TestTorchBatchNorm(t *testing.T) {
+	torchTwin(t, "conv(1,4,3,p1,nobias) batchnorm2d(4) relu residual[conv(4,4,3,p1,nobias) batchnorm2d(4) relu conv(4,4,3,p1,nobias) batchnorm2d(4)] relu residual[conv(4,6,3,s2,p1,nobias) batchnorm2d(6) | conv(4,6,1,s2,nobias) batchnorm2d(6)] relu gap dense(6,5) batchnorm1d(5)",
+		tensor.Shape{1, 6, 6},
+		`nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+        Block([nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)]), nn.ReLU(),
+        Block([nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(6)], [nn.Conv2d(4, 6, 1, stride=2, bias=False), nn.BatchNorm2d(6)]), nn.ReLU(),
+        GAP(), nn.Linear(6, 5), nn.BatchNorm1d(5))`)
 }

@@ -286,7 +286,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	b := cpu64(t)
 	dir := t.TempDir()
 	train, val := blobs(50, 1), blobs(20, 2)
-	spec := "conv(1,4,3,p1) relu maxpool(2) flatten dropout(0.3) dense(36,3)"
+	spec := "conv(1,4,3,p1) batchnorm2d(4) relu residual[conv(4,4,3,p1,nobias) batchnorm2d(4)] maxpool(2) flatten dropout(0.3) dense(36,3)"
 	run := func(ckpt string, resume *nn.TrainState, stopAfter int) (*nn.Sequential, *nn.Adam, []nn.EpochInfo) {
 		m, err := nn.Parse(spec)
 		if err != nil {
@@ -406,13 +406,14 @@ func torchPython(t *testing.T) string {
 	return python
 }
 
-// TestResidualFitsEveryBackend trains a small residual model on each backend
-// and checks that CPU float32 and Vulkan give the same first-epoch loss.
+// TestResidualFitsEveryBackend trains a small residual model with batch
+// normalization on each backend and checks that CPU float32 and Vulkan give
+// the same first-epoch loss.
 func TestResidualFitsEveryBackend(t *testing.T) {
 	losses := map[string]float64{}
 	for _, tb := range backends() {
 		t.Run(tb.name, func(t *testing.T) {
-			m, err := nn.Parse("conv(1,4,3,p1) relu residual[conv(4,4,3,p1) relu conv(4,4,3,p1)] relu residual[conv(4,6,3,s2,p1) relu | conv(4,6,1,s2,nobias)] relu gap dense(6,3)")
+			m, err := nn.Parse("conv(1,4,3,p1,nobias) batchnorm2d(4) relu residual[conv(4,4,3,p1,nobias) batchnorm2d(4) relu conv(4,4,3,p1)] relu residual[conv(4,6,3,s2,p1) relu | conv(4,6,1,s2,nobias) batchnorm2d(6)] relu gap dense(6,3)")
 			if err != nil {
 				t.Fatal(err)
 			}
