@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""The vkcnn benchmark cases in PyTorch (CPU), and the merge of both result files.
+"""The vkcnn benchmark cases in PyTorch (CPU or CUDA), and the merge of both result files.
 
-    bench_torch.py [--threads N] [--reps N] [--warmup N] [--quick] [--cases RE]
+    bench_torch.py [--device cpu|cuda] [--threads N] [--reps N] [--warmup N] [--quick] [--cases RE]
                    [--conv SHAPES] [--pool SHAPES] [--models NAMES] [--batch N]
                    [--json FILE] [--list]
     bench_torch.py merge --go vkcnn.json [--torch torch.json] [--json merged.json]
@@ -9,7 +9,11 @@
 The first form runs the cases of `vkcnn bench` (package internal/bench) with the
 same names, shapes, repetition policy (warm-up, then timed repetitions, median
 reported) and JSON schema, with backend "pytorch" and torch.set_num_threads set
-to --threads. It needs torch; merge does not: it prints one Markdown table of
+to --threads. With --device cuda the tensors and models live on the first CUDA
+device, TF32 is off for convolutions and matrix products (an fp32 comparison:
+torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32 are
+False), and each timing starts and ends with torch.cuda.synchronize(); the
+device is named "cuda: <GPU name>" and threads is 0. It needs torch; merge does not: it prints one Markdown table of
 both files (case, backend, device, ms, throughput, PyTorch's time divided by
 this backend's) and writes the combined JSON.
 
@@ -49,6 +53,10 @@ MODELS = {
                "dense(400,120) relu dense(120,84) relu dense(84,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
 }
 DEFAULT_MODELS = list(MODELS)
+
+# DEVICE is where the cases put their tensors and models: "cpu" or "cuda"
+# (set by --device).
+DEVICE = "cpu"
 
 CONV_RE = re.compile(r"^N(\d+)_C(\d+)_K(\d+)_(\d+)x(\d+)_k(\d+)(?:x(\d+))?(?:s(\d+))?(?:p(\d+))?(?:d(\d+))?(?:g(\d+))?$")
 POOL_RE = re.compile(r"^N(\d+)_C(\d+)_(\d+)x(\d+)_w(\d+)(?:x(\d+))?(?:s(\d+))?(?:p(\d+))?$")
@@ -136,7 +144,7 @@ def build_cases(convs, pools, models, batch):
 
 def uniform(*shape):
     import torch
-    return torch.rand(*shape) * 2 - 1
+    return torch.rand(*shape, device=DEVICE) * 2 - 1
 
 
 def conv_setup(g, train):
@@ -218,15 +226,15 @@ def train_setup(name, batch):
     of correct predictions."""
     import torch
     spec, shape, loss_name, opt_name, lr, momentum = MODELS[name]
-    model = parse_model(spec)
+    model = parse_model(spec).to(DEVICE)
     if opt_name == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    x = torch.rand(batch, *shape)
+    x = torch.rand(batch, *shape, device=DEVICE)
     with torch.no_grad():
         classes = max(model(x[:1]).shape[1], 2)
-    labels = torch.randint(0, classes, (batch,))
+    labels = torch.randint(0, classes, (batch,), device=DEVICE)
     if loss_name == "bce":
         crit, target = torch.nn.BCELoss(), torch.nn.functional.one_hot(labels, classes).float()
     else:
@@ -294,7 +302,9 @@ def write_json(path, obj):
 
 
 def run(argv):
-    ap = argparse.ArgumentParser(prog="bench_torch.py", description="vkcnn's benchmark cases in PyTorch (CPU).")
+    ap = argparse.ArgumentParser(prog="bench_torch.py", description="vkcnn's benchmark cases in PyTorch (CPU or CUDA).")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="run on the CPU (default) or the first CUDA device, with TF32 off")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all cores)")
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions per case; the median is reported (default 10)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed warm-up repetitions (default 2)")
@@ -326,22 +336,35 @@ def run(argv):
         return 0
 
     import torch
+    global DEVICE
+    DEVICE = a.device
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     device = f"cpu ({a.threads} thread{'s' if a.threads != 1 else ''})"
+    threads = a.threads
+    sync = lambda: None
+    if DEVICE == "cuda":
+        if not torch.cuda.is_available():
+            raise BenchError("--device cuda, but torch.cuda.is_available() is False (no CUDA device or a CPU-only torch)")
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        device, threads, sync = f"cuda: {torch.cuda.get_device_name(0)}", 0, torch.cuda.synchronize
     rep = dict(tool="pytorch", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                runtime=f"torch {torch.__version__}, python {platform.python_version()} {sys.platform}/{platform.machine()}"
-                       + "".join(f", {k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS") if k in os.environ),
-               cpu=cpu_model(), threads=a.threads, reps=reps, warmup=warmup, batch=a.batch, dtype="float32", results=[])
+                       + "".join(f", {k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS") if k in os.environ)
+                       + (f", CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, TF32 off" if DEVICE == "cuda" else ""),
+               cpu=cpu_model(), threads=threads, reps=reps, warmup=warmup, batch=a.batch, dtype="float32", results=[])
     failed = 0
     for name, metric, work, setup in cases:
-        r = dict(case=name, backend="pytorch", device=device, threads=a.threads, reps=reps, warmup=warmup)
+        r = dict(case=name, backend="pytorch", device=device, threads=threads, reps=reps, warmup=warmup)
         try:
             step = setup()
             times = []
             for i in range(warmup + reps):
+                sync()
                 t0 = time.perf_counter_ns()
                 step()
+                sync()
                 if i >= warmup:
                     times.append((time.perf_counter_ns() - t0) / 1e6)
             times.sort()
@@ -355,15 +378,16 @@ def run(argv):
         rep["results"].append(r)
         if not a.quiet:
             print(f"[pytorch {device}] {name}: {msg}", file=sys.stderr)
-    print(f"PyTorch {torch.__version__}: float32, {a.threads} threads, median of {reps} repetitions after "
+    on = f"{a.threads} threads" if DEVICE == "cpu" else f"{device}, TF32 off"
+    print(f"PyTorch {torch.__version__}: float32, {on}, median of {reps} repetitions after "
           f"{warmup} warm-up, training batch {a.batch}\n")
     print("| case | backend | device | threads | ms | min–max ms | throughput |")
     print("|---|---|---|--:|--:|--:|--:|")
     for r in rep["results"]:
         if r.get("error"):
-            print(f"| {r['case']} | pytorch | {device} | {a.threads} | error | | {cell(r['error'])} |")
+            print(f"| {r['case']} | pytorch | {device} | {threads or '–'} | error | | {cell(r['error'])} |")
         else:
-            print(f"| {r['case']} | pytorch | {device} | {a.threads} | {fmt_num(r['ms'])} | "
+            print(f"| {r['case']} | pytorch | {device} | {threads or '–'} | {fmt_num(r['ms'])} | "
                   f"{fmt_num(r['ms_min'])}–{fmt_num(r['ms_max'])} | {throughput(r)} |")
     if a.json:
         write_json(a.json, rep)
