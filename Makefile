@@ -4,11 +4,11 @@ GO       ?= go
 # "context deadline exceeded" in Go 1.26 (golang/go#75804).
 FUZZTIME ?= 20000x
 
-.PHONY: test fmt-check vet race quality view nocgo fuzz bench generate demo
+.PHONY: gpucheck gpucheck-build test fmt-check vet race quality view nocgo fuzz bench generate demo
 
 ## test: gofmt check, go vet, the race-detector test run, the accuracy bars,
 ## the viewer under Xvfb, a CPU-only build, short fuzzing
-test: fmt-check vet race quality view nocgo fuzz
+test: fmt-check vet race quality view nocgo fuzz gpucheck
 
 ## demo: install system packages, build the CLI, train the classic models on the
 ## best backend (the first run fetches MNIST into the user cache); models,
@@ -58,6 +58,17 @@ fuzz:
 ## bench: the conv benchmarks on the CPU backend
 bench:
 	$(GO) test -run '^$$' -bench Conv2D -benchtime 3x ./cpu
+
+## gpucheck: the smoke test of scripts/gpu-check.sh on lavapipe (report in
+## out/gpu-check/gpu-check.md)
+gpucheck:
+	./scripts/gpu-check.sh --build .gpucheck
+	./scripts/gpu-check.sh --quick --bin .gpucheck --out out/gpu-check/gpu-check.md
+
+## gpucheck-build: prepare .gpucheck (binaries) and .gl (the Vulkan loader) for
+## a GPU machine, where `scripts/gpu-check.sh --bin .gpucheck` runs the check
+gpucheck-build:
+	./scripts/gpu-check.sh --build .gpucheck --loader
 
 ## generate: recompile the GLSL shaders to SPIR-V (needs glslc)
 generate:
