@@ -74,6 +74,9 @@ type outDir struct {
 	lock   *os.File // the work folder, locked while the run lives
 	made   []string // parent folders this run created, innermost first
 	stderr io.Writer
+	// continued is set for the work folder of an interrupted run taken
+	// over by --resume: a failure keeps it, for another try.
+	continued bool
 }
 
 // checkOut validates --out before any work: it returns DIR as an absolute
@@ -300,7 +303,7 @@ func newOutDir(dir string, stderr io.Writer) (*outDir, error) {
 
 // continueOutDir takes over the work folder of an interrupted run of dir.
 func continueOutDir(dir, work string, stderr io.Writer) (*outDir, error) {
-	o := &outDir{path: dir, work: work, stderr: stderr,
+	o := &outDir{path: dir, work: work, stderr: stderr, continued: true,
 		id: strings.TrimPrefix(filepath.Base(work), "."+filepath.Base(dir)+workTag)}
 	if err := o.takeLock(); err != nil {
 		return nil, err
@@ -398,9 +401,13 @@ func removeOld(old string) error {
 }
 
 // abandon removes the work folder of a failed run and the parent folders it
-// created: a failed run leaves nothing behind.
+// created: a failed run leaves nothing behind. The work folder of an
+// interrupted run that --resume took over stays, for another try.
 func (o *outDir) abandon() {
 	o.unlock()
+	if o.continued {
+		return
+	}
 	os.RemoveAll(o.work)
 	o.removeMade()
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vkcnn/vkcnn/nn"
 )
 
 // TestMain runs the command itself when $VKCNN_TEST_CHILD is set, so that
@@ -133,6 +135,20 @@ func normalized(t *testing.T, s map[string]string) map[string]string {
 		b, _ := json.Marshal(m)
 		out[fileMetrics] = string(b)
 	}
+	if _, ok := s[fileCheckpoint]; ok {
+		f := filepath.Join(t.TempDir(), fileCheckpoint)
+		if err := os.WriteFile(f, []byte(s[fileCheckpoint]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, err := nn.ReadCheckpoint(f)
+		if err != nil {
+			t.Fatalf("checkpoint: %v", err)
+		}
+		for i := range st.History {
+			st.History[i].Duration = 0
+		}
+		out[fileCheckpoint] = fmt.Sprintf("%+v", *st) // fmt sorts map keys
+	}
 	return out
 }
 
@@ -194,8 +210,8 @@ func TestTrainKilledAnywhere(t *testing.T) {
 	for _, seed := range []int{1, 2} {
 		ref := filepath.Join(dir, "ref"+strconv.Itoa(seed), "run")
 		mustRun(t, nil, linesTrain(ref, seed)...)
-		if want[seed] = normalized(t, snapshot(t, ref)); len(want[seed]) != 7 {
-			t.Fatalf("reference run wrote %v, want 7 files", names(want[seed]))
+		if want[seed] = normalized(t, snapshot(t, ref)); len(want[seed]) != 8 {
+			t.Fatalf("reference run wrote %v, want 8 files", names(want[seed]))
 		}
 	}
 	if sameSet(want[1], want[2]) {
@@ -336,5 +352,83 @@ func TestTrainFullDisk(t *testing.T) {
 	}
 	if b := beside(t, out); len(b) != 0 {
 		t.Errorf("the failed run left %v beside --out", b)
+	}
+}
+
+// TestTrainResume kills runs at several points and resumes them with
+// --resume: each ends with the same model, bit for bit, and the same history
+// as an uninterrupted run (the CPU is deterministic), with every training
+// feature that carries state on (AdamW, a cosine schedule with warmup,
+// clipping, label smoothing, random shifts).
+func TestTrainResume(t *testing.T) {
+	dir := t.TempDir()
+	args := func(out string) []string {
+		return []string{"train", "--model", "conv(1,4,3) relu maxpool(2) flatten dense(196,2)", "--dataset", "lines",
+			"--epochs", "3", "--batch", "16", "--backend", "cpu", "--shift", "1", "--optimizer", "adamw", "--schedule", "cosine",
+			"--warmup", "1", "--clip", "1", "--label-smoothing", "0.1", "--out", out}
+	}
+	ref := filepath.Join(dir, "ref", "run")
+	mustRun(t, nil, args(ref)...)
+	want := snapshot(t, ref)
+	history := func(s map[string]string) string {
+		var m struct {
+			History []map[string]any `json:"history"`
+		}
+		json.Unmarshal([]byte(s[fileMetrics]), &m)
+		for _, e := range m.History {
+			delete(e, "seconds")
+		}
+		b, _ := json.Marshal(m.History)
+		return string(b)
+	}
+	for _, crash := range []string{"epoch#1", "epoch#2", "epoch#3", "file#2", "before-publish"} {
+		out := filepath.Join(dir, strings.ReplaceAll(crash, "#", ""), "run")
+		if c := runChild(t, []string{"VKCNN_TEST_CRASH=" + crash}, args(out)...); !c.killed() {
+			t.Fatalf("%s: not killed: %v\n%s%s", crash, c.err, c.stdout, c.stderr)
+		}
+		c := mustRun(t, nil, "train", "--resume", out, "--backend", "cpu")
+		if !strings.Contains(c.stdout, "resuming after epoch") {
+			t.Errorf("%s: resume output:\n%s", crash, c.stdout)
+		}
+		got := snapshot(t, out)
+		if got[fileModel] != want[fileModel] {
+			t.Errorf("%s: the resumed run's model.safetensors differs from the uninterrupted run's", crash)
+		}
+		if h, w := history(got), history(want); h != w {
+			t.Errorf("%s: history %s, want %s", crash, h, w)
+		}
+		if b := beside(t, out); len(b) != 0 {
+			t.Errorf("%s: %v left beside --out after the resumed run", crash, b)
+		}
+	}
+
+	// A complete run resumes only to train further, and keeps its settings.
+	if c := runChild(t, nil, "train", "--resume", ref, "--backend", "cpu"); c.err == nil || !strings.Contains(c.stderr, "completed 3 epochs") {
+		t.Errorf("resume of a complete run: %v\n%s", c.err, c.stderr)
+	}
+	if c := runChild(t, nil, "train", "--resume", ref, "--lr", "0.1"); c.err == nil || !strings.Contains(c.stderr, "--resume with --lr") {
+		t.Errorf("resume with --lr: %v\n%s", c.err, c.stderr)
+	}
+	if got := snapshot(t, ref); !sameSet(got, want) {
+		t.Errorf("failed resumes changed --out")
+	}
+	c := mustRun(t, nil, "train", "--resume", ref, "--epochs", "4", "--backend", "cpu")
+	if !strings.Contains(c.stdout, "epoch 4/4") || strings.Contains(c.stdout, "epoch 3/4") {
+		t.Errorf("resume to 4 epochs trained other epochs than the 4th:\n%s", c.stdout)
+	}
+
+	// A diverging run fails with nn.ErrDiverged's message and leaves --out
+	// as it was.
+	before := snapshot(t, ref)
+	c = runChild(t, nil, "train", "--model", "conv(1,4,3) relu maxpool(2) flatten dense(196,2)", "--dataset", "lines",
+		"--epochs", "1", "--backend", "cpu", "--optimizer", "sgd", "--lr", "1e6", "--out", ref)
+	if c.err == nil || !strings.Contains(c.stderr, "training diverged") || !strings.Contains(c.stderr, "lower learning rate") {
+		t.Errorf("diverging run: %v\n%s", c.err, c.stderr)
+	}
+	if got := snapshot(t, ref); !sameSet(got, before) {
+		t.Errorf("the diverging run changed --out")
+	}
+	if b := beside(t, ref); len(b) != 0 {
+		t.Errorf("the diverging run left %v beside --out", b)
 	}
 }

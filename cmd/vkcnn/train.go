@@ -29,6 +29,9 @@ and accuracy of every epoch, then writes into --out:
 
   model.safetensors  the weights (PyTorch state_dict names; vkcnn infer reads it)
   model.spec         the model as a one-line spec
+  checkpoint.safetensors  the training state after the last epoch (weights,
+                     optimizer moments, schedule position, shuffling state,
+                     history), from which --resume continues
   metrics.json       the settings, and per epoch: train loss and accuracy,
                      test loss and accuracy, seconds
   curves.png         loss and accuracy per epoch
@@ -42,6 +45,21 @@ swaps it in whole at the end, so a failed or killed run leaves --out as the
 last complete run left it (the next run removes its leftovers). --out must be
 new, empty or written by vkcnn train. Any file that cannot be written, or a
 picture that cannot be drawn, fails the run (--pictures=false skips them).
+
+A checkpoint is written after every epoch. A killed run (kill -9, Ctrl-C,
+a crash) continues with --resume DIR from its last completed epoch, with the
+settings it started with, and ends with the same weights, bit for bit on the
+CPU, as a run that was never stopped; --resume DIR --epochs N trains a
+complete run further. A diverging run (a NaN or infinite loss, or a loss
+above --diverge times the first step's) stops with an error and leaves --out
+as it was.
+
+Training: --optimizer sgd (with --momentum, --nesterov), adam or adamw
+(decoupled --weight-decay, default 0.01); --schedule step (×--lr-decay per
+epoch), cosine (from --lr to 0 after --warmup epochs of linear warmup) or
+onecycle (PyTorch's OneCycleLR peaking at --lr), stepped every batch;
+--clip (global gradient norm), --label-smoothing, --patience (early
+stopping on the test loss, keeping the best weights).
 
 --model is a preset (seed01, cnn, lenet5: each brings its dataset, loss and
 training settings, which flags override), a file holding a model spec, or a
@@ -63,22 +81,32 @@ Examples:
   vkcnn train --model cnn --epochs 3 --optimizer sgd --lr 0.05 --momentum 0.9
   vkcnn train --model "conv(1,4,3) relu maxpool(2) flatten dense(196,2)" --dataset lines --epochs 2
   vkcnn train --model cnn --dataset fashion
+  vkcnn train --model cnn --optimizer adamw --lr 3e-3 --schedule cosine --warmup 1 --clip 1 --label-smoothing 0.1 --out out/cnn
+  vkcnn train --resume out/cnn
   vkcnn train --model lenet5 --data ~/mnist-official --backend vulkan`
 
-// trainSettings are the resolved training settings.
+// trainSettings are the resolved training settings, saved in metrics.json
+// (from which --resume reads them back).
 type trainSettings struct {
-	Name      string  `json:"model"`
-	Spec      string  `json:"spec"`
-	Dataset   string  `json:"dataset"`
-	Loss      string  `json:"loss"`
-	Optimizer string  `json:"optimizer"`
-	LR        float64 `json:"lr"`
-	Momentum  float64 `json:"momentum"`
-	LRDecay   float64 `json:"lr_decay"`
-	Shift     int     `json:"shift"`
-	Epochs    int     `json:"epochs"`
-	Batch     int     `json:"batch"`
-	Seed      uint64  `json:"seed"`
+	Name           string  `json:"model"`
+	Spec           string  `json:"spec"`
+	Dataset        string  `json:"dataset"`
+	Loss           string  `json:"loss"`
+	Optimizer      string  `json:"optimizer"`
+	LR             float64 `json:"lr"`
+	Momentum       float64 `json:"momentum"`
+	Nesterov       bool    `json:"nesterov"`
+	WeightDecay    float64 `json:"weight_decay"`
+	Schedule       string  `json:"schedule"`
+	LRDecay        float64 `json:"lr_decay"`
+	Warmup         float64 `json:"warmup"`
+	Clip           float64 `json:"clip"`
+	LabelSmoothing float64 `json:"label_smoothing"`
+	Patience       int     `json:"patience"`
+	Shift          int     `json:"shift"`
+	Epochs         int     `json:"epochs"`
+	Batch          int     `json:"batch"`
+	Seed           uint64  `json:"seed"`
 }
 
 // epochMetrics is one epoch in metrics.json; NaN values are written as null.
@@ -123,17 +151,26 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	model := fs.String("model", "cnn", "preset `name` (seed01, cnn, lenet5), spec file, or spec string")
 	dataset := fs.String("dataset", "", "`name`: mnist, mnist01, fashion or lines (default: the preset's, else mnist)")
 	dataDir := fs.String("data", "", "`folder` holding the dataset's four IDX files (default: $VKCNN_DATA/<name>, the user cache, fetched when missing)")
-	epochs := fs.Int("epochs", 0, "passes over the training set (default: the preset's, else 5)")
+	epochs := fs.Int("epochs", 0, "passes over the training set (default: the preset's, else 5; with --resume, the new total)")
 	batch := fs.Int("batch", 0, "samples per training step (default: the preset's, else 32)")
-	optimizer := fs.String("optimizer", "", "sgd or adam (default: the preset's, else adam)")
-	lr := fs.Float64("lr", 0, "learning `rate` (default: the preset's, else 0.001)")
+	optimizer := fs.String("optimizer", "", "sgd, adam or adamw (default: the preset's, else adam)")
+	lr := fs.Float64("lr", 0, "learning `rate`, the peak of a schedule (default: the preset's, else 0.001)")
 	momentum := fs.Float64("momentum", 0, "SGD momentum in [0, 1) (default: the preset's, else 0)")
-	decay := fs.Float64("lr-decay", 0, "`factor` multiplying the learning rate after each epoch (default: the preset's, else 1)")
+	nesterov := fs.Bool("nesterov", false, "Nesterov momentum (SGD with --momentum)")
+	weightDecay := fs.Float64("weight-decay", 0, "weight decay: L2 added to the gradient for sgd and adam, decoupled for adamw (default 0, adamw 0.01)")
+	schedule := fs.String("schedule", "", "learning-rate schedule per step: none, step (×--lr-decay every epoch), cosine (to 0, after --warmup) or onecycle (default: step when the preset decays, else none)")
+	decay := fs.Float64("lr-decay", 0, "`factor` multiplying the learning rate after each epoch, for --schedule step (default: the preset's, else 1)")
+	warmup := fs.Float64("warmup", 0, "`epochs` of linear warmup before the cosine schedule (may be fractional)")
+	clip := fs.Float64("clip", 0, "clip the gradients to this global L2 `norm` (0: no clipping)")
+	smoothing := fs.Float64("label-smoothing", 0, "label smoothing ε in [0, 1) for the training targets")
+	patience := fs.Int("patience", 0, "stop after this many `epochs` without a lower test loss and keep the best weights (0: off)")
 	shift := fs.Int("shift", 0, "random translation of training images by up to this many `pixels`, new every epoch (default: the preset's, else 0)")
 	lossName := fs.String("loss", "", "cross_entropy, bce or mse (default: the preset's; for a spec bce when it ends in sigmoid, else cross_entropy)")
 	seed := fs.Uint64("seed", 1, "seed of the weights, the shuffling, the shifts and the lines dataset")
 	initPath := fs.String("init", "", "safetensors `file` to start from instead of random weights")
-	outDir := fs.String("out", "", "output `folder`, replaced as a whole when the run succeeds (default out/<model name>)")
+	outFlag := fs.String("out", "", "output `folder`, replaced as a whole when the run succeeds (default out/<model name>)")
+	diverge := fs.Float64("diverge", 1e4, "stop with an error when a step's training loss exceeds this `factor` times the first step's (or 1, if larger); 0: only NaN and ±Inf")
+	resume := fs.String("resume", "", "continue the run of this `folder` (an --out) from its last completed epoch, with its settings")
 	pictures := fs.Bool("pictures", true, "draw the pictures; a picture that cannot be drawn fails the run unless this is false")
 	progress := fs.Bool("progress", isTerminal(stdout), "draw a progress bar during each epoch (default: when the output is a terminal)")
 	view := fs.Bool("view", false, "show a live window of the inputs, first-layer filters, feature maps and loss (needs a build with -tags view and a display)")
@@ -145,69 +182,90 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("train takes no arguments, got %q (see vkcnn train --help): %w", pos, tensor.ErrParam)
 	}
-
 	if err := bf.check(); err != nil {
 		return err
 	}
-	s, err := resolveModel(*model)
-	if err != nil {
-		return err
-	}
 	set := fs.wasSet()
-	if set["dataset"] {
-		s.Dataset = *dataset
+
+	// The settings: from --model and the flags, or from the run to resume.
+	var s trainSettings
+	var rs *resumeSource
+	if set["resume"] {
+		for _, f := range []string{"model", "dataset", "batch", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
+			"lr-decay", "warmup", "clip", "label-smoothing", "patience", "shift", "loss", "seed", "init", "out"} {
+			if set[f] {
+				return fmt.Errorf("--resume with --%s: a resumed run keeps the settings of the run it continues (only --epochs, --data, --backend, --device and the display flags may be given): %w", f, tensor.ErrParam)
+			}
+		}
+		if rs, err = findResume(*resume); err != nil {
+			return err
+		}
+		s = rs.settings
+		if set["epochs"] {
+			s.Epochs = *epochs
+		}
+	} else {
+		if s, err = resolveModel(*model); err != nil {
+			return err
+		}
+		if set["dataset"] {
+			s.Dataset = *dataset
+		}
+		if set["epochs"] {
+			s.Epochs = *epochs
+		}
+		if set["batch"] {
+			s.Batch = *batch
+		}
+		if set["optimizer"] {
+			s.Optimizer = strings.ToLower(*optimizer)
+		}
+		if set["lr"] {
+			s.LR = *lr
+		}
+		if set["momentum"] {
+			s.Momentum = *momentum
+		}
+		if set["lr-decay"] {
+			s.LRDecay = *decay
+		}
+		if set["shift"] {
+			s.Shift = *shift
+		}
+		if set["loss"] {
+			s.Loss = *lossName
+		}
+		s.Nesterov, s.Clip, s.LabelSmoothing, s.Patience, s.Warmup = *nesterov, *clip, *smoothing, *patience, *warmup
+		s.WeightDecay = *weightDecay
+		if s.Optimizer == "adamw" && !set["weight-decay"] {
+			s.WeightDecay = tensor.DefaultAdamW().WeightDecay
+		}
+		s.Schedule = *schedule
+		if !set["schedule"] {
+			s.Schedule = "none"
+			if s.LRDecay != 1 {
+				s.Schedule = "step"
+			}
+		}
+		s.Seed = *seed
 	}
-	if set["epochs"] {
-		s.Epochs = *epochs
-	}
-	if set["batch"] {
-		s.Batch = *batch
-	}
-	if set["optimizer"] {
-		s.Optimizer = *optimizer
-	}
-	if set["lr"] {
-		s.LR = *lr
-	}
-	if set["momentum"] {
-		s.Momentum = *momentum
-	}
-	if set["lr-decay"] {
-		s.LRDecay = *decay
-	}
-	if set["shift"] {
-		s.Shift = *shift
-	}
-	if set["loss"] {
-		s.Loss = *lossName
-	}
-	s.Seed = *seed
-	switch {
-	case s.Epochs < 1:
-		return fmt.Errorf("--epochs %d, expected ≥ 1: %w", s.Epochs, tensor.ErrParam)
-	case s.Batch < 1:
-		return fmt.Errorf("--batch %d, expected ≥ 1: %w", s.Batch, tensor.ErrParam)
-	case s.Shift < 0:
-		return fmt.Errorf("--shift %d, expected ≥ 0: %w", s.Shift, tensor.ErrParam)
-	case !(s.LR > 0):
-		return fmt.Errorf("--lr %v, expected a positive learning rate: %w", s.LR, tensor.ErrParam)
-	case s.LR > math.MaxFloat32:
-		return fmt.Errorf("--lr %v overflows float32 (largest %.3g), in which the backends compute; expected a positive learning rate below that (typically 1e-4 to 1): %w",
-			s.LR, math.MaxFloat32, tensor.ErrParam)
-	case !(s.LRDecay > 0 && s.LRDecay <= 1e6):
-		return fmt.Errorf("--lr-decay %v, expected a positive factor (1 for none): %w", s.LRDecay, tensor.ErrParam)
+	if err := s.check(); err != nil {
+		return err
 	}
 	loss, err := nn.LossByName(s.Loss)
 	if err != nil {
 		return fmt.Errorf("--loss: %w", err)
 	}
-	opt, err := models.NewOptimizer(s.Optimizer, s.LR, s.Momentum)
+	opt, err := s.optimizer()
 	if err != nil {
-		return fmt.Errorf("--optimizer/--lr/--momentum: %w", err)
+		return err
 	}
 	defer opt.Close()
-	out := *outDir
-	if !set["out"] {
+	out := *outFlag
+	switch {
+	case rs != nil:
+		out = *resume
+	case !set["out"]:
 		out = filepath.Join("out", s.Name)
 	}
 	outPath, err := checkOut(out)
@@ -262,22 +320,30 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--init %s: %w", *initPath, err)
 		}
 	}
+	n, batchSize := train.Len(), min(s.Batch, train.Len())
+	steps := (n + batchSize - 1) / batchSize
+	sched, err := s.schedule(steps)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "model %s:\n%s", s.Name, m.Summary())
-	fmt.Fprintf(stdout, "training: %d epochs, batch %d, %s lr %g", s.Epochs, s.Batch, s.Optimizer, s.LR)
-	if s.Momentum != 0 {
-		fmt.Fprintf(stdout, " momentum %g", s.Momentum)
+	fmt.Fprintf(stdout, "training: %s\n", s.describe())
+	if rs != nil {
+		if rs.state.Epoch > s.Epochs || rs.state.Epoch == s.Epochs && rs.complete {
+			return fmt.Errorf("--resume %s: the run completed %d epochs, expected --epochs above that to train further: %w",
+				rs.dir, rs.state.Epoch, tensor.ErrParam)
+		}
+		fmt.Fprintf(stdout, "resuming after epoch %d of %d from %s\n", rs.state.Epoch, s.Epochs, rs.from)
 	}
-	if s.LRDecay != 1 {
-		fmt.Fprintf(stdout, " ×%g per epoch", s.LRDecay)
-	}
-	if s.Shift > 0 {
-		fmt.Fprintf(stdout, ", random shifts up to %d px", s.Shift)
-	}
-	fmt.Fprintf(stdout, ", %s loss, seed %d\n", s.Loss, s.Seed)
 
 	// Everything checked: from here on the run works in its own folder
 	// beside --out and publishes it as a whole at the end (see outdir.go).
-	od, err := newOutDir(outPath, stderr)
+	var od *outDir
+	if rs != nil && rs.work != "" {
+		od, err = continueOutDir(outPath, rs.work, stderr)
+	} else {
+		od, err = newOutDir(outPath, stderr)
+	}
 	if err != nil {
 		return err
 	}
@@ -289,52 +355,65 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}()
 	mt := metrics{Run: od.id, trainSettings: s, Input: train.Shape, Backend: info.Backend.String(), Device: info.Device,
 		TrainSamples: train.Len(), TestSamples: test.Len()}
+	var hist []nn.EpochInfo
+	if rs != nil {
+		hist = rs.state.History
+		mt.Epochs = epochsOf(hist)
+	}
 	if err := writeJSON(od.file(fileMetrics), mt); err != nil {
 		return err
 	}
 
 	testSet := nn.Dataset{X: test.Images, Labels: test.Labels}
 	var bar *progressbar.ProgressBar
-	var done []nn.EpochInfo
-	cfg := models.TrainConfig{
-		FitConfig: nn.FitConfig{Epochs: s.Epochs, BatchSize: s.Batch, Loss: loss, Optimizer: opt, Shuffle: true, Seed: s.Seed,
-			Validation: &testSet,
-			OnStep: win.OnStep(func(st nn.StepInfo) error {
-				if !*progress {
-					return nil
-				}
-				if st.Step == 1 {
-					bar = progressbar.NewOptions(st.Steps, progressbar.OptionSetWriter(stdout),
-						progressbar.OptionSetWidth(30), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
-						progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(),
-						progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", st.Epoch, st.Epochs)))
-				}
-				bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f", st.Epoch, st.Epochs, st.Loss))
-				bar.Add(1)
-				if st.Step == st.Steps {
-					bar.Finish()
-				}
+	guard := divergence{ratio: *diverge, lr: s.LR}
+	if len(hist) > 0 {
+		guard.ref = hist[0].Loss
+	}
+	cfg := nn.FitConfig{Epochs: s.Epochs, BatchSize: s.Batch, Loss: loss, Optimizer: opt, Shuffle: true, Seed: s.Seed,
+		Validation: &testSet, Schedule: sched, ClipNorm: s.Clip, LabelSmoothing: s.LabelSmoothing, Patience: s.Patience,
+		Checkpoint: od.file(fileCheckpoint),
+		OnStep: win.OnStep(func(st nn.StepInfo) error {
+			if err := guard.check(st); err != nil {
+				return err
+			}
+			if !*progress {
 				return nil
-			}),
-			OnEpoch: func(e nn.EpochInfo) error {
-				fmt.Fprintf(stdout, "epoch %*d/%d  loss %.4f  acc %s  test loss %.4f  acc %s  %.1f s\n",
-					len(fmt.Sprint(e.Epochs)), e.Epoch, e.Epochs, e.Loss, percent(e.Accuracy), e.ValLoss, percent(e.ValAccuracy), e.Duration.Seconds())
-				done = append(done, e)
-				mt.Epochs = epochsOf(done)
-				if err := writeJSON(od.file(fileMetrics), mt); err != nil {
-					return err
-				}
-				crashPoint("epoch")
-				return nil
-			}},
-		LRDecay: s.LRDecay,
-		Shift:   s.Shift,
+			}
+			if st.Step == 1 {
+				bar = progressbar.NewOptions(st.Steps, progressbar.OptionSetWriter(stdout),
+					progressbar.OptionSetWidth(30), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+					progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(),
+					progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", st.Epoch, st.Epochs)))
+			}
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f", st.Epoch, st.Epochs, st.Loss))
+			bar.Add(1)
+			if st.Step == st.Steps {
+				bar.Finish()
+			}
+			return nil
+		}),
+		OnEpoch: func(e nn.EpochInfo) error {
+			fmt.Fprintf(stdout, "epoch %*d/%d  loss %.4f  acc %s  test loss %.4f  acc %s  %.1f s\n",
+				len(fmt.Sprint(e.Epochs)), e.Epoch, e.Epochs, e.Loss, percent(e.Accuracy), e.ValLoss, percent(e.ValAccuracy), e.Duration.Seconds())
+			hist = append(hist, e)
+			mt.Epochs = epochsOf(hist)
+			if err := writeJSON(od.file(fileMetrics), mt); err != nil {
+				return err
+			}
+			crashPoint("epoch")
+			return nil
+		}}
+	if s.Shift > 0 {
+		cfg.Augment = nn.RandomShift(s.Shift)
+	}
+	if rs != nil {
+		cfg.Resume = rs.state
 	}
 	start := time.Now()
-	var hist []nn.EpochInfo
 	err = win.Run(func() error { // training runs beside the window's event loop, if any
 		var err error
-		hist, err = models.Train(m, nn.Dataset{X: train.Images, Labels: train.Labels}, cfg)
+		hist, err = m.Fit(nn.Dataset{X: train.Images, Labels: train.Labels}, cfg)
 		return err
 	})
 	if err != nil {
@@ -346,7 +425,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("test set: %w", err)
 	}
 
-	// The set of files, metrics.json last (it marks the set complete).
+	// The set of files, metrics.json last (it marks the set complete). The
+	// checkpoint of the last epoch is already in the work folder.
 	if err := m.SaveSafetensors(od.file(fileModel)); err != nil {
 		return err
 	}
@@ -355,7 +435,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	crashPoint("file")
-	files := []string{fileModel, fileSpec, fileMetrics}
+	files := []string{fileModel, fileSpec, fileCheckpoint, fileMetrics}
 	if *pictures {
 		pics, notes, err := drawTraining(od.work, s.Name, s.Dataset, m, hist, test)
 		var pe *os.PathError
@@ -386,6 +466,206 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		percent(res.Accuracy), correct, res.Samples, res.Loss, len(hist), seconds, info.Device)
 	fmt.Fprintf(stdout, "wrote %s: %s\n", out, strings.Join(files, " "))
 	return nil
+}
+
+// divergence stops a run whose loss explodes while staying finite (nn's
+// Fit stops on NaN and ±Inf itself): a step's loss above ratio × the
+// reference, the first step's loss or 1 if larger, is an nn.ErrDiverged
+// error.
+type divergence struct {
+	ratio, ref, lr float64
+}
+
+// check checks one step.
+func (d *divergence) check(st nn.StepInfo) error {
+	if d.ratio <= 0 || math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
+		return nil
+	}
+	if d.ref == 0 {
+		d.ref = st.Loss
+	}
+	if limit := d.ratio * max(d.ref, 1); st.Loss > limit {
+		lr := st.LR
+		if math.IsNaN(lr) {
+			lr = d.lr
+		}
+		return fmt.Errorf("epoch %d step %d: training loss %.4g is over %g times the first step's (%.4g): %w; try a lower learning rate (this step's was %g), or --diverge 0 to go on",
+			st.Epoch, st.Step, st.Loss, d.ratio, d.ref, nn.ErrDiverged, lr)
+	}
+	return nil
+}
+
+// check validates the settings, naming the flag of a bad one.
+func (s trainSettings) check() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf(format+": %w", append(a, tensor.ErrParam)...)
+	}
+	switch {
+	case s.Epochs < 1:
+		return bad("--epochs %d, expected ≥ 1", s.Epochs)
+	case s.Batch < 1:
+		return bad("--batch %d, expected ≥ 1", s.Batch)
+	case s.Shift < 0:
+		return bad("--shift %d, expected ≥ 0", s.Shift)
+	case !(s.LR > 0):
+		return bad("--lr %v, expected a positive learning rate", s.LR)
+	case s.LR > math.MaxFloat32:
+		return bad("--lr %v overflows float32 (largest %.3g), in which the backends compute; expected a positive learning rate below that (typically 1e-4 to 1)",
+			s.LR, math.MaxFloat32)
+	case !(s.LRDecay > 0 && s.LRDecay <= 1e6):
+		return bad("--lr-decay %v, expected a positive factor (1 for none)", s.LRDecay)
+	case !(s.Momentum >= 0 && s.Momentum < 1):
+		return bad("--momentum %v, expected a number in [0, 1)", s.Momentum)
+	case s.Nesterov && (s.Optimizer != "sgd" || s.Momentum == 0):
+		return bad("--nesterov with %s and momentum %v, expected --optimizer sgd with a --momentum above 0", s.Optimizer, s.Momentum)
+	case !(s.WeightDecay >= 0 && s.WeightDecay < 1e6):
+		return bad("--weight-decay %v, expected a finite number ≥ 0", s.WeightDecay)
+	case !(s.Clip >= 0 && s.Clip <= math.MaxFloat32):
+		return bad("--clip %v, expected a norm ≥ 0 (0: no clipping)", s.Clip)
+	case !(s.LabelSmoothing >= 0 && s.LabelSmoothing < 1):
+		return bad("--label-smoothing %v, expected ε in [0, 1)", s.LabelSmoothing)
+	case s.Patience < 0:
+		return bad("--patience %d, expected ≥ 0 (0: off)", s.Patience)
+	case !(s.Warmup >= 0 && s.Warmup < float64(s.Epochs)):
+		return bad("--warmup %v epochs, expected ≥ 0 and fewer than the %d epochs", s.Warmup, s.Epochs)
+	case s.Warmup > 0 && s.Schedule != "cosine":
+		return bad("--warmup with --schedule %s, expected --schedule cosine", s.Schedule)
+	}
+	switch s.Schedule {
+	case "none", "cosine", "onecycle":
+	case "step":
+		if s.LRDecay == 1 {
+			return bad("--schedule step with --lr-decay 1, expected a factor below 1 (the rate is multiplied by it every epoch)")
+		}
+	default:
+		return bad("--schedule %q, expected none, step, cosine or onecycle", s.Schedule)
+	}
+	if s.LRDecay != 1 && s.Schedule != "step" {
+		return bad("--lr-decay %v with --schedule %s, expected --schedule step", s.LRDecay, s.Schedule)
+	}
+	return nil
+}
+
+// optimizer makes the optimizer of the settings.
+func (s trainSettings) optimizer() (nn.Optimizer, error) {
+	switch s.Optimizer {
+	case "sgd":
+		return nn.NewSGD(tensor.SGDParams{LR: s.LR, Momentum: s.Momentum, Nesterov: s.Nesterov, WeightDecay: s.WeightDecay}), nil
+	case "adam", "adamw":
+		if s.Momentum != 0 {
+			return nil, fmt.Errorf("--momentum %v with %s, expected 0 (Adam has its own moments): %w", s.Momentum, s.Optimizer, tensor.ErrParam)
+		}
+		a := tensor.DefaultAdam()
+		a.LR, a.WeightDecay, a.Decoupled = s.LR, s.WeightDecay, s.Optimizer == "adamw"
+		return nn.NewAdam(a), nil
+	}
+	return nil, fmt.Errorf("--optimizer %q unknown, expected sgd, adam or adamw: %w", s.Optimizer, tensor.ErrParam)
+}
+
+// schedule makes the learning-rate schedule of the settings for a run of
+// steps optimizer steps per epoch; nil for none.
+func (s trainSettings) schedule(steps int) (nn.Schedule, error) {
+	var sc nn.Schedule
+	switch s.Schedule {
+	case "step":
+		sc = nn.StepLR{LR: s.LR, Every: steps, Gamma: s.LRDecay}
+	case "cosine":
+		sc = nn.CosineLR{LR: s.LR, Warmup: int(math.Round(s.Warmup * float64(steps)))}
+	case "onecycle":
+		sc = nn.OneCycleLR{MaxLR: s.LR}
+	default:
+		return nil, nil
+	}
+	if err := sc.Validate(s.Epochs * steps); err != nil {
+		return nil, fmt.Errorf("--schedule %s: %w", s.Schedule, err)
+	}
+	return sc, nil
+}
+
+// describe is the settings in one line.
+func (s trainSettings) describe() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d epochs, batch %d, %s lr %g", s.Epochs, s.Batch, s.Optimizer, s.LR)
+	if s.Momentum != 0 {
+		fmt.Fprintf(&sb, " momentum %g", s.Momentum)
+	}
+	if s.Nesterov {
+		sb.WriteString(" nesterov")
+	}
+	if s.WeightDecay != 0 {
+		fmt.Fprintf(&sb, " weight decay %g", s.WeightDecay)
+	}
+	switch s.Schedule {
+	case "step":
+		fmt.Fprintf(&sb, " ×%g per epoch", s.LRDecay)
+	case "cosine":
+		sb.WriteString(", cosine schedule")
+		if s.Warmup > 0 {
+			fmt.Fprintf(&sb, " after %g warmup epochs", s.Warmup)
+		}
+	case "onecycle":
+		sb.WriteString(", one-cycle schedule")
+	}
+	if s.Clip > 0 {
+		fmt.Fprintf(&sb, ", gradients clipped to norm %g", s.Clip)
+	}
+	if s.LabelSmoothing > 0 {
+		fmt.Fprintf(&sb, ", label smoothing %g", s.LabelSmoothing)
+	}
+	if s.Patience > 0 {
+		fmt.Fprintf(&sb, ", early stopping after %d epochs without progress", s.Patience)
+	}
+	if s.Shift > 0 {
+		fmt.Fprintf(&sb, ", random shifts up to %d px", s.Shift)
+	}
+	fmt.Fprintf(&sb, ", %s loss, seed %d", s.Loss, s.Seed)
+	return sb.String()
+}
+
+// resumeSource is the run that --resume continues.
+type resumeSource struct {
+	dir      string // the --out folder, absolute
+	work     string // the interrupted run's work folder, or "" for DIR itself
+	from     string // the folder the checkpoint comes from
+	complete bool   // the run completed (DIR itself)
+	settings trainSettings
+	state    *nn.TrainState
+}
+
+// findResume finds what --resume DIR continues: the work folder of an
+// interrupted run of DIR, else the complete run in DIR.
+func findResume(dir string) (*resumeSource, error) {
+	if dir == "" {
+		return nil, fmt.Errorf(`--resume "", expected the --out folder of a run: %w`, tensor.ErrParam)
+	}
+	abs, err := checkOut(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--resume: %w", err)
+	}
+	if err := recoverOut(abs); err != nil {
+		return nil, err
+	}
+	rs := &resumeSource{dir: abs}
+	if rs.work, err = interrupted(abs); err != nil {
+		return nil, fmt.Errorf("--resume %s: %w", dir, err)
+	}
+	rs.from = rs.work
+	if rs.work == "" {
+		rs.from, rs.complete = abs, true
+	}
+	js, err := os.ReadFile(filepath.Join(rs.from, fileMetrics))
+	if err != nil {
+		return nil, fmt.Errorf("--resume %s: no interrupted or complete run to continue (%w)", dir, err)
+	}
+	var mt metrics
+	if err := json.Unmarshal(js, &mt); err != nil || mt.Spec == "" {
+		return nil, fmt.Errorf("--resume %s: %s is not the metrics.json of a vkcnn train run (%v): %w", dir, filepath.Join(rs.from, fileMetrics), err, nn.ErrFormat)
+	}
+	rs.settings = mt.trainSettings
+	if rs.state, err = nn.ReadCheckpoint(filepath.Join(rs.from, fileCheckpoint)); err != nil {
+		return nil, fmt.Errorf("--resume %s: %w", dir, err)
+	}
+	return rs, nil
 }
 
 // epochsOf turns a training history into metrics.json's per-epoch records.
