@@ -11,8 +11,8 @@ FUZZTIME ?= 20000x
 test: fmt-check vet race quality view nocgo fuzz gpucheck
 
 ## demo: install system packages, build the CLI, train the classic models on the
-## best backend (the first run fetches MNIST into the user cache); models,
-## metrics and pictures go to out/demo/<model>/
+## best backend (the first run fetches MNIST into the user cache), and the cnn
+## on Fashion-MNIST; models, metrics and pictures go to out/demo/<model>/
 demo:
 	./scripts/setup.sh
 	$(GO) build -o bin/vkcnn ./cmd/vkcnn
@@ -21,7 +21,8 @@ demo:
 	./bin/vkcnn train --model cnn --progress --out out/demo/cnn
 	./bin/vkcnn train --model lenet5 --progress --out out/demo/lenet5
 	./bin/vkcnn infer --model out/demo/lenet5 --dataset mnist --split test
-	@echo "demo: models, metrics.json and pictures are in out/demo/seed01, out/demo/cnn and out/demo/lenet5"
+	./bin/vkcnn train --model cnn --dataset fashion --progress --out out/demo/fashion-cnn
+	@echo "demo: models, metrics.json and pictures are in out/demo/seed01, out/demo/cnn, out/demo/lenet5 and out/demo/fashion-cnn"
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

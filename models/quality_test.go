@@ -27,7 +27,7 @@ func TestQuality(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		bar  float64
-	}{{"seed01", 0.995}, {"cnn", 0.97}, {"lenet5", 0.975}} {
+	}{{"seed01", 0.998}, {"cnn", 0.990}, {"lenet5", 0.990}} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := Get(c.name)
 			if err != nil {

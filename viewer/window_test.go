@@ -496,7 +496,7 @@ func TestScreenshot(t *testing.T) {
 }
 
 // BenchmarkTrainView measures the cost of the view: epochs of the MNIST
-// CNN (batch 32; 250 steps on the CPU, the CLI's epoch of 8,000 digits, and
+// CNN (batch 32; 250 steps, 8,000 digits, on the CPU, and
 // 40 on Vulkan) with the window off and on, alternating so that both see
 // the same machine load, on the CPU backend and on the Vulkan backend. It
 // reports ms/step of each and the slowdown in percent. Window, device and
