@@ -44,7 +44,7 @@ var edgeKernels = []struct {
 }
 
 // runEdges is "vkcnn edges".
-func runEdges(args []string, stdout, _ io.Writer) error {
+func runEdges(args []string, stdout, _ io.Writer) (err error) {
 	fs := newFlags("edges", edgesHelp)
 	out := fs.String("out", "", "output `folder` (required)")
 	bf := addBackendFlags(fs)
@@ -65,9 +65,6 @@ func runEdges(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
 	b, _, err := bf.open(stdout)
 	if err != nil {
 		return err
@@ -77,6 +74,23 @@ func runEdges(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("edges on %s: %w", b.Name(), err)
 	}
+	// The folder is made only now that there is something to write, and
+	// removed again, with what was written, when a write fails.
+	made, err := mkdirNew(*out)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	var written []string
+	defer func() {
+		if err != nil {
+			for _, f := range written {
+				os.Remove(f)
+			}
+			for _, d := range made {
+				os.Remove(d)
+			}
+		}
+	}()
 	for c, k := range edgeKernels {
 		ch := maps[c*h*w : (c+1)*h*w]
 		lo, hi := 0.0, 1.0 // sharpen: a picture, clipped to [0, 1]
@@ -84,15 +98,16 @@ func runEdges(args []string, stdout, _ io.Writer) error {
 			m := float64(maxAbs(ch))
 			lo, hi = -m, m
 		}
-		if err := viz.WriteGrayPNG(filepath.Join(*out, k.file), ch, h, w, lo, hi); err != nil {
+		if err = viz.WriteGrayPNG(filepath.Join(*out, k.file), ch, h, w, lo, hi); err != nil {
 			return err
 		}
+		written = append(written, filepath.Join(*out, k.file))
 	}
 	mag := make([]float32, len(mag2))
 	for i, v := range mag2 {
 		mag[i] = float32(math.Sqrt(max(float64(v), 0)))
 	}
-	if err := viz.WriteGrayPNG(filepath.Join(*out, "magnitude.png"), mag, h, w, 0, float64(maxAbs(mag))); err != nil {
+	if err = viz.WriteGrayPNG(filepath.Join(*out, "magnitude.png"), mag, h, w, 0, float64(maxAbs(mag))); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: sobel_x.png sobel_y.png laplacian.png sharpen.png magnitude.png (%d×%d)\n", *out, w, h)
@@ -164,4 +179,17 @@ func maxAbs(v []float32) float32 {
 		}
 	}
 	return m
+}
+
+// mkdirNew creates dir and its missing parents and returns the folders it
+// created, innermost first (none when dir existed).
+func mkdirNew(dir string) ([]string, error) {
+	var made []string
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil || filepath.Dir(p) == p {
+			break
+		}
+		made = append(made, p)
+	}
+	return made, os.MkdirAll(dir, 0o755)
 }

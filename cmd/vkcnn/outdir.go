@@ -267,13 +267,9 @@ func cleanStale(dir, keep string, w io.Writer) error {
 // parent folders) and locks it. stderr gets notes on removed leftovers.
 func newOutDir(dir string, stderr io.Writer) (*outDir, error) {
 	o := &outDir{path: dir, stderr: stderr}
-	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
-		if _, err := os.Lstat(p); err == nil || filepath.Dir(p) == p {
-			break
-		}
-		o.made = append(o.made, p)
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	var err error
+	if o.made, err = mkdirNew(filepath.Dir(dir)); err != nil {
+		o.removeMade()
 		return nil, fmt.Errorf("--out: %w", err)
 	}
 	if err := cleanStale(dir, "", stderr); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vkcnn/vkcnn/nn"
+	"github.com/vkcnn/vkcnn/viz"
 )
 
 // TestMain runs the command itself when $VKCNN_TEST_CHILD is set, so that
@@ -321,7 +322,13 @@ func TestTrainFullDisk(t *testing.T) {
 	}
 	var env []string
 	want := "no space left on device"
-	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=100k"); err == nil {
+	mount := func() error {
+		if os.Getenv("VKCNN_TEST_NO_MOUNT") == "1" { // to test the other way as root
+			return errors.New("VKCNN_TEST_NO_MOUNT=1")
+		}
+		return syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=100k")
+	}
+	if err := mount(); err == nil {
 		t.Cleanup(func() { syscall.Unmount(disk, syscall.MNT_DETACH) })
 		t.Logf("full disk: a 100 KiB tmpfs at %s", disk)
 	} else {
@@ -352,6 +359,25 @@ func TestTrainFullDisk(t *testing.T) {
 	}
 	if b := beside(t, out); len(b) != 0 {
 		t.Errorf("the failed run left %v beside --out", b)
+	}
+
+	// edges: a failed write is an error and leaves no folder.
+	rng := rand.New(rand.NewPCG(3, 4))
+	pix := make([]float32, 300*300)
+	for i := range pix {
+		pix[i] = rng.Float32() // noise compresses badly: ~90 KB per picture
+	}
+	noise := filepath.Join(dir, "noise.png")
+	if err := viz.WriteGrayPNG(noise, pix, 300, 300, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	edges := filepath.Join(disk, "edges", "noise")
+	c = runChild(t, env, "edges", noise, "--out", edges, "--backend", "cpu")
+	if c.err == nil || !strings.Contains(c.stderr, want) {
+		t.Errorf("edges onto a full disk: error %v, stderr %q; want a failure saying %q", c.err, c.stderr, want)
+	}
+	if _, err := os.Stat(filepath.Join(disk, "edges")); err == nil {
+		t.Errorf("the failed edges run left its folder")
 	}
 }
 
