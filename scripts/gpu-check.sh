@@ -187,6 +187,16 @@ say "- VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}; loader: $(ldconfig -p 2>/dev/n
 
 step "vkcnn devices" 30 "$bin/vkcnn" devices
 devlog=$(cat "$tmp/step.log")
+if command -v vulkaninfo >/dev/null && [[ -z $quick ]]; then
+	# The limits that matter for tuning (informational; a failure here is not
+	# a failed check).
+	say ""
+	say "### vulkaninfo (selected properties)"
+	say ""
+	say '```'
+	timeout 30 vulkaninfo 2>/dev/null | grep -E 'deviceName|driverVersion|driverInfo|apiVersion|timestampPeriod|timestampValidBits|maxComputeSharedMemorySize|maxComputeWorkGroupInvocations|subgroupSize|maxStorageBufferRange|maxPerStageDescriptorStorageBuffers|shaderFloat16|cooperativeMatrix|VK_KHR_cooperative_matrix|VK_NV_cooperative_matrix' | sed 's/^[[:space:]]*//' | sort -u | head -40 >>"$report"
+	say '```'
+fi
 
 # The device: the first hardware device listed, else lavapipe with --quick.
 if [[ -z $device ]]; then
@@ -209,8 +219,8 @@ else
 	if compgen -G "/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json" >/dev/null ||
 		compgen -G "/etc/vulkan/explicit_layer.d/VkLayer_khronos_validation.json" >/dev/null; then
 		export VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation
-		export VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT
-		say "Validation: VK_LAYER_KHRONOS_validation with synchronization validation (any message fails a test)."
+		export VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT,VALIDATION_CHECK_ENABLE_SYNCHRONIZATION_VALIDATION_QUEUE_SUBMIT
+		say "Validation: VK_LAYER_KHRONOS_validation with synchronization validation, across submits too (any message fails a test)."
 	else
 		say "Validation: the Khronos validation layer is not installed here; the suites run without it."
 	fi

@@ -117,6 +117,10 @@ type Profile struct {
 	DeviceMS float64 `json:"device_ms"`
 	// Ops is the device time per op, largest first.
 	Ops []ProfileOp `json:"ops,omitempty"`
+	// TimestampPeriod is the device's nanoseconds per timestamp tick and
+	// TimestampBits its queue's timestampValidBits (0 without timestamps).
+	TimestampPeriod float64 `json:"timestamp_period_ns,omitempty"`
+	TimestampBits   int     `json:"timestamp_bits,omitempty"`
 }
 
 // ProfileOp is one op's share of a profiled repetition.
@@ -371,7 +375,7 @@ func perRep(s gpu.Stats, reps int) *Profile {
 	p := &Profile{Dispatches: float64(s.Dispatches) / n, Transfers: float64(s.Transfers) / n,
 		Barriers: float64(s.Barriers) / n, Submits: float64(s.Submits) / n,
 		UploadBytes: float64(s.Uploaded) / n, DownloadBytes: float64(s.Downloaded) / n,
-		DeviceMS: float64(s.Total().Nanoseconds()) / 1e6 / n}
+		DeviceMS: float64(s.Total().Nanoseconds()) / 1e6 / n, TimestampPeriod: s.TimestampPeriod, TimestampBits: s.TimestampBits}
 	for _, o := range s.Ops {
 		p.Ops = append(p.Ops, ProfileOp{Op: o.Op, Calls: float64(o.Calls) / n, MS: float64(o.Time.Nanoseconds()) / 1e6 / n})
 	}
@@ -582,6 +586,11 @@ func writeProfiles(w io.Writer, rep Report) {
 		return
 	}
 	fmt.Fprintln(w, "\nPer repetition (a training step for train/ cases), from the backend's counters and timestamp queries:")
+	if p := ps[0].Profile; p.TimestampBits > 0 {
+		fmt.Fprintf(w, "(timestamps: %g ns per tick, %d valid bits)\n", p.TimestampPeriod, p.TimestampBits)
+	} else {
+		fmt.Fprintln(w, "(the device takes no timestamps: device ms are 0)")
+	}
 	fmt.Fprintln(w, "\n| case | device | dispatches | barriers | transfers | submits | bytes up | bytes down | device ms |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range ps {
