@@ -3,12 +3,17 @@ GO       ?= go
 # A count, not a duration: duration-based -fuzztime can fail spuriously with
 # "context deadline exceeded" in Go 1.26 (golang/go#75804).
 FUZZTIME ?= 20000x
+# staticcheck (honnef.co/go/tools) pinned: v0.8.2 is release 2026.2.2, the first
+# line built for Go 1.26 (its go.mod says go 1.26.0). Installed from the Go module
+# proxy into bin/staticcheck-$(STATICCHECK_VERSION)/ on first use.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: gpucheck gpucheck-build test fmt-check vet race quality view nocgo fuzz bench generate demo
+.PHONY: gpucheck gpucheck-build test fmt-check vet staticcheck tools race quality view nocgo fuzz bench generate demo
 
-## test: gofmt check, go vet, the race-detector test run, the accuracy bars,
-## the viewer under Xvfb, a CPU-only build, short fuzzing
-test: fmt-check vet race quality view nocgo fuzz gpucheck
+## test: gofmt check, go vet, staticcheck, the race-detector test run, the
+## accuracy bars, the viewer under Xvfb, a CPU-only build, short fuzzing
+test: fmt-check vet staticcheck race quality view nocgo fuzz gpucheck
 
 ## demo: install system packages, build the CLI, train the classic models on the
 ## best backend (the first run fetches MNIST into the user cache), and the cnn
@@ -29,6 +34,16 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+## staticcheck: every default check of the pinned staticcheck; any finding fails
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+## tools: the Go tools make test runs (scripts/setup.sh calls it)
+tools: $(STATICCHECK)
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 race:
 	$(GO) test -race -timeout 60m ./...

@@ -53,7 +53,6 @@ func TestConv2DStridePad(t *testing.T) {
 	near(t, "forward", get[float64](t, b, y), []float64{1 * 4, 2*3 + 3*4, 4*2 + 7*4, 5*1 + 6*2 + 8*3 + 9*4}, 0)
 
 	p = tensor.Conv2DParams{Stride: [2]int{3, 3}, Dilation: [2]int{1, 1}, Groups: 1}
-	x = put[float64](t, b, tensor.Shape{1, 1, 5, 5})
 	w = put[float64](t, b, tensor.Shape{1, 1, 1, 1}, 2)
 	dy := put[float64](t, b, tensor.Shape{1, 1, 2, 2}, 1, 2, 3, 4)
 	dx := put[float64](t, b, tensor.Shape{1, 1, 5, 5})

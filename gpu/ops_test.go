@@ -495,7 +495,6 @@ func TestOpsErrorsMatchCPU(t *testing.T) {
 	g := vktest.Open(t)
 	c := cpu.New()
 	defer c.Close()
-	type pair struct{ gpu, cpu error }
 	run := func(be tensor.Backend) []error {
 		al := func(s ...int) *tensor.Tensor {
 			x, err := be.Alloc(tensor.Float32, s)

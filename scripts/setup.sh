@@ -9,6 +9,10 @@
 #   PyTorch (CPU) for the interop test and the benchmark comparison.
 # MNIST needs no package: package data fetches it with the go command.
 set -euo pipefail
+# Go tools pinned in the Makefile (staticcheck), into the repository's bin/.
+if command -v go >/dev/null 2>&1 && command -v make >/dev/null 2>&1; then
+  make -s -C "$(dirname "$0")/.." tools
+fi
 pkgs=(libvulkan1 mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools vulkan-tools
   libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgl1-mesa-dev xvfb xauth x11-apps imagemagick
   dataset-fashion-mnist python3-torch)

@@ -163,12 +163,11 @@ func TestReadGray(t *testing.T) {
 	}
 
 	// A PNG header claiming 100000×100000 pixels is refused before decoding.
-	huge := bytes.Clone(buf.Bytes())
 	buf.Reset()
 	if err := png.Encode(&buf, gray); err != nil {
 		t.Fatal(err)
 	}
-	huge = bytes.Clone(buf.Bytes())
+	huge := bytes.Clone(buf.Bytes())
 	ihdr := huge[8+8 : 8+8+13] // after the signature, length and type
 	binary.BigEndian.PutUint32(ihdr[0:], 100000)
 	binary.BigEndian.PutUint32(ihdr[4:], 100000)

@@ -73,6 +73,7 @@ func copyRows[T float](dst []T, stride int, src []T, lds, kq, panels, cols, widt
 				copy(dp, s)
 				continue
 			}
+			//lint:ignore S1001 rows shorter than 16 values are copied inline, without memmove's call
 			for j, v := range s {
 				dp[j] = v
 			}

@@ -20,7 +20,7 @@ type badCase struct {
 func runBad(t *testing.T, h *harness, cases []badCase) {
 	t.Helper()
 	for _, c := range cases {
-		err, panicked := callSafely(c.call)
+		panicked, err := callSafely(c.call)
 		switch {
 		case panicked != nil:
 			t.Errorf("%s: panicked: %v", c.name, panicked)
@@ -41,13 +41,13 @@ func runBad(t *testing.T, h *harness, cases []badCase) {
 }
 
 // callSafely calls f and returns its error, or what it panicked with.
-func callSafely(f func() error) (err error, panicked any) {
+func callSafely(f func() error) (panicked any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = r
 		}
 	}()
-	return f(), nil
+	return nil, f()
 }
 
 // BadInput checks that invalid arguments to every op return an error wrapping
@@ -533,7 +533,7 @@ func Closed(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		}},
 	}
 	for _, c := range cases {
-		err, panicked := callSafely(c.call)
+		panicked, err := callSafely(c.call)
 		switch {
 		case panicked != nil:
 			t.Errorf("%s after Close panicked: %v", c.name, panicked)

@@ -122,19 +122,19 @@ func CheckConvCase(t testing.TB, b tensor.Backend, dt tensor.DType, c ConvCase, 
 	tol := Tolerance(dt)
 
 	y := h.dst(ys...)
-	err, panicked := callSafely(func() error { return b.Conv2D(y, xt, wt, bt, p) })
+	panicked, err := callSafely(func() error { return b.Conv2D(y, xt, wt, bt, p) })
 	if expectOutcome(h.t, "conv2d", err, panicked, want) {
 		ref, mag := refConv2D(c, x, w, bias)
 		compare(h.t, "conv2d output", h.read(y), ref, mag, tol)
 	}
 	dx := h.dst(c.xShape()...)
-	err, panicked = callSafely(func() error { return b.Conv2DInputGrad(dx, dyt, wt, p) })
+	panicked, err = callSafely(func() error { return b.Conv2DInputGrad(dx, dyt, wt, p) })
 	if expectOutcome(h.t, "conv2d input gradient", err, panicked, want) {
 		ref, mag := refConv2DInputGrad(c, dy, w)
 		compare(h.t, "conv2d input gradient", h.read(dx), ref, mag, tol)
 	}
 	dw := h.dst(c.wShape()...)
-	err, panicked = callSafely(func() error { return b.Conv2DKernelGrad(dw, xt, dyt, p) })
+	panicked, err = callSafely(func() error { return b.Conv2DKernelGrad(dw, xt, dyt, p) })
 	if expectOutcome(h.t, "conv2d kernel gradient", err, panicked, want) {
 		ref, mag := refConv2DKernelGrad(c, x, dy)
 		compare(h.t, "conv2d kernel gradient", h.read(dw), ref, mag, tol)
@@ -163,23 +163,23 @@ func CheckPoolCase(t testing.TB, b tensor.Backend, dt tensor.DType, c PoolCase, 
 	tol := Tolerance(dt)
 
 	y := h.dst(ys...)
-	err, panicked := callSafely(func() error { return b.MaxPool2D(y, xt, p) })
+	panicked, err := callSafely(func() error { return b.MaxPool2D(y, xt, p) })
 	if expectOutcome(h.t, "max pool", err, panicked, want) {
 		ref, _ := refMaxPool(c, x)
 		compare(h.t, "max pool output", h.read(y), ref, nil, exact)
 	}
 	dx := h.dst(xs...)
-	err, panicked = callSafely(func() error { return b.MaxPool2DBackward(dx, dyt, xt, p) })
+	panicked, err = callSafely(func() error { return b.MaxPool2DBackward(dx, dyt, xt, p) })
 	if expectOutcome(h.t, "max pool backward", err, panicked, want) {
 		ref, mag := refMaxPoolBackward(c, x, dy)
 		compare(h.t, "max pool input gradient", h.read(dx), ref, mag, tol)
 	}
-	err, panicked = callSafely(func() error { return b.AvgPool2D(y, xt, p) })
+	panicked, err = callSafely(func() error { return b.AvgPool2D(y, xt, p) })
 	if expectOutcome(h.t, "average pool", err, panicked, want) {
 		ref, mag := refAvgPool(c, x)
 		compare(h.t, "average pool output", h.read(y), ref, mag, tol)
 	}
-	err, panicked = callSafely(func() error { return b.AvgPool2DBackward(dx, dyt, p) })
+	panicked, err = callSafely(func() error { return b.AvgPool2DBackward(dx, dyt, p) })
 	if expectOutcome(h.t, "average pool backward", err, panicked, want) {
 		ref, mag := refAvgPoolBackward(c, dy)
 		compare(h.t, "average pool input gradient", h.read(dx), ref, mag, tol)
