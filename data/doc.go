@@ -59,6 +59,21 @@
 // per-item shape [1, H, W], and integer labels. Perm, Batches, Batch and
 // OneHot turn it into shuffled mini-batches in caller-provided buffers.
 //
+// # Pictures as model inputs
+//
+// ReadImage (and DecodeImage for a reader) turns a PNG, JPEG or GIF into one
+// model input the way the datasets hold theirs, which is what vkcnn infer
+// does with pictures:
+//
+//	x, err := data.ReadImage("digit.png", m.InShape(), data.ImageOptions{})
+//	preds, err := m.Predict(x, 1)
+//
+// The values are gray (or RGB for a [3 H W] input) in [0, 1]; a picture whose
+// border is mostly light, such as ink on paper, is inverted (PolarityAuto) to
+// the light-on-dark of MNIST; it is resized to the input's H×W; and
+// ImageOptions.Normalize applies the per-channel normalization the model was
+// trained with, if any.
+//
 // Errors wrap ErrFormat for malformed files, ErrChecksum for files with other
 // content than the published ones, fs.ErrNotExist for datasets that are not
 // on disk, ErrDownload for a fetch that failed, tensor.ErrShape for sizes

@@ -1,21 +1,15 @@
 package viz
 
 import (
-	"bytes"
 	"fmt"
 	"image"
-	"image/color"
-	_ "image/gif"  // register GIF for ReadGray
-	_ "image/jpeg" // register JPEG for ReadGray
 	"image/png"
 	"io"
 	"math"
-	"os"
 
 	"github.com/vkcnn/vkcnn/internal/atomicfile"
 
-	xdraw "golang.org/x/image/draw"
-
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -103,81 +97,18 @@ func checkSize(what string, n, h, w int) error {
 }
 
 // ReadGray decodes a PNG, JPEG or GIF file into row-major gray values in
-// [0, 1] (0 black, 1 white; luminance 0.299 R + 0.587 G + 0.114 B; colours
-// are alpha-premultiplied, so transparent pixels read as black) and returns
-// them with the height and width. It returns the file system's error, the
-// decoder's error for a file that is not a supported picture, and a
-// tensor.ErrShape error for a picture above 64 megapixels, checked from the
-// header before decoding.
-func ReadGray(path string) (pix []float32, h, w int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	defer f.Close()
-	pix, h, w, err = DecodeGray(f)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("read %s: %w", path, err)
-	}
-	return pix, h, w, nil
-}
+// [0, 1]; it is data.ReadGray, kept here for pictures drawn by this package.
+// To turn a picture into a model input (polarity, resizing, normalization),
+// use data.ReadImage.
+func ReadGray(path string) (pix []float32, h, w int, err error) { return data.ReadGray(path) }
 
-// DecodeGray decodes a PNG, JPEG or GIF picture from r into gray values
-// like ReadGray, with the same errors except the file ones, plus r's read
-// error.
-func DecodeGray(r io.Reader) (pix []float32, h, w int, err error) {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("decoding the picture header (PNG, JPEG or GIF expected): %w", err)
-	}
-	if err := checkDims(format+" picture", cfg.Height, cfg.Width); err != nil {
-		return nil, 0, 0, err
-	}
-	img, _, err := image.Decode(bytes.NewReader(raw))
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("decoding %s: %w", format, err)
-	}
-	b := img.Bounds()
-	h, w = b.Dy(), b.Dx()
-	pix = make([]float32, h*w)
-	for y := range h {
-		for x := range w {
-			g := color.Gray16Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray16)
-			pix[y*w+x] = float32(g.Y) / 0xffff
-		}
-	}
-	return pix, h, w, nil
-}
+// DecodeGray decodes a picture from r like ReadGray; it is data.DecodeGray.
+func DecodeGray(r io.Reader) (pix []float32, h, w int, err error) { return data.DecodeGray(r) }
 
 // Resize rescales an h×w image of values in [0, 1] to nh×nw with a
-// Catmull–Rom filter (widened when shrinking, so that a large photo averages
-// down instead of aliasing), for example a photo of a digit to MNIST's 28×28.
-// Results are clamped to [0, 1] with 16-bit precision. It returns a
-// tensor.ErrShape error for a size that is not positive or does not match
-// len(pix).
+// Catmull–Rom filter; it is data.Resize, with its errors.
 func Resize(pix []float32, h, w, nh, nw int) ([]float32, error) {
-	if err := checkSize("resize source", len(pix), h, w); err != nil {
-		return nil, err
-	}
-	if err := checkDims("resize target", nh, nw); err != nil {
-		return nil, err
-	}
-	src := image.NewGray16(image.Rect(0, 0, w, h))
-	for i, v := range pix {
-		g := uint16(math.Round(0xffff * min(max(float64(v), 0), 1)))
-		src.Pix[2*i], src.Pix[2*i+1] = uint8(g>>8), uint8(g)
-	}
-	dst := image.NewGray16(image.Rect(0, 0, nw, nh))
-	xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, src.Bounds(), xdraw.Src, nil)
-	out := make([]float32, nh*nw)
-	for i := range out {
-		out[i] = float32(uint16(dst.Pix[2*i])<<8|uint16(dst.Pix[2*i+1])) / 0xffff
-	}
-	return out, nil
+	return data.Resize(pix, h, w, nh, nw)
 }
 
 // savePNG encodes img as PNG into path atomically.

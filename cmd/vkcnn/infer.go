@@ -12,7 +12,6 @@ import (
 	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
-	"github.com/vkcnn/vkcnn/viz"
 )
 
 const inferHelp = `Usage: vkcnn infer --model DIR [flags] [INPUT...]
@@ -276,43 +275,16 @@ func npySamples(shape, in tensor.Shape) (int, error) {
 	return 0, fmt.Errorf("array of shape %v, expected %s for input %v: %w", shape, want, in, tensor.ErrShape)
 }
 
-// readPicture reads a picture as one gray sample of shape in ([1, H, W]),
-// resized to H×W and inverted as asked.
+// readPicture reads a picture as one sample of shape in through the
+// library's preprocessing (data.ReadImage): gray or RGB values in [0, 1],
+// inverted as --invert says, resized to the model input.
 func readPicture(path string, in tensor.Shape, invert string) ([]float32, error) {
-	if len(in) != 3 || in[0] != 1 {
-		return nil, fmt.Errorf("%s: pictures are single-channel images, but the model input is %v, expected [1 H W]: %w", path, in, tensor.ErrShape)
-	}
-	pix, h, w, err := viz.ReadGray(path)
+	pol, err := data.ParsePolarity(invert)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--invert: %w", err)
 	}
-	if invert == "yes" || invert == "auto" && borderMean(pix, h, w) > 0.5 {
-		for i, v := range pix {
-			pix[i] = 1 - v
-		}
+	if len(in) != 3 || (in[0] != 1 && in[0] != 3) {
+		return nil, fmt.Errorf("%s: pictures are gray or RGB images, but the model input is %v, expected [1 H W] or [3 H W]: %w", path, in, tensor.ErrShape)
 	}
-	if h != in[1] || w != in[2] {
-		if pix, err = viz.Resize(pix, h, w, in[1], in[2]); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return pix, nil
-}
-
-// borderMean returns the mean of the outermost pixels of an h×w image.
-func borderMean(pix []float32, h, w int) float64 {
-	var sum float64
-	n := 0
-	for y := range h {
-		for x := range w {
-			if y == 0 || x == 0 || y == h-1 || x == w-1 {
-				sum += float64(pix[y*w+x])
-				n++
-			}
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / float64(n)
+	return data.ReadImage(path, in, data.ImageOptions{Polarity: pol})
 }
