@@ -65,6 +65,10 @@
 //	poolopt = "s" size | "p" size                 stride defaults to the window
 //	size    = int | int "x" int
 //
+// Other layer kinds can be added with Register (as image.RegisterFormat adds
+// picture formats): Parse, LoadModel and ReadCheckpoint then accept them, and
+// files saved from models that use them reload.
+//
 // The spec describes the architecture only: initializers and frozen parameters
 // are not part of it.
 //

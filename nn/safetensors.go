@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -502,6 +503,13 @@ func LoadModel(path string, b tensor.Backend) (*Sequential, error) {
 				dt = h.DType()
 			} else if h.DType() != dt {
 				return nil, fmt.Errorf("%s: tensor %q is %v but others are %v, expected one dtype: %w", path, key, h.DType(), dt, ErrFormat)
+			}
+		}
+	}
+	if dt == 0 { // only layers without declared shapes (registered ones): any float tensor
+		for _, k := range slices.Sorted(maps.Keys(sd)) {
+			if dt = sd[k].DType(); dt != 0 {
+				break
 			}
 		}
 	}

@@ -219,7 +219,7 @@ func parseLayer(name string, args []string, hasArgs bool) (Layer, error) {
 	if name == "residual" {
 		return nil, fmt.Errorf("residual needs its layers in brackets: residual[body] or residual[body | shortcut]")
 	}
-	return nil, fmt.Errorf("unknown layer, expected conv, maxpool, avgpool, gap, flatten, reshape, dense, batchnorm2d, batchnorm1d, relu, leakyrelu, silu, sigmoid, tanh, softmax, dropout or residual[…]")
+	return parseRegistered(name, args, hasArgs)
 }
 
 // parseOpts parses tagged sizes ("s2", "p1x0") and flags ("nobias").
