@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"sync"
 	"unsafe"
 
 	igemm "github.com/vkcnn/vkcnn/internal/gemm"
@@ -115,6 +116,47 @@ type flatIm struct {
 	// the plane.
 	chans   []int
 	rowSegs []igemm.Segment
+	// bandSegs, made by getFlatIm, are the segments of the first band of
+	// output rows of the input gradient and the kernel gradient; band b's
+	// are the same, b·rows rows of the copy further down.
+	bandSegs []igemm.Segment
+}
+
+// flatKey is the geometry of a flatIm plus the band rows of its bandSegs.
+type flatKey struct {
+	cin, h, w, kh, kw int
+	s, p, d           [2]int
+	oh, ow, band      int
+}
+
+// flatCache keeps the flatIm of each geometry a backend met, so that a call
+// does not rebuild its tap offsets and segments: flatIm is immutable once
+// made. It is cleared when it grows past maxFlats entries.
+var flatCache struct {
+	sync.Mutex
+	m map[flatKey]*flatIm
+}
+
+const maxFlats = 256
+
+// getFlatIm returns the cached flatIm of the geometry (see newFlatIm), with
+// bandSegs set to the segments of band output rows when band > 0.
+func getFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow, band int) *flatIm {
+	key := flatKey{cin, h, w, kh, kw, s, p, d, oh, ow, band}
+	flatCache.Lock()
+	defer flatCache.Unlock()
+	if f, ok := flatCache.m[key]; ok {
+		return f
+	}
+	if flatCache.m == nil || len(flatCache.m) >= maxFlats {
+		flatCache.m = make(map[flatKey]*flatIm)
+	}
+	f := newFlatIm(cin, h, w, kh, kw, s, p, d, oh, ow)
+	if band > 0 {
+		f.bandSegs = f.segments(nil, 0, band*ow, 0)
+	}
+	flatCache.m[key] = f
+	return f
 }
 
 func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
@@ -368,19 +410,29 @@ func pack[T scalar](f *flatIm, xf, dst []T, p0, kq, j0, cols, nr int) {
 	igemm.GatherSegments(dst, xf, f.offs[p0:p0+taps], nr, segs)
 }
 
-// gemmIm2col computes c = a·B with igemm.GemmFunc, B being the im2col
-// matrix of the copy xf, with a row of ones appended when a has one more
-// column than f has taps: a is m×k (row stride k), c is m×(oh·ow) (row
+// imPacker is the igemm.Packer of the im2col matrix of the copy xf (see
+// pack).
+type imPacker[T scalar] struct {
+	f  *flatIm
+	xf []T
+}
+
+// Pack writes a block of the im2col matrix (see pack).
+func (p *imPacker[T]) Pack(dst []T, p0, kq, j0, cols, nr int) {
+	pack(p.f, p.xf, dst, p0, kq, j0, cols, nr)
+}
+
+// gemmIm2col computes c = a·B with igemm.GemmPacker, B being the im2col
+// matrix of p's copy, with a row of ones appended when a has one more
+// column than p.f has taps: a is m×k (row stride k), c is m×(oh·ow) (row
 // stride ldc).
 //
 // (Batching the images of a small convolution into one GEMM, so that a is
 // packed once and fewer partial panels waste their micro-tiles, measured
 // 20 to 40% slower: the copies and the product then live in L3, not in L1
 // and L2.)
-func gemmIm2col[T scalar](threads int, f *flatIm, xf []T, m, k int, a, c []T, ldc int) {
-	igemm.GemmFunc(threads, false, m, f.oh*f.ow, k, 1, a, k, func(dst []T, p0, kq, j0, cols, nr int) {
-		pack(f, xf, dst, p0, kq, j0, cols, nr)
-	}, 0, c, ldc)
+func gemmIm2col[T scalar](threads int, p *imPacker[T], m, k int, a, c []T, ldc int) {
+	igemm.GemmPacker(threads, false, m, p.f.oh*p.f.ow, k, 1, a, k, igemm.Packer[T](p), 0, c, ldc)
 }
 
 // convDims is a convolution's geometry plus the sizes the kernels derive.
@@ -400,9 +452,10 @@ func newConvDims(g tensor.ConvGeom, colBudget int) convDims {
 	return d
 }
 
-// flat returns the im2col geometry of one group of x.
-func (d *convDims) flat() *flatIm {
-	return newFlatIm(d.cg, d.H, d.W, d.KH, d.KW, d.Stride, d.Pad, d.Dilation, d.OH, d.OW)
+// flat returns the im2col geometry of one group of x, with the segments of
+// a band of band output rows when band > 0.
+func (d *convDims) flat(band int) *flatIm {
+	return getFlatIm(d.cg, d.H, d.W, d.KH, d.KW, d.Stride, d.Pad, d.Dilation, d.OH, d.OW, band)
 }
 
 // bandRows returns how many output rows one im2col band holds.
@@ -451,49 +504,135 @@ func (b *Backend) Conv2D(y, x, w, bias *tensor.Tensor, p tensor.Conv2DParams) er
 	return nil
 }
 
+// The kinds of convJob.
+const (
+	jobForward     = iota // forward by im2col
+	jobPointwise          // forward of a pointwise convolution
+	jobPointwiseIG        // input gradient of a pointwise convolution
+	jobStride1IG          // input gradient as a forward convolution
+	jobCol2imIG           // input gradient by col2im
+	jobKernelGrad         // kernel gradient
+)
+
+// convJob is the state of one convolution call, shared by its workers as
+// the par.Task of Backend.dynamicTask: kept in a pool with its per-worker
+// packers, so that a call allocates nothing.
+type convJob[T scalar] struct {
+	kind     int
+	d        convDims
+	inner    int // goroutines per unit's GEMM
+	out, in  []T // the op's result and its input (x, dy)
+	w, bias  []T // the kernel as the GEMMs read it, the forward's bias
+	k        int // columns of the forward's kernel matrix
+	f        *flatIm
+	buf      []T // per-worker scratch, per elements each
+	per      int
+	size, cl int // per-worker copy and band lengths within per
+	rows     int // output rows per band
+	groups   int // kernel gradient: groups of units, partials after the workers' scratch
+	parts    []T
+	packers  []imPacker[T]
+}
+
+var convJobPools [2]sync.Pool
+
+// getConvJob returns a cleared job with at least workers packers.
+func getConvJob[T scalar](kind int, d *convDims, workers, inner int) *convJob[T] {
+	var z T
+	pool := &convJobPools[unsafe.Sizeof(z)/8]
+	j, ok := pool.Get().(*convJob[T])
+	if !ok {
+		j = new(convJob[T])
+	}
+	packers := j.packers[:0]
+	if cap(packers) < workers {
+		packers = make([]imPacker[T], workers)
+	}
+	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers]}
+	return j
+}
+
+// putConvJob drops j's references to the caller's memory and pools it.
+func putConvJob[T scalar](j *convJob[T]) {
+	packers := j.packers[:cap(j.packers)]
+	clear(packers)
+	*j = convJob[T]{packers: packers[:0]}
+	var z T
+	convJobPools[unsafe.Sizeof(z)/8].Put(j)
+}
+
+// Run runs item i (a unit, or a group of units for the kernel gradient) on
+// worker wk.
+func (j *convJob[T]) Run(wk, i, _ int) {
+	d := &j.d
+	switch j.kind {
+	case jobForward:
+		p := &j.packers[wk]
+		p.f, p.xf = j.f, j.buf[wk*j.per:][:j.f.size]
+		n, g := i/d.Groups, i%d.Groups
+		xg := j.in[(n*d.C+g*d.cg)*d.hw:][:d.cg*d.hw]
+		yg := j.out[(n*d.K+g*d.kg)*d.ohw:][:d.kg*d.ohw]
+		fillFlat(j.f, p.xf, xg)
+		gemmIm2col(j.inner, p, d.kg, j.k, j.w[g*d.kg*j.k:][:d.kg*j.k], yg, d.ohw)
+	case jobPointwise:
+		xg, yg, wg := unit(d, i, j.in, j.out, j.w)
+		var beta T
+		if j.bias != nil {
+			for k, v := range j.bias[(i%d.Groups)*d.kg:][:d.kg] {
+				row := yg[k*d.ohw:][:d.ohw]
+				for i := range row {
+					row[i] = v
+				}
+			}
+			beta = 1
+		}
+		gemm(j.inner, false, false, d.kg, d.ohw, d.cg, wg, d.ckk, xg, d.hw, beta, yg, d.ohw)
+	case jobPointwiseIG:
+		dxg, dyg, wg := unit(d, i, j.out, j.in, j.w)
+		gemm(j.inner, true, false, d.cg, d.ohw, d.kg, wg, d.ckk, dyg, d.ohw, 0, dxg, d.hw)
+	case jobStride1IG:
+		p := &j.packers[wk]
+		p.f, p.xf = j.f, j.buf[wk*j.per:][:j.f.size]
+		dxg, dyg, fg := unit(d, i, j.out, j.in, j.w)
+		fillFlat(j.f, p.xf, dyg)
+		gemmIm2col(j.inner, p, d.cg, j.f.taps(), fg, dxg, d.hw)
+	case jobCol2imIG:
+		j.col2im(wk, i)
+	case jobKernelGrad:
+		j.kernelGrad(wk, i)
+	}
+}
+
 func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 	workers, inner := b.convSplit(d.units())
 	if d.pointwise {
-		b.dynamic(d.units(), func(_, u int) {
-			xg, yg, wg := unit(d, u, x, y, w)
-			var beta T
-			if bias != nil {
-				for k, v := range bias[(u%d.Groups)*d.kg:][:d.kg] {
-					row := yg[k*d.ohw:][:d.ohw]
-					for i := range row {
-						row[i] = v
-					}
-				}
-				beta = 1
-			}
-			gemm(inner, false, false, d.kg, d.ohw, d.cg, wg, d.ckk, xg, d.hw, beta, yg, d.ohw)
-		})
+		j := getConvJob[T](jobPointwise, d, workers, inner)
+		defer putConvJob(j)
+		j.out, j.in, j.w, j.bias = y, x, w, bias
+		b.dynamicTask(d.units(), j)
 		return
 	}
+	j := getConvJob[T](jobForward, d, workers, inner)
+	defer putConvJob(j)
 	// With a bias, each kernel row gets the bias as one more column, which
 	// multiplies the row of ones that pack appends to the im2col matrix.
-	k, wb := d.ckk, w
+	j.k, j.w = d.ckk, w
 	if bias != nil {
-		k++
-		s := getScratch[T](d.K * k)
+		j.k++
+		s := getScratch[T](d.K * j.k)
 		defer putScratch(s)
-		wb = *s
+		j.w = *s
 		for r := range d.K {
-			copy(wb[r*k:], w[r*d.ckk:][:d.ckk])
-			wb[r*k+d.ckk] = bias[r]
+			copy(j.w[r*j.k:], w[r*d.ckk:][:d.ckk])
+			j.w[r*j.k+d.ckk] = bias[r]
 		}
 	}
-	f := d.flat()
-	buf := getScratch[T](workers * f.size)
+	j.f = d.flat(0)
+	j.per = j.f.size
+	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
-	b.dynamic(d.units(), func(wk, u int) {
-		xf := (*buf)[wk*f.size:][:f.size]
-		n, g := u/d.Groups, u%d.Groups
-		xg := x[(n*d.C+g*d.cg)*d.hw:][:d.cg*d.hw]
-		yg := y[(n*d.K+g*d.kg)*d.ohw:][:d.kg*d.ohw]
-		fillFlat(f, xf, xg)
-		gemmIm2col(inner, f, xf, d.kg, k, wb[g*d.kg*k:][:d.kg*k], yg, d.ohw)
-	})
+	j.buf, j.out, j.in = *buf, y, x
+	b.dynamicTask(d.units(), j)
 }
 
 // Conv2DInputGrad computes dx = Σ dy ∗ w, the gradient of Conv2D with respect
@@ -520,11 +659,11 @@ func (b *Backend) Conv2DInputGrad(dx, dy, w *tensor.Tensor, p tensor.Conv2DParam
 func convInputGrad[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 	switch {
 	case d.pointwise:
-		_, inner := b.convSplit(d.units())
-		b.dynamic(d.units(), func(_, u int) {
-			dxg, dyg, wg := unit(d, u, dx, dy, w)
-			gemm(inner, true, false, d.cg, d.ohw, d.kg, wg, d.ckk, dyg, d.ohw, 0, dxg, d.hw)
-		})
+		workers, inner := b.convSplit(d.units())
+		j := getConvJob[T](jobPointwiseIG, d, workers, inner)
+		defer putConvJob(j)
+		j.out, j.in, j.w = dx, dy, w
+		b.dynamicTask(d.units(), j)
 	case d.Stride == [2]int{1, 1} && (b.inputGrad == igForward || b.inputGrad == igAuto && d.inputGradForward()):
 		convInputGradStride1(b, d, dx, dy, w)
 	default:
@@ -552,17 +691,16 @@ func convInputGradStride1[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 			}
 		}
 	}
-	f := newFlatIm(d.kg, d.OH, d.OW, d.KH, d.KW, [2]int{1, 1},
-		[2]int{d.Dilation[0]*(d.KH-1) - d.Pad[0], d.Dilation[1]*(d.KW-1) - d.Pad[1]}, d.Dilation, d.H, d.W)
 	workers, inner := b.convSplit(d.units())
-	buf := getScratch[T](workers * f.size)
+	j := getConvJob[T](jobStride1IG, d, workers, inner)
+	defer putConvJob(j)
+	j.f = getFlatIm(d.kg, d.OH, d.OW, d.KH, d.KW, [2]int{1, 1},
+		[2]int{d.Dilation[0]*(d.KH-1) - d.Pad[0], d.Dilation[1]*(d.KW-1) - d.Pad[1]}, d.Dilation, d.H, d.W, 0)
+	j.per = j.f.size
+	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
-	b.dynamic(d.units(), func(wk, u int) {
-		yf := (*buf)[wk*f.size:][:f.size]
-		dxg, dyg, fg := unit(d, u, dx, dy, *wf)
-		fillFlat(f, yf, dyg)
-		gemmIm2col(inner, f, yf, d.cg, f.taps(), fg, dxg, d.hw)
-	})
+	j.buf, j.out, j.in, j.w = *buf, dx, dy, *wf
+	b.dynamicTask(d.units(), j)
 }
 
 // convInputGradCol2im computes the input gradient per unit and band of
@@ -570,29 +708,35 @@ func convInputGradStride1[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 // added row by row onto a zeroed copy laid out like the forward's (the
 // transpose of its gather), which then becomes dXg.
 func convInputGradCol2im[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
-	f := d.flat()
-	rows := d.bandRows()
-	segs := f.segments(nil, 0, rows*d.OW, 0)
 	workers, inner := b.convSplit(d.units())
-	cl := d.ckk * rows * d.OW
-	per := f.size + cl
-	buf := getScratch[T](workers * per)
+	j := getConvJob[T](jobCol2imIG, d, workers, inner)
+	defer putConvJob(j)
+	j.rows = d.bandRows()
+	j.f = d.flat(j.rows)
+	j.size, j.cl = j.f.size, d.ckk*j.rows*d.OW
+	j.per = j.size + j.cl
+	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
-	b.dynamic(d.units(), func(wk, u int) {
-		xf := (*buf)[wk*per:][:f.size]
-		col := (*buf)[wk*per+f.size:][:cl]
-		dxg, dyg, wg := unit(d, u, dx, dy, w)
-		clear(xf)
-		for y0 := 0; y0 < d.OH; y0 += rows {
-			y1 := min(y0+rows, d.OH)
-			n := (y1 - y0) * d.OW
-			gemm(inner, true, false, d.ckk, n, d.kg, wg, d.ckk, dyg[y0*d.OW:], d.ohw, 0, col, n)
-			// The band's segments are those of the first band, shifted down
-			// y0 rows of the copy.
-			igemm.AddSegments(xf[y0*f.wq:], col, f.offs, n, segs[:y1-y0])
-		}
-		unfill(f, dxg, xf)
-	})
+	j.buf, j.out, j.in, j.w = *buf, dx, dy, w
+	b.dynamicTask(d.units(), j)
+}
+
+// col2im is unit u of convInputGradCol2im on worker wk.
+func (j *convJob[T]) col2im(wk, u int) {
+	d, f := &j.d, j.f
+	xf := j.buf[wk*j.per:][:j.size]
+	col := j.buf[wk*j.per+j.size:][:j.cl]
+	dxg, dyg, wg := unit(d, u, j.out, j.in, j.w)
+	clear(xf)
+	for y0 := 0; y0 < d.OH; y0 += j.rows {
+		y1 := min(y0+j.rows, d.OH)
+		n := (y1 - y0) * d.OW
+		gemm(j.inner, true, false, d.ckk, n, d.kg, wg, d.ckk, dyg[y0*d.OW:], d.ohw, 0, col, n)
+		// The band's segments are those of the first band, shifted down
+		// y0 rows of the copy.
+		igemm.AddSegments(xf[y0*f.wq:], col, f.offs, n, f.bandSegs[:y1-y0])
+	}
+	unfill(f, dxg, xf)
 }
 
 // Conv2DKernelGrad computes dw = x ⋆ dy summed over the batch, the gradient of
@@ -622,59 +766,74 @@ const maxPartials = 1 << 22
 
 func convKernelGrad[T scalar](b *Backend, d *convDims, dw, x, dy []T) {
 	workers, inner := b.convSplit(d.units())
-	var f *flatIm
-	rows, size, cl := d.OH, 0, 0
-	var segs []igemm.Segment
+	j := getConvJob[T](jobKernelGrad, d, workers, inner)
+	defer putConvJob(j)
+	j.rows = d.OH
 	if !d.pointwise {
-		f = d.flat()
-		rows = d.bandRows()
-		size, cl = f.size, d.ckk*rows*d.OW
-		segs = f.segments(nil, 0, rows*d.OW, 0)
+		j.rows = d.bandRows()
+		j.f = d.flat(j.rows)
+		j.size, j.cl = j.f.size, d.ckk*j.rows*d.OW
 	}
+	j.per = j.size + j.cl
 	// The units are cut into groups of consecutive units, a few per worker
 	// so that the workers can balance their load, each summed into a
 	// partial of dw (group 0 straight into dw), and the partials are added
 	// in group order: the result depends on the thread count, not on which
 	// worker ran which group. Each worker has a copy of its unit's input
 	// and an im2col band.
-	groups := min(d.units(), max(workers, min(4*workers, 1+maxPartials/len(dw))))
-	buf := getScratch[T](workers*(size+cl) + (groups-1)*len(dw))
+	j.groups = min(d.units(), max(workers, min(4*workers, 1+maxPartials/len(dw))))
+	buf := getScratch[T](workers*j.per + (j.groups-1)*len(dw))
 	defer putScratch(buf)
-	parts := (*buf)[workers*(size+cl):]
-	b.dynamic(groups, func(wk, grp int) {
-		xf := (*buf)[wk*(size+cl):][:size]
-		col := (*buf)[wk*(size+cl)+size:][:cl]
-		part := dw
-		if grp > 0 {
-			part = parts[(grp-1)*len(dw):][:len(dw)]
+	j.buf, j.out, j.in, j.w = *buf, dw, x, dy
+	j.parts = (*buf)[workers*j.per:]
+	b.dynamicTask(j.groups, j)
+	if j.groups > 1 {
+		b.parallelTask(len(dw), elemGrain, (*sumParts[T])(j))
+	}
+}
+
+// kernelGrad sums the group grp of units of convKernelGrad into its
+// partial, on worker wk.
+func (j *convJob[T]) kernelGrad(wk, grp int) {
+	d, f := &j.d, j.f
+	dw, x, dy := j.out, j.in, j.w
+	xf := j.buf[wk*j.per:][:j.size]
+	col := j.buf[wk*j.per+j.size:][:j.cl]
+	part := dw
+	if grp > 0 {
+		part = j.parts[(grp-1)*len(dw):][:len(dw)]
+	}
+	clear(part)
+	for u := grp * d.units() / j.groups; u < (grp+1)*d.units()/j.groups; u++ {
+		xg, dyg, dwg := unit(d, u, x, dy, part)
+		if f == nil {
+			gemm(j.inner, false, true, d.kg, d.ckk, d.ohw, dyg, d.ohw, xg, d.hw, 1, dwg, d.ckk)
+			continue
 		}
-		clear(part)
-		for u := grp * d.units() / groups; u < (grp+1)*d.units()/groups; u++ {
-			xg, dyg, dwg := unit(d, u, x, dy, part)
-			if f == nil {
-				gemm(inner, false, true, d.kg, d.ckk, d.ohw, dyg, d.ohw, xg, d.hw, 1, dwg, d.ckk)
-				continue
-			}
-			fillFlat(f, xf, xg)
-			for y0 := 0; y0 < d.OH; y0 += rows {
-				y1 := min(y0+rows, d.OH)
-				n := (y1 - y0) * d.OW
-				// The band's segments are those of the first band, shifted
-				// down y0 rows of the copy.
-				igemm.GatherSegments(col, xf[y0*f.wq:], f.offs, n, segs[:y1-y0])
-				gemm(inner, false, true, d.kg, d.ckk, n, dyg[y0*d.OW:], d.ohw, col, n, 1, dwg, d.ckk)
-			}
+		fillFlat(f, xf, xg)
+		for y0 := 0; y0 < d.OH; y0 += j.rows {
+			y1 := min(y0+j.rows, d.OH)
+			n := (y1 - y0) * d.OW
+			// The band's segments are those of the first band, shifted
+			// down y0 rows of the copy.
+			igemm.GatherSegments(col, xf[y0*f.wq:], f.offs, n, f.bandSegs[:y1-y0])
+			gemm(j.inner, false, true, d.kg, d.ckk, n, dyg[y0*d.OW:], d.ohw, col, n, 1, dwg, d.ckk)
 		}
-	})
-	if groups > 1 {
-		b.parallel(len(dw), elemGrain, func(_, lo, hi int) {
-			out := dw[lo:hi]
-			for g := 1; g < groups; g++ {
-				part := parts[(g-1)*len(dw)+lo:][:hi-lo]
-				for i, v := range part {
-					out[i] += v
-				}
-			}
-		})
+	}
+}
+
+// sumParts is a kernel-gradient job as the par.Task that adds its partials
+// onto dw, in group order, over a range of dw's elements.
+type sumParts[T scalar] convJob[T]
+
+// Run adds the partials of the elements [lo, hi).
+func (s *sumParts[T]) Run(_, lo, hi int) {
+	dw := s.out
+	out := dw[lo:hi]
+	for g := 1; g < s.groups; g++ {
+		part := s.parts[(g-1)*len(dw)+lo:][:hi-lo]
+		for i, v := range part {
+			out[i] += v
+		}
 	}
 }

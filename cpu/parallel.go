@@ -1,9 +1,6 @@
 package cpu
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "github.com/vkcnn/vkcnn/internal/par"
 
 // Grains: the fewest items worth handing to one goroutine, so that small ops
 // run inline instead of paying for goroutine start-up.
@@ -27,63 +24,39 @@ func (b *Backend) workers(n, grain int) int {
 }
 
 // parallel splits the items [0, n) into b.workers(n, grain) contiguous ranges
-// of nearly equal size and calls fn(w, lo, hi) for range w in its own
-// goroutine (the last range on the calling goroutine), returning when all are
-// done. Ranges never overlap, so fn may write the memory of its items without
-// locks; w, in [0, workers), indexes per-worker scratch space.
+// of nearly equal size and calls fn(w, lo, hi) for each range w, on as many
+// goroutines (the calling one among them, internal/par's helpers the
+// others), returning when all are done. Ranges never overlap, so fn may
+// write the memory of its items without locks; w, in [0, workers), indexes
+// per-range scratch space. A closure fn that captures variables is one
+// allocation per call: hot paths use parallelTask.
 func (b *Backend) parallel(n, grain int, fn func(w, lo, hi int)) {
-	nw := b.workers(n, grain)
-	if nw <= 1 {
-		if n > 0 {
-			fn(0, 0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < nw-1; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			fn(w, w*n/nw, (w+1)*n/nw)
-		}(w)
-	}
-	fn(nw-1, (nw-1)*n/nw, n)
-	wg.Wait()
+	b.parallelTask(n, grain, par.Func(fn))
+}
+
+// parallelTask is parallel with the body as a par.Task (a pointer to pooled
+// state, which costs no allocation).
+func (b *Backend) parallelTask(n, grain int, t par.Task) {
+	par.Ranges(b.workers(n, grain), n, t)
 }
 
 // dynamic calls fn(w, i) for every item i in [0, n) on b.workers(n, 1)
-// goroutines (the last on the calling goroutine) that take the items in
-// turn from a shared counter, returning when all are done. Where parallel
-// fixes each goroutine's share up front, here a goroutine that the machine
-// slows down (other processes on its core) takes fewer items, so that the
-// call ends when the work does, not when the slowest share does; items
-// should be large (a convolution's image). fn may write only the memory of
-// its item and of its worker w, in [0, workers), which indexes per-worker
-// scratch space.
+// goroutines (the calling one among them) that take the items in turn from
+// a shared counter, returning when all are done. Where parallel fixes each
+// goroutine's share up front, here a goroutine that the machine slows down
+// (other processes on its core) takes fewer items, so that the call ends
+// when the work does, not when the slowest share does; items should be large
+// (a convolution's image). fn may write only the memory of its item and of
+// its worker w, in [0, workers), which indexes per-worker scratch space.
+// Hot paths use dynamicTask.
 func (b *Backend) dynamic(n int, fn func(w, i int)) {
-	nw := b.workers(n, 1)
-	if nw <= 1 {
-		for i := range n {
-			fn(0, i)
-		}
-		return
-	}
-	var next atomic.Int64
-	run := func(w int) {
-		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-			fn(w, i)
-		}
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < nw-1; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			run(w)
-		}(w)
-	}
-	run(nw - 1)
-	wg.Wait()
+	b.dynamicTask(n, par.Func(func(w, lo, _ int) { fn(w, lo) }))
+}
+
+// dynamicTask is dynamic with the body as a par.Task, called as
+// t.Run(w, i, i+1) for item i.
+func (b *Backend) dynamicTask(n int, t par.Task) {
+	par.Items(b.workers(n, 1), n, t)
 }
 
 // parallelSum runs fn over the ranges of parallel and returns the sum of the

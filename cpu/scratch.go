@@ -1,30 +1,38 @@
 package cpu
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/vkcnn/vkcnn/internal/par"
+)
 
 // scratchPools recycle the large temporary buffers of the convolutions (im2col
 // matrices, per-worker gradient partials) across calls: index 0 holds
-// *[]float32, index 1 *[]float64.
-var scratchPools [2]sync.Pool
+// *[]float32, index 1 *[]float64, each by par.SizeClass of the capacity.
+var scratchPools [2][par.Classes]sync.Pool
 
-func poolFor[T scalar]() *sync.Pool {
+// poolFor returns the pool of buffers of T whose capacity is n's
+// par.SizeClass.
+func poolFor[T scalar](n int) *sync.Pool {
 	var z T
+	c, _ := par.SizeClass(n)
 	if _, ok := any(z).(float32); ok {
-		return &scratchPools[0]
+		return &scratchPools[0][c]
 	}
-	return &scratchPools[1]
+	return &scratchPools[1][c]
 }
 
 // getScratch returns a buffer of n elements with unspecified contents. Give it
 // back with putScratch when done.
 func getScratch[T scalar](n int) *[]T {
-	if s, ok := poolFor[T]().Get().(*[]T); ok && cap(*s) >= n {
+	if s, ok := poolFor[T](n).Get().(*[]T); ok {
 		*s = (*s)[:n]
 		return s
 	}
-	s := make([]T, n)
+	_, capacity := par.SizeClass(n)
+	s := make([]T, n, capacity)
 	return &s
 }
 
 // putScratch returns a buffer from getScratch to the pool.
-func putScratch[T scalar](s *[]T) { poolFor[T]().Put(s) }
+func putScratch[T scalar](s *[]T) { poolFor[T](cap(*s)).Put(s) }

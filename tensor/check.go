@@ -73,7 +73,8 @@ func CheckHost(op string, t *Tensor, data any) error {
 
 func wantShape(op, name string, t *Tensor, want Shape) error {
 	if !t.shape.Equal(want) {
-		return fmt.Errorf("%s: %s has shape %v, expected %v: %w", op, name, t.shape, want, ErrShape)
+		// A copy of want, so that callers' literals stay on their stacks.
+		return fmt.Errorf("%s: %s has shape %v, expected %v: %w", op, name, t.shape, want.Clone(), ErrShape)
 	}
 	return nil
 }
@@ -168,11 +169,12 @@ func ConvGeometry(x, w Shape, p Conv2DParams) (ConvGeom, error) {
 // CheckConv2D validates the arguments of Backend.Conv2D; bias may be nil.
 func CheckConv2D(b Backend, y, x, w, bias *Tensor, p Conv2DParams) (ConvGeom, error) {
 	const op = "conv2d"
-	args := []Arg{{"output", y}, {"input", x}, {"kernel", w}}
+	args := [4]Arg{{"output", y}, {"input", x}, {"kernel", w}, {"bias", bias}}
+	n := 3
 	if bias != nil {
-		args = append(args, Arg{"bias", bias})
+		n = 4
 	}
-	if _, err := CheckArgs(b, op, args...); err != nil {
+	if _, err := CheckArgs(b, op, args[:n]...); err != nil {
 		return ConvGeom{}, err
 	}
 	g, err := ConvGeometry(x.shape, w.shape, p)

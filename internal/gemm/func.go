@@ -20,6 +20,14 @@ type Float interface{ float32 | float64 }
 // may call it from several goroutines at once, with disjoint dst.
 type PackFunc[T Float] func(dst []T, p0, kq, j0, cols, nr int)
 
+// Pack calls f.
+func (f PackFunc[T]) Pack(dst []T, p0, kq, j0, cols, nr int) { f(dst, p0, kq, j0, cols, nr) }
+
+// Packer writes blocks of op(B) for GemmPacker, as a PackFunc does.
+type Packer[T Float] interface {
+	Pack(dst []T, p0, kq, j0, cols, nr int)
+}
+
 // GemmFunc computes C = alpha·op(A)·B + beta·C like Sgemm and Dgemm, but B
 // (k×n) is never read from memory: pack writes each block of B the driver
 // needs, already in the packed panel layout (see PackFunc). A convolution
@@ -35,6 +43,17 @@ type PackFunc[T Float] func(dst []T, p0, kq, j0, cols, nr int)
 func GemmFunc[T Float](threads int, transA bool, m, n, k int, alpha T, a []T, lda int, pack PackFunc[T], beta T, c []T, ldc int) {
 	if pack == nil {
 		panic("gemm: GemmFunc with a nil pack function")
+	}
+	GemmPacker(threads, transA, m, n, k, alpha, a, lda, Packer[T](pack), beta, c, ldc)
+}
+
+// GemmPacker is GemmFunc with the packing as a Packer: a caller that passes
+// a pointer to state it keeps from call to call allocates nothing (a
+// closure passed to GemmFunc is one allocation per call). A nil pack
+// panics.
+func GemmPacker[T Float](threads int, transA bool, m, n, k int, alpha T, a []T, lda int, pack Packer[T], beta T, c []T, ldc int) {
+	if pack == nil {
+		panic("gemm: GemmPacker with a nil Packer")
 	}
 	checkSizes(transA, false, m, n, k, lda, max(1, n), ldc, len(a), -1, len(c))
 	run(kernelFor[T](), orThreads(threads), transA, m, n, k, alpha, a, lda, bSource[T]{pack: pack}, beta, c, ldc)

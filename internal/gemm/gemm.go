@@ -7,11 +7,12 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/vkcnn/vkcnn/internal/par"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
 // float is the element type of a GEMM.
-type float interface{ ~float32 | ~float64 }
+type float = Float
 
 // microKernel is one register-tiled kernel with its blocking parameters.
 type microKernel[T float] struct {
@@ -238,7 +239,7 @@ type bSource[T float] struct {
 	b     []T
 	ldb   int
 	trans bool
-	pack  func(dst []T, p0, kq, j0, cols, nr int)
+	pack  Packer[T]
 }
 
 // run is the blocked driver behind Sgemm, Dgemm and GemmFunc, on checked
@@ -280,28 +281,61 @@ func run[T float](kern *microKernel[T], nthreads int, transA bool, m, n, k int, 
 	workers := max(1, min(nthreads, int(float64(m)*float64(n)*float64(k)/minWork)))
 	ap := getBuf[T](mb * k)
 	defer putBuf(ap)
+	s := getSlab[T]()
+	defer putSlab(s)
+	*s = slab[T]{
+		kern: kern, m: m, n: n, k: k, kc: kc, nkb: nkb,
+		alpha: alpha, beta: beta, ap: ap.data, a: a, lda: lda, transA: transA,
+		b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, c: c, ldc: ldc,
+	}
 
 	for i0 := 0; i0 < m; i0 += mb {
-		rows := min(mb, m-i0)
-		pm := (rows + mr - 1) / mr
+		s.i0, s.rows = i0, min(mb, m-i0)
+		s.pm = (s.rows + mr - 1) / mr
 		// Pack the slab of A: units are (k block, panel) pairs.
-		units := nkb * pm
-		parallel(min(workers, units), units, func(lo, hi int) {
-			for u := lo; u < hi; u++ {
-				q, r := u/pm, u%pm
-				p0 := q * kc
-				kq := min(kc, k-p0)
-				dst := ap.data[p0*pm*mr+r*mr*kq:]
-				packA(dst[:mr*kq], a, lda, transA, i0+r*mr, min(mr, rows-r*mr), p0, kq, mr)
-			}
-		})
+		s.packing = true
+		units := nkb * s.pm
+		par.Ranges(min(workers, units), units, s)
+		s.packing = false
+		s.grid = planGrid(workers, s.pm, (n+nr-1)/nr, kern.nc/nr)
+		s.next.Store(0)
+		par.Ranges(min(workers, s.grid.tasks()), s.grid.tasks(), s)
+	}
+}
 
-		s := &slab[T]{
-			kern: kern, m: m, n: n, k: k, kc: kc, nkb: nkb, i0: i0, pm: pm,
-			alpha: alpha, beta: beta, ap: ap.data, b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, c: c, ldc: ldc,
-			grid: planGrid(workers, pm, (n+nr-1)/nr, kern.nc/nr),
-		}
-		parallel(min(workers, s.grid.tasks()), s.grid.tasks(), func(_, _ int) { s.work() })
+// slabPools recycle slab structs by element size: [0] float32, [1] float64.
+var slabPools = [2]sync.Pool{
+	{New: func() any { return new(slab[float32]) }},
+	{New: func() any { return new(slab[float64]) }},
+}
+
+func getSlab[T float]() *slab[T] {
+	var zero T
+	return slabPools[unsafe.Sizeof(zero)/8].Get().(*slab[T])
+}
+
+// putSlab drops s's references to the caller's slices and pools it.
+func putSlab[T float](s *slab[T]) {
+	var zero T
+	*s = slab[T]{}
+	slabPools[unsafe.Sizeof(zero)/8].Put(s)
+}
+
+// Run is the par.Task of a slab: with packing set it packs the (k block,
+// panel) units [lo, hi) of op(A); otherwise it runs grid tasks until none
+// is left.
+func (s *slab[T]) Run(_, lo, hi int) {
+	if !s.packing {
+		s.work()
+		return
+	}
+	mr := s.kern.mr
+	for u := lo; u < hi; u++ {
+		q, r := u/s.pm, u%s.pm
+		p0 := q * s.kc
+		kq := min(s.kc, s.k-p0)
+		dst := s.ap[p0*s.pm*mr+r*mr*kq:]
+		packA(dst[:mr*kq], s.a, s.lda, s.transA, s.i0+r*mr, min(mr, s.rows-r*mr), p0, kq, mr)
 	}
 }
 
@@ -312,12 +346,17 @@ type slab[T float] struct {
 	m, n, k     int
 	kc, nkb     int // k block size and count
 	i0, pm      int // first row of the slab and its count of A micro-panels
+	rows        int // rows of C in the slab
 	alpha, beta T
 	ap          []T // packed op(A) of the slab: k block q at q·kc·pm·mr
+	a           []T
+	lda         int
+	transA      bool
+	packing     bool // Run packs A rather than running grid tasks
 	b           []T
 	ldb         int
 	transB      bool
-	pack        func(dst []T, p0, kq, j0, cols, nr int) // when not nil, writes packed blocks of op(B)
+	pack        Packer[T] // when not nil, writes packed blocks of op(B)
 	c           []T
 	ldc         int
 	grid        grid
@@ -347,7 +386,7 @@ func (s *slab[T]) work() {
 			// ahead.
 			fuse := s.pack == nil && !s.transB && s.kern.fused != nil
 			if s.pack != nil {
-				s.pack(bp.data[:(c1-c0)*nr*kq], p0, kq, j0, j1-j0, nr)
+				s.pack.Pack(bp.data[:(c1-c0)*nr*kq], p0, kq, j0, j1-j0, nr)
 			} else if !fuse {
 				packB(bp.data[:(c1-c0)*nr*kq], s.b, s.ldb, s.transB, p0, kq, j0, j1-j0, nr)
 			} else if w := (j1 - j0) % nr; w != 0 {
@@ -416,7 +455,7 @@ func (g grid) task(t int) (r0, r1, c0, c1 int) {
 
 // split returns the start of part i when n items are cut into parts parts
 // of nearly equal size.
-func split(n, parts, i int) int { return n * i / parts }
+func split(n, parts, i int) int { return par.Split(n, parts, i) }
 
 // planGrid chooses the task grid for pm×pn tiles, tasks at most ncp tile
 // columns wide, run by workers goroutines. It minimises an estimate of the
@@ -439,25 +478,6 @@ func planGrid(workers, pm, pn, ncp int) grid {
 		}
 	}
 	return best
-}
-
-// parallel runs f over [0, n) cut into w contiguous ranges, one goroutine
-// each (the caller's goroutine runs the first), and waits for all of them.
-func parallel(w, n int, f func(lo, hi int)) {
-	if w <= 1 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 1; i < w; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(split(n, w, i), split(n, w, i+1))
-		}()
-	}
-	f(0, split(n, w, 1))
-	wg.Wait()
 }
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }

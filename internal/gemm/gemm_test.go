@@ -388,3 +388,32 @@ func TestSetThreads(t *testing.T) {
 		t.Errorf("Threads() = %d after SetThreads(-1), expected GOMAXPROCS", Threads())
 	}
 }
+
+// TestNoAllocs checks that Sgemm, Dgemm and GemmPacker allocate nothing once
+// their pools are warm, on one goroutine and on several.
+func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops items at random")
+	}
+	m, n, k := 67, 301, 130
+	a32, b32, c32 := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	a64, b64, c64 := make([]float64, m*k), make([]float64, k*n), make([]float64, m*n)
+	p := zeroPacker{}
+	for _, th := range []int{1, 4} {
+		run := func() {
+			SgemmThreads(th, false, false, m, n, k, 1, a32, k, b32, n, 0, c32, n)
+			SgemmThreads(th, true, true, m, n, k, 1, a32, m, b32, k, 1, c32, n)
+			DgemmThreads(th, false, true, m, n, k, 1, a64, k, b64, k, 0, c64, n)
+			GemmPacker[float32](th, false, m, n, k, 1, a32, k, p, 0, c32, n)
+		}
+		run()
+		if a := testing.AllocsPerRun(20, run); a != 0 {
+			t.Errorf("%d threads: %v allocations per round of products, expected 0", th, a)
+		}
+	}
+}
+
+// zeroPacker packs a B of zeros.
+type zeroPacker struct{}
+
+func (zeroPacker) Pack(dst []float32, _, _, _, _, _ int) { clear(dst) }

@@ -3,6 +3,8 @@ package gemm
 import (
 	"sync"
 	"unsafe"
+
+	"github.com/vkcnn/vkcnn/internal/par"
 )
 
 // packA copies the rows×kq block of op(A) starting at row i0 and column p0
@@ -115,25 +117,25 @@ type buffer[T float] struct {
 	data []T // the aligned part in use
 }
 
-// pools holds buffers by element size: [0] float32, [1] float64.
-var pools [2]sync.Pool
+// pools holds buffers by element size ([0] float32, [1] float64) and by
+// par.SizeClass of their length, so that a call finds a buffer that fits.
+var pools [2][par.Classes]sync.Pool
 
-func poolOf[T float]() *sync.Pool {
+func poolOf[T float](n int) *sync.Pool {
 	var zero T
-	if unsafe.Sizeof(zero) == 4 {
-		return &pools[0]
-	}
-	return &pools[1]
+	c, _ := par.SizeClass(n)
+	return &pools[unsafe.Sizeof(zero)/8][c]
 }
 
-// getBuf returns a buffer of n elements, reusing a pooled one when large
-// enough. The contents are undefined.
+// getBuf returns a buffer of n elements, reusing a pooled one of its size
+// class. The contents are undefined.
 func getBuf[T float](n int) *buffer[T] {
 	var zero T
 	pad := 64 / int(unsafe.Sizeof(zero))
-	b, _ := poolOf[T]().Get().(*buffer[T])
-	if b == nil || len(b.raw) < n+pad {
-		b = &buffer[T]{raw: make([]T, n+pad)}
+	b, _ := poolOf[T](n + pad).Get().(*buffer[T])
+	if b == nil {
+		_, capacity := par.SizeClass(n + pad)
+		b = &buffer[T]{raw: make([]T, capacity)}
 	}
 	off := 0
 	if mis := int(uintptr(unsafe.Pointer(&b.raw[0])) % 64); mis != 0 {
@@ -146,5 +148,5 @@ func getBuf[T float](n int) *buffer[T] {
 // putBuf returns a buffer to its pool.
 func putBuf[T float](b *buffer[T]) {
 	b.data = nil
-	poolOf[T]().Put(b)
+	poolOf[T](len(b.raw)).Put(b)
 }
