@@ -60,6 +60,7 @@ import (
 	"github.com/vkcnn/vkcnn"
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/gpu"
+	"github.com/vkcnn/vkcnn/internal/gemm"
 	"github.com/vkcnn/vkcnn/models"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -86,6 +87,10 @@ type Result struct {
 	MSMax float64 `json:"ms_max"`
 	// GFLOPs is the convolution throughput at the median, in 10⁹ FLOP/s.
 	GFLOPs float64 `json:"gflops,omitempty"`
+	// PeakFraction is, for a convolution on the CPU backend, GFLOPs as a
+	// fraction of the register-FMA peak measured with the same threads
+	// just before the cases (Report.Peak.All.GFLOPS).
+	PeakFraction float64 `json:"peak_fraction,omitempty"`
 	// GBPerS is the pooling throughput at the median, in 10⁹ bytes/s.
 	GBPerS float64 `json:"gb_per_s,omitempty"`
 	// ImagesPerS is the training throughput at the median, in images/s.
@@ -151,11 +156,24 @@ type Report struct {
 	Warmup int    `json:"warmup"`
 	Batch  int    `json:"batch"`
 	DType  string `json:"dtype"`
+	// Peak is the CPU's register-FMA peak, measured when the CPU backend
+	// runs.
+	Peak *PeakRef `json:"peak,omitempty"`
 	// Notes say which backends were skipped and why.
 	Notes []string `json:"notes,omitempty"`
 	// Results holds one entry per case and backend, in run order.
 	Results []Result `json:"results"`
 }
+
+// PeakRef is the CPU's register-FMA peak (internal/gemm.MeasurePeak, for
+// peakTime each) on one thread and on the CPU backend's threads.
+type PeakRef struct {
+	One gemm.Peak `json:"one_thread"`
+	All gemm.Peak `json:"all_threads"`
+}
+
+// peakTime is how long each peak measurement runs.
+const peakTime = 300 * time.Millisecond
 
 // config is Main's parsed command line.
 type config struct {
@@ -251,8 +269,9 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 
 Measures convolutions (GFLOP/s), pooling (GB/s) and the training step of small
 CNNs (images/s) on the CPU backend and on every Vulkan device, and prints a
-Markdown table: case, backend, device, threads, median ms, min–max ms and
-throughput. Each case runs --warmup untimed repetitions, then --reps timed ones,
+Markdown table: case, backend, device, threads, median ms, min–max ms,
+throughput and, for convolutions on the CPU, the fraction of the CPU's
+register-FMA peak (measured first, on 1 thread and on --threads). Each case runs --warmup untimed repetitions, then --reps timed ones,
 each ending with a device sync; the median is reported.
 
 Case names are <kind>/<shape>: conv_fwd and conv_train (forward, then both
@@ -480,6 +499,11 @@ func Main(args []string, stdout io.Writer) error {
 			continue
 		}
 		opened++
+		if t.threads > 0 && rep.Peak == nil {
+			rep.Peak = &PeakRef{One: gemm.MeasurePeak(1, peakTime), All: gemm.MeasurePeak(t.threads, peakTime)}
+			fmt.Fprintf(progress, "[cpu] register-FMA peak (%s): %s GFLOP/s on 1 thread, %s on %d\n",
+				rep.Peak.All.Kernel, fmtNum(rep.Peak.One.GFLOPS), fmtNum(rep.Peak.All.GFLOPS), t.threads)
+		}
 		for _, c := range cases {
 			r := Result{Case: c.name, Backend: b.Name(), Device: info.Device, Threads: t.threads, Reps: cfg.reps, Warmup: cfg.warmup}
 			ms, prof, err := measure(b, c, cfg.warmup, cfg.reps)
@@ -494,6 +518,9 @@ func Main(args []string, stdout io.Writer) error {
 				fmt.Fprintf(progress, "[%s] %s: error: %v\n", info.Device, c.name, err)
 			} else {
 				r = result(c, r, ms)
+				if rep.Peak != nil && t.threads > 0 && r.GFLOPs > 0 && rep.Peak.All.GFLOPS > 0 {
+					r.PeakFraction = r.GFLOPs / rep.Peak.All.GFLOPS
+				}
 				fmt.Fprintf(progress, "[%s] %s: %s ms, %s\n", info.Device, c.name, fmtNum(r.MS), throughput(r))
 			}
 			rep.Results = append(rep.Results, r)
@@ -553,19 +580,27 @@ func cell(s string) string {
 func writeTable(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "vkcnn bench: %s, %d CPU threads, median of %d repetitions after %d warm-up, training batch %d\n\n",
 		rep.DType, rep.Threads, rep.Reps, rep.Warmup, rep.Batch)
-	fmt.Fprintln(w, "| case | backend | device | threads | ms | min–max ms | throughput |")
-	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|")
+	if p := rep.Peak; p != nil {
+		fmt.Fprintf(w, "CPU register-FMA peak (%s, float32): %s GFLOP/s on 1 thread, %s on %d (%s and %s GFLOP per CPU-second); \"of peak\" is a convolution's rate over the %d-thread figure\n\n",
+			p.All.Kernel, fmtNum(p.One.GFLOPS), fmtNum(p.All.GFLOPS), p.All.Threads, fmtNum(p.One.PerCPUSecond), fmtNum(p.All.PerCPUSecond), p.All.Threads)
+	}
+	fmt.Fprintln(w, "| case | backend | device | threads | ms | min–max ms | throughput | of peak |")
+	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|")
 	for _, r := range rep.Results {
 		threads := "–"
 		if r.Threads > 0 {
 			threads = strconv.Itoa(r.Threads)
 		}
 		if r.Error != "" {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | error | | %s |\n", r.Case, r.Backend, cell(r.Device), threads, cell(r.Error))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | error | | %s | |\n", r.Case, r.Backend, cell(r.Device), threads, cell(r.Error))
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s–%s | %s |\n", r.Case, r.Backend, cell(r.Device), threads,
-			fmtNum(r.MS), fmtNum(r.MSMin), fmtNum(r.MSMax), throughput(r))
+		frac := ""
+		if r.PeakFraction > 0 {
+			frac = strconv.FormatFloat(100*r.PeakFraction, 'f', 0, 64) + "%"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s–%s | %s | %s |\n", r.Case, r.Backend, cell(r.Device), threads,
+			fmtNum(r.MS), fmtNum(r.MSMin), fmtNum(r.MSMax), throughput(r), frac)
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)

@@ -110,7 +110,18 @@ func TestMainCPU(t *testing.T) {
 		}
 	}
 	checkResults(t, table, rep, "cpu", tinyWork())
-	if !strings.Contains(table, "| case | backend | device | threads | ms | min–max ms | throughput |") {
+	if p := rep.Peak; p == nil || p.One.Threads != 1 || p.All.Threads != 1 || !(p.One.GFLOPS > 0) || !(p.All.GFLOPS > 0) {
+		t.Errorf("peak %+v, want one-thread and all-thread (1) measurements", rep.Peak)
+	}
+	for _, r := range rep.Results {
+		if conv := strings.HasPrefix(r.Case, "conv"); conv != (r.PeakFraction > 0) {
+			t.Errorf("%s: peak fraction %v, want > 0 exactly for convolutions", r.Case, r.PeakFraction)
+		}
+	}
+	if !strings.Contains(table, "CPU register-FMA peak") {
+		t.Errorf("table does not give the peak:\n%s", table)
+	}
+	if !strings.Contains(table, "| case | backend | device | threads | ms | min–max ms | throughput | of peak |") {
 		t.Errorf("table has no header:\n%s", table)
 	}
 }

@@ -74,3 +74,9 @@ func transpose8x8s(dst *float32, src *float32, lds int, ldd int, blocks int)
 
 // transpose4x4d sets dst[(4b+p)·ldd+j] = src[j·lds+4b+p] for j, p < 4 and b < blocks; strides in elements.
 func transpose4x4d(dst *float64, src *float64, lds int, ldd int, blocks int)
+
+// fmaPeakAVX512 runs n iterations of 24 independent 16-lane float32 FMAs on registers (768 FLOP an iteration).
+func fmaPeakAVX512(n int)
+
+// fmaPeakAVX2 runs n iterations of 12 independent 8-lane float32 FMAs on registers (192 FLOP an iteration).
+func fmaPeakAVX2(n int)

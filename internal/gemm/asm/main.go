@@ -89,6 +89,8 @@ func main() {
 	}
 	transpose8x8()
 	transpose4x4()
+	peak(true)
+	peak(false)
 	Generate()
 }
 
@@ -754,4 +756,57 @@ func log2(x int) int {
 		n++
 	}
 	return n
+}
+
+// peak generates fmaPeakAVX512 (zmm) or fmaPeakAVX2 (ymm): a loop of
+// register-only float32 FMAs with enough independent accumulators to cover
+// the FMA latency on every pipe (24 zmm or 12 ymm: latency 4 × 2 pipes
+// needs 8 in flight, and more hides the loop's own instructions), the
+// machine's FMA peak with no memory traffic. No result is stored.
+func peak(zmm bool) {
+	name, accs, lanes := "fmaPeakAVX2", 12, 8
+	if zmm {
+		name, accs, lanes = "fmaPeakAVX512", 24, 16
+	}
+	TEXT(name, NOSPLIT, "func(n int)")
+	Doc(fmt.Sprintf("%s runs n iterations of %d independent %d-lane float32 FMAs on registers (%d FLOP an iteration).", name, accs, lanes, 2*accs*lanes))
+	n := Load(Param("n"), GP64())
+	vec := func() VecVirtual {
+		if zmm {
+			return ZMM()
+		}
+		return YMM()
+	}
+	x, y := vec(), vec()
+	acc := make([]VecVirtual, accs)
+	for _, v := range []VecVirtual{x, y} {
+		if zmm {
+			VPXORD(v, v, v)
+		} else {
+			VXORPS(v, v, v)
+		}
+	}
+	for i := range acc {
+		acc[i] = vec()
+		if zmm {
+			VPXORD(acc[i], acc[i], acc[i])
+		} else {
+			VXORPS(acc[i], acc[i], acc[i])
+		}
+	}
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JE(LabelRef(name + "_done"))
+	for _, a := range acc {
+		VFMADD231PS(y, x, a)
+	}
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	// Keep the accumulators live to the end of the loop.
+	for _, a := range acc[1:] {
+		VADDPS(a, acc[0], acc[0])
+	}
+	VZEROUPPER()
+	RET()
 }

@@ -1,0 +1,14 @@
+package gemm
+
+import "syscall"
+
+// threadCPU returns the CPU time, user and system, that the calling OS
+// thread has used, in seconds, or 0 when it cannot be read.
+func threadCPU() float64 {
+	var ru syscall.Rusage
+	const rusageThread = 1 // RUSAGE_THREAD
+	if syscall.Getrusage(rusageThread, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package gemm
+
+// threadCPU returns 0: this OS gives no per-thread CPU time here.
+func threadCPU() float64 { return 0 }
