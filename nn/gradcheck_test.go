@@ -1,6 +1,7 @@
 package nn_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -162,5 +163,79 @@ func TestGradCheckLayers(t *testing.T) {
 					res.Checked, res.MaxRelErr, res.Worst, res.Analytic, res.Numeric)
 			}
 		})
+	}
+}
+
+// digitLike returns n images [1, h, w] that look like digits: exact zeros
+// with a bright stroke, the inputs on which ReLU and max pooling sit on
+// their kinks.
+func digitLike(n, h, w int) []float64 {
+	v := make([]float64, n*h*w)
+	for i := range n {
+		for y := 1; y < h-1; y++ {
+			x := 1 + (y+i)%(w-2)
+			v[i*h*w+y*w+x] = 0.5 + 0.5*float64(y)/float64(h)
+		}
+	}
+	return v
+}
+
+// badScale is y = 2x with a wrong backward (dx = dy), for checking that
+// moved points do not hide a wrong gradient.
+type badScale struct{}
+
+func (badScale) Kind() string                                                       { return "badscale" }
+func (badScale) String() string                                                     { return "badscale" }
+func (badScale) OutShape(in tensor.Shape) (tensor.Shape, error)                     { return in.Clone(), nil }
+func (badScale) Build(tensor.Backend, tensor.DType, tensor.Shape, *rand.Rand) error { return nil }
+func (badScale) Params() []*nn.Param                                                { return nil }
+func (badScale) Forward(_ *nn.Pass, y, x *tensor.Tensor) error                      { return x.Backend().Scale(y, x, 2) }
+func (badScale) Backward(_ *nn.Pass, dx, dy, _, _ *tensor.Tensor) error {
+	if dx == nil {
+		return nil
+	}
+	return dy.Backend().Copy(dx, dy)
+}
+
+// TestGradCheckNonSmooth: on digit-like images (exact zeros, zero biases) a
+// conv–relu–maxpool model sits on ReLU kinks and pooling ties; GradCheck
+// counts those elements in NonSmooth and checks them at moved points, to the
+// precision of random inputs. A wrong backward still fails.
+func TestGradCheckNonSmooth(t *testing.T) {
+	b := cpu64(t)
+	const n, h, w = 2, 8, 8
+	x := upload(t, b, tensor.Float64, tensor.Shape{n, 1, h, w}, digitLike(n, h, w))
+	target := upload(t, b, tensor.Float64, tensor.Shape{n, 3}, probRows(3, n, 3))
+	m, err := nn.Parse("conv(1,3,3,p1) relu maxpool(2) flatten dense(48,3)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.BuildDType(b, tensor.Float64, tensor.Shape{1, h, w}, 5); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	res, err := nn.GradCheck(m, nn.CrossEntropyLoss(), x, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.NonSmooth == 0 || res.FirstNonSmooth == "" || res.MaxRelErr > 1e-4 || res.Checked != 3*9+3+48*3+3+n*h*w {
+		t.Errorf("digit-like inputs: %+v, want non-smooth elements found and the rest (and the moved ones) within 1e-4", res)
+	}
+	if relErr := math.Abs(res.NonSmoothAnalytic-res.NonSmoothNumeric) / math.Max(math.Abs(res.NonSmoothAnalytic), math.Abs(res.NonSmoothNumeric)); relErr < 1e-4 {
+		t.Errorf("first non-smooth element %s: analytic %g numeric %g agree at the point", res.FirstNonSmooth, res.NonSmoothAnalytic, res.NonSmoothNumeric)
+	}
+
+	bad := nn.NewSequential(nn.Conv2D(1, 3, 3, nn.Pad(1)), nn.ReLU(), badScale{}, nn.MaxPool2D(2), nn.Flatten(), nn.Dense(48, 3))
+	if err := bad.BuildDType(b, tensor.Float64, tensor.Shape{1, h, w}, 5); err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Free()
+	res, err = nn.GradCheck(bad, nn.CrossEntropyLoss(), x, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MaxRelErr < 0.1 {
+		t.Errorf("a wrong backward on digit-like inputs: %+v, want a large error", res)
 	}
 }
