@@ -1,0 +1,16 @@
+package cpu_test
+
+import (
+	"testing"
+
+	"github.com/vkcnn/vkcnn/tensor"
+	"github.com/vkcnn/vkcnn/tensor/tensortest"
+)
+
+// TestConcurrent calls one CPU backend from many goroutines at once (run it
+// with -race) and checks every result against a serial run.
+func TestConcurrent(t *testing.T) {
+	b := newBackend(t)
+	t.Run("float32", func(t *testing.T) { tensortest.Concurrent(t, b, tensor.Float32) })
+	t.Run("float64", func(t *testing.T) { tensortest.Concurrent(t, b, tensor.Float64) })
+}
