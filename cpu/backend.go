@@ -22,6 +22,7 @@ package cpu
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -31,9 +32,16 @@ type scalar interface {
 	float32 | float64
 }
 
-// Backend is the CPU implementation of tensor.Backend. Create it with New. Like
-// every backend it is not safe for concurrent use; the parallelism is inside
-// each op.
+// Backend is the CPU implementation of tensor.Backend. Create it with New.
+//
+// Every method is safe to call from many goroutines at once, and each op
+// splits its own work over goroutines too. The backend's only mutable state
+// is whether it is closed (an atomic flag); what ops keep between calls is
+// safe to share (scratch buffers from sync.Pools, one buffer per call; the
+// per-geometry convolution tables, immutable and cached under a mutex), so
+// concurrent calls run in parallel, without a backend lock, and give the
+// results they give alone. Several goroutines calling ops at once each split
+// their work over Threads goroutines, so they compete for the CPUs.
 type Backend struct {
 	threads   int
 	memLimit  int64
@@ -41,7 +49,7 @@ type Backend struct {
 	// inputGrad forces a method of Conv2DInputGrad (conv.go) for tests:
 	// igAuto, igForward or igCol2im.
 	inputGrad int
-	closed    bool
+	closed    atomic.Bool
 }
 
 var _ tensor.Backend = (*Backend)(nil)
@@ -100,13 +108,13 @@ func (b *Backend) Caps() tensor.Caps {
 // Close returns an error wrapping tensor.ErrClosed. Memory is returned to the
 // Go garbage collector as tensors become unreachable. Closing twice is a no-op.
 func (b *Backend) Close() error {
-	b.closed = true
+	b.closed.Store(true)
 	return nil
 }
 
 // open returns an ErrClosed error naming op once the backend is closed.
 func (b *Backend) open(op string) error {
-	if b.closed {
+	if b.closed.Load() {
 		return fmt.Errorf("%s: cpu backend: %w", op, tensor.ErrClosed)
 	}
 	return nil

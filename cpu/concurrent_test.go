@@ -14,3 +14,8 @@ func TestConcurrent(t *testing.T) {
 	t.Run("float32", func(t *testing.T) { tensortest.Concurrent(t, b, tensor.Float32) })
 	t.Run("float64", func(t *testing.T) { tensortest.Concurrent(t, b, tensor.Float64) })
 }
+
+// TestConcurrentClose closes a CPU backend while goroutines use it.
+func TestConcurrentClose(t *testing.T) {
+	tensortest.ConcurrentClose(t, newBackend(t), tensor.Float32)
+}

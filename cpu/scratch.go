@@ -8,7 +8,9 @@ import (
 
 // scratchPools recycle the large temporary buffers of the convolutions (im2col
 // matrices, per-worker gradient partials) across calls: index 0 holds
-// *[]float32, index 1 *[]float64, each by par.SizeClass of the capacity.
+// *[]float32, index 1 *[]float64, each by par.SizeClass of the capacity. A
+// sync.Pool hands each buffer to one caller at a time, so ops running on many
+// goroutines at once never share one.
 var scratchPools [2][par.Classes]sync.Pool
 
 // poolFor returns the pool of buffers of T whose capacity is n's

@@ -15,7 +15,9 @@
 // batch fills, on Download and on Sync. Stats counts what was recorded and,
 // with the Profile option or VKCNN_PROFILE=1, the device time of each op. Pipelines are built once per shader and
 // specialization constants and cached. Errors from the device surface at the
-// next Download or Sync.
+// next Download or Sync. A Backend may be used from many goroutines at once:
+// a per-backend mutex serializes recording, submission and memory management
+// (see Backend).
 //
 // The Vulkan loader (libvulkan.so.1, or the file named by VKCNN_VULKAN_LIBRARY)
 // is opened at run time, so building needs only a C compiler. Without cgo, New
@@ -178,8 +180,9 @@ func AllowSoftware() Option {
 // Debug enables VK_EXT_debug_utils (when the loader offers it) and calls fn
 // for each warning or error message the loader and layers report about the
 // backend, from instance creation to the end of Close. fn runs on the
-// goroutine that called into the backend. Validation layers are enabled the
-// usual way, e.g. VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation.
+// goroutine that called into the backend, while that call holds the
+// backend's lock: fn must not call the backend. Validation layers are
+// enabled the usual way, e.g. VK_INSTANCE_LAYERS=VK_LAYER_KHRONOS_validation.
 func Debug(fn func(Message)) Option {
 	return func(c *config) { c.debug = fn }
 }

@@ -18,3 +18,9 @@ import (
 func TestConcurrent(t *testing.T) {
 	tensortest.Concurrent(t, vktest.Open(t), tensor.Float32)
 }
+
+// TestConcurrentClose closes a Vulkan backend while goroutines use it: calls
+// fail with ErrClosed, nothing crashes, and the validation layer stays quiet.
+func TestConcurrentClose(t *testing.T) {
+	tensortest.ConcurrentClose(t, vktest.Open(t), tensor.Float32)
+}

@@ -533,9 +533,25 @@ func Devices() ([]DeviceInfo, error) {
 }
 
 // Backend is the Vulkan backend. It implements tensor.Backend for float32
-// tensors: Alloc of any other dtype returns an ErrDType error. Like every
-// backend it is not safe for concurrent use.
+// tensors: Alloc of any other dtype returns an ErrDType error.
+//
+// Every method is safe to call from many goroutines at once. One mutex per
+// backend serializes what the device state needs serialized: recording into
+// the command buffer, submission, fence waits and batch recycling, the
+// allocator (Alloc, Free, the scratch tensors of ops), the staging buffer
+// (Upload and Download hold it from the copy into staging to the copy out
+// of it), the pipeline cache and the descriptor pools. Argument checks run
+// outside it. Every dispatch is followed by a barrier that orders it before
+// every later command, so ops of several goroutines interleave in one queue
+// and each gets the result it gets alone. While Download or Sync waits for
+// the device, other goroutines' calls wait for the mutex.
 type Backend struct {
+	// mu guards every field below that changes after New: the stream, the
+	// allocator, the pipeline cache, err, closed and presenters. Methods
+	// that end in Locked, and the internal helpers their comments name,
+	// expect the caller to hold it.
+	mu sync.Mutex
+
 	info   DeviceInfo
 	in     *instance
 	phys   physical
@@ -720,6 +736,8 @@ func (b *Backend) Info() DeviceInfo { return b.info }
 // freeing them afterwards is a no-op. Closing twice is a no-op. Close returns
 // the device error of earlier work, if one is pending.
 func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
 		return nil
 	}
@@ -735,8 +753,17 @@ func (b *Backend) Close() error {
 }
 
 // usable returns an error when the backend is closed or its device failed.
-// Ops call it first; op names the commands they record in profiles.
+// Ops call it first, without holding b.mu; op names the commands they record
+// in profiles. With several goroutines recording at once, a command may be
+// charged to the op that another goroutine began last.
 func (b *Backend) usable(op string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.usableLocked(op)
+}
+
+// usableLocked is usable for a caller that holds b.mu.
+func (b *Backend) usableLocked(op string) error {
 	if err := b.alive(op); err != nil {
 		return err
 	}
@@ -744,7 +771,8 @@ func (b *Backend) usable(op string) error {
 	return nil
 }
 
-// alive is usable for internal steps, which keep the calling op's label.
+// alive is usable for internal steps, which keep the calling op's label. The
+// caller holds b.mu.
 func (b *Backend) alive(op string) error {
 	if b.closed {
 		return fmt.Errorf("gpu: %s: %w", op, tensor.ErrClosed)
@@ -752,7 +780,8 @@ func (b *Backend) alive(op string) error {
 	return b.err
 }
 
-// fail records a device error; every later op returns it.
+// fail records a device error; every later op returns it. The caller holds
+// b.mu.
 func (b *Backend) fail(err error) error {
 	if b.err == nil {
 		b.err = err

@@ -41,12 +41,16 @@ type MemStats struct {
 
 // Mem returns the allocator's state.
 func (b *Backend) Mem() MemStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return MemStats{Blocks: len(b.mem.blocks), Used: b.mem.used, Allocs: b.mem.allocs, Live: b.mem.live,
 		Pending: len(b.mem.pending), MaxTensor: b.mem.maxTensor, BlockSize: b.mem.blockSize, Align: b.mem.align}
 }
 
 // StreamStats returns the submissions made and the pipelines cached.
 func (b *Backend) StreamStats() (submits, pipelines, modules int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.str.submits, len(b.pipes.pipes), len(b.pipes.modules)
 }
 

@@ -57,7 +57,9 @@ type staging struct {
 	used uint64
 }
 
-// allocator is the backend's pooling memory allocator.
+// allocator is the backend's pooling memory allocator. Its state is guarded
+// by the backend's mutex (b.mu), which every method that uses it expects the
+// caller to hold.
 type allocator struct {
 	memType   uint32 // memory type of tensor blocks
 	stageType uint32 // memory type of the staging buffer
@@ -84,8 +86,17 @@ type storage struct {
 }
 
 // Release gives the range back to the allocator once the work that may use it
-// has completed. After Close it does nothing.
+// has completed. After Close it does nothing. Tensor.Free calls it; it locks
+// the backend, so tensors may be freed while other goroutines use the backend.
 func (s *storage) Release() error {
+	b := s.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return s.releaseLocked()
+}
+
+// releaseLocked is Release for a caller that holds b.mu.
+func (s *storage) releaseLocked() error {
 	b := s.b
 	if b.closed {
 		return nil
@@ -453,7 +464,8 @@ func (b *Backend) storageOf(t *tensor.Tensor) (*storage, error) {
 	return s, nil
 }
 
-// newTensor allocates a float32 tensor; zero records a fill with zeros.
+// newTensor allocates a float32 tensor; zero records a fill with zeros. The
+// caller holds b.mu.
 func (b *Backend) newTensor(shape tensor.Shape, zero bool) (*tensor.Tensor, error) {
 	if err := shape.Validate(); err != nil {
 		return nil, fmt.Errorf("gpu: alloc: %w", err)
@@ -464,7 +476,7 @@ func (b *Backend) newTensor(shape tensor.Shape, zero bool) (*tensor.Tensor, erro
 	}
 	if zero {
 		if err := b.fillBuffer(s.blk.buf, s.off, s.size, 0); err != nil {
-			s.Release()
+			s.releaseLocked()
 			return nil, err
 		}
 	}
@@ -476,7 +488,9 @@ func (b *Backend) newTensor(shape tensor.Shape, zero bool) (*tensor.Tensor, erro
 // an ErrOutOfMemory error when the tensor is bigger than the device allows
 // or the memory is exhausted, and ErrClosed after Close.
 func (b *Backend) Alloc(dt tensor.DType, shape tensor.Shape) (*tensor.Tensor, error) {
-	if err := b.usable("alloc"); err != nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.usableLocked("alloc"); err != nil {
 		return nil, err
 	}
 	if dt != tensor.Float32 {
@@ -488,8 +502,11 @@ func (b *Backend) Alloc(dt tensor.DType, shape tensor.Shape) (*tensor.Tensor, er
 // scratch returns a temporary float32 tensor of n elements, with undefined
 // contents, for one op's intermediate results. The caller frees it right after
 // recording the dispatches that use it; its memory is reused only once that
-// work has completed.
+// work has completed. It locks the backend for its own run only: ops that
+// use scratch tensors need no lock of their own.
 func (b *Backend) scratch(n int) (*tensor.Tensor, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.alive("scratch"); err != nil {
 		return nil, err
 	}
@@ -517,6 +534,13 @@ func (b *Backend) Upload(dst *tensor.Tensor, src any) error {
 		return err
 	}
 	data := src.([]float32)
+	// The staging space stays ours from stageSpace until the copy out of it
+	// is recorded: no other goroutine may flush and reuse it in between.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.usableLocked(op); err != nil {
+		return err
+	}
 	for done := 0; done < len(data); {
 		n := min(len(data)-done, stageChunk/4)
 		off, err := b.stageSpace(uint64(n) * 4)
@@ -554,6 +578,13 @@ func (b *Backend) Download(dst any, src *tensor.Tensor) error {
 		return err
 	}
 	data := dst.([]float32)
+	// Hold the mutex from the copy into staging to the copy out of it, so
+	// that no other goroutine reuses the staging space in between.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.usableLocked(op); err != nil {
+		return err
+	}
 	for done := 0; done < len(data); {
 		n := min(len(data)-done, stageChunk/4)
 		off, err := b.stageSpace(uint64(n) * 4)

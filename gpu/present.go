@@ -279,6 +279,8 @@ func (b *Backend) choosePresentFamily() {
 // that creates a VkSurfaceKHR on it (such as glfwCreateWindowSurface), or nil
 // after Close. The backend owns the instance: it stays valid until Close.
 func (b *Backend) Instance() unsafe.Pointer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.in == nil {
 		return nil
 	}
@@ -314,10 +316,11 @@ func (b *Backend) Compose(push []uint32, groups [3]uint32, img, src *tensor.Tens
 }
 
 // Presenter shows images in a window through a Vulkan swapchain on the
-// backend's device and queue. It belongs to the backend: like the backend it
-// is not safe for concurrent use, and use from several goroutines must be
-// serialized together with the backend's. Close it before the window goes
-// away; the backend's Close closes it too.
+// backend's device and queue. It belongs to the backend: its methods lock the
+// backend, so they may run while other goroutines use the backend, but one
+// Presenter is for one goroutine at a time (Size and BGRA read state that
+// Present and Resize change). Close it before the window goes away; the
+// backend's Close closes it too.
 type Presenter struct {
 	b         *Backend
 	fns       *C.vkcnn_present_fns
@@ -349,7 +352,9 @@ type Presenter struct {
 // 8-bit RGBA or BGRA format, ErrClosed after Close, and *ResultError for a
 // failed Vulkan call.
 func (b *Backend) NewPresenter(surface uint64, width, height int) (*Presenter, error) {
-	if err := b.usable("new presenter"); err != nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.usableLocked("new presenter"); err != nil {
 		return nil, err
 	}
 	if surface == 0 {
@@ -539,6 +544,8 @@ func (p *Presenter) BGRA() bool { return p.bgra }
 // asked for does nothing. Errors wrap ErrParam for a size below 1, and
 // otherwise are as for Present.
 func (p *Presenter) Resize(width, height int) error {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
 	if err := p.ready("resize"); err != nil {
 		return err
 	}
@@ -553,12 +560,12 @@ func (p *Presenter) Resize(width, height int) error {
 }
 
 // ready returns an error when the presenter or its backend is closed or
-// failed.
+// failed. The caller holds the backend's mutex.
 func (p *Presenter) ready(op string) error {
 	if p.closed {
 		return fmt.Errorf("gpu: presenter %s: presenter closed: %w", op, tensor.ErrClosed)
 	}
-	return p.b.usable("presenter " + op)
+	return p.b.usableLocked("presenter " + op)
 }
 
 // Present waits for the backend's recorded work, copies img into the next
@@ -572,6 +579,8 @@ func (p *Presenter) ready(op string) error {
 // after Close, and *ResultError for a failed Vulkan call (a lost surface
 // included).
 func (p *Presenter) Present(img *tensor.Tensor) (bool, error) {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
 	if err := p.ready("present"); err != nil {
 		return false, err
 	}
@@ -588,6 +597,8 @@ func (p *Presenter) Present(img *tensor.Tensor) (bool, error) {
 // PresentPixels is Present for pixels in host memory: it uploads pix, Size()
 // packed pixels in BGRA() order, through the backend's staging buffer.
 func (p *Presenter) PresentPixels(pix []uint32) (bool, error) {
+	p.b.mu.Lock()
+	defer p.b.mu.Unlock()
 	if err := p.ready("present"); err != nil {
 		return false, err
 	}
@@ -684,10 +695,12 @@ func (p *Presenter) fail(op string, r int32) error {
 // Closing twice, or after the backend's Close, is a no-op. It returns the
 // device error of earlier work, if any.
 func (p *Presenter) Close() error {
+	b := p.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if p.closed {
 		return nil
 	}
-	b := p.b
 	var err error
 	if !b.closed && b.dev != nil {
 		err = b.flush()

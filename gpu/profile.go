@@ -123,6 +123,8 @@ func (b *Backend) harvest(bt *batch) error {
 // ResetStats and, with profiling on, the device time per op of the batches
 // that have completed (Sync first to include all of them).
 func (b *Backend) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	c := b.str.stats
 	s := Stats{Dispatches: c.dispatches, Transfers: c.transfers, Barriers: c.barriers, Submits: c.submits,
 		Uploaded: c.uploaded, Downloaded: c.downloaded}
@@ -147,6 +149,8 @@ func (b *Backend) Stats() Stats {
 // ResetStats zeroes the counts and per-op times. Batches recorded before the
 // reset but completing after it still add their times.
 func (b *Backend) ResetStats() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.str.stats = counters{}
 	if p := b.str.prof; p != nil {
 		clear(p.ops)

@@ -239,7 +239,8 @@ type batch struct {
 	labels []string
 }
 
-// stream records commands into batches and submits them in order.
+// stream records commands into batches and submits them in order. Its
+// methods expect the caller to hold the backend's mutex (b.mu).
 type stream struct {
 	fns       *C.vkcnn_fns
 	cmdPool   vk.CommandPool
@@ -494,7 +495,9 @@ func (b *Backend) flush() error {
 // Sync waits until every op issued so far has finished and returns the first
 // device error among them, or ErrClosed after Close.
 func (b *Backend) Sync() error {
-	if err := b.usable("sync"); err != nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.usableLocked("sync"); err != nil {
 		return err
 	}
 	return b.flush()
@@ -544,6 +547,10 @@ func (b *Backend) descriptorPool(bt *batch, fresh bool) (vk.DescriptorPool, erro
 // It returns an ErrParam error for too many push words or bindings or too many
 // groups, ErrShape/ErrFreed/ErrBackend errors for bad tensors, ErrUnsupported
 // for an unknown shader, and *ResultError for failed Vulkan calls.
+//
+// dispatch holds the backend's mutex for its whole run, so every op made of
+// dispatches (and scratch tensors) is safe for concurrent use without locking
+// of its own.
 func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, bufs ...*tensor.Tensor) error {
 	return b.dispatchArrays(name, spec, push, groups, 1, bufs...)
 }
@@ -553,6 +560,8 @@ func (b *Backend) dispatch(name string, spec, push []uint32, groups [3]uint32, b
 // len(bufs) is a multiple of arr. Arrays indexed by a dynamically uniform
 // value need b.arrayIndexing.
 func (b *Backend) dispatchArrays(name string, spec, push []uint32, groups [3]uint32, arr int, bufs ...*tensor.Tensor) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if err := b.alive(name); err != nil {
 		return err
 	}
@@ -646,7 +655,7 @@ func (b *Backend) barrierFor(bt *batch, acc ...access) {
 }
 
 // fillBuffer records vkCmdFillBuffer of a 4-byte pattern, after a barrier
-// when an earlier command uses the range.
+// when an earlier command uses the range. The caller holds b.mu.
 func (b *Backend) fillBuffer(buf vk.Buffer, off, size uint64, word uint32) error {
 	bt, err := b.cmd()
 	if err != nil {
@@ -659,7 +668,7 @@ func (b *Backend) fillBuffer(buf vk.Buffer, off, size uint64, word uint32) error
 }
 
 // copyBuffer records vkCmdCopyBuffer of one region, after a barrier when an
-// earlier command uses either range.
+// earlier command uses either range. The caller holds b.mu.
 func (b *Backend) copyBuffer(src vk.Buffer, srcOff uint64, dst vk.Buffer, dstOff, size uint64) error {
 	bt, err := b.cmd()
 	if err != nil {

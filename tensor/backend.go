@@ -36,7 +36,17 @@ func (c Caps) Supports(dt DType) bool {
 //   - Reductions (losses, sums, gradients summed over a batch) accumulate in
 //     at least the tensor's precision; results agree with the naive reference
 //     within the tolerances stated in tensortest.
-//   - A Backend is not safe for concurrent use; use one per goroutine.
+//   - Every method may be called from many goroutines at once. A backend
+//     serializes internally what must be serialized (on Vulkan: recording,
+//     submission, fence waits, the staging buffer, the allocator, the
+//     pipeline cache and descriptor pools; Free and Close included), and each
+//     op gives exactly the result it gives in a serial run. Tensors are like
+//     any Go value: goroutines may read one tensor at once (as an op input
+//     or by Download), but writing a tensor (as an op's destination, by
+//     Upload or Fill) or freeing it while another goroutine uses it is the
+//     caller's race, and its result is undefined.
+//     Download and Sync wait for every earlier op of every goroutine; order
+//     between goroutines is the caller's to set (channels, sync.WaitGroup).
 type Backend interface {
 	// Name returns a short name such as "cpu" or "vulkan".
 	Name() string

@@ -19,8 +19,10 @@ type buffer struct {
 // Tensor is a handle to an n-dimensional array that lives in a backend's memory
 // (host memory for the CPU backend, device memory for Vulkan). A tensor has a
 // shape, a dtype and an owning backend; its contents move only through
-// Backend.Upload and Backend.Download. A Tensor is not safe for concurrent use
-// by several goroutines.
+// Backend.Upload and Backend.Download. Like any Go value, a Tensor may be
+// read by several goroutines at once (as an op input, by Download, Shape or
+// Reshape), but writing it (as an op's destination, by Upload, Fill or Free)
+// while another goroutine uses it is a race; see Backend.
 type Tensor struct {
 	shape Shape
 	dtype DType

@@ -335,3 +335,62 @@ func concurrentMixed(t *testing.T, b tensor.Backend, dt tensor.DType) {
 		}
 	})
 }
+
+// ConcurrentClose closes b while ConcurrentGoroutines goroutines call ops on
+// it: every call must succeed or fail with an error wrapping
+// tensor.ErrClosed, none may panic, and freeing tensors afterwards must not
+// fail. It leaves b closed.
+func ConcurrentClose(t *testing.T, b tensor.Backend, dt tensor.DType) {
+	const n = ConcurrentGoroutines
+	errs := make([]error, n)
+	started := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					errs[g] = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			w := newWorker(b, dt)
+			r := newRand(uint64(1420 + g))
+			for i := 0; w.err == nil; i++ {
+				x := w.from(dyadic(r, 64), 8, 8)
+				y := w.alloc(8, 8)
+				w.op("relu", func() error { return b.ReLU(y, x) })
+				w.op("matmul", func() error { return b.MatMul(y, x, x, false, true) })
+				if y != nil {
+					w.read("y", y)
+				}
+				if i == 0 {
+					started <- struct{}{}
+				}
+				if i%2 == 0 {
+					w.freeAll()
+				}
+			}
+			if !errors.Is(w.err, tensor.ErrClosed) {
+				errs[g] = fmt.Errorf("an error that does not wrap ErrClosed: %w", w.err)
+			}
+			for _, x := range w.live {
+				if err := x.Free(); err != nil {
+					errs[g] = errors.Join(errs[g], fmt.Errorf("free %v after close: %w", x, err))
+				}
+			}
+		}()
+	}
+	for range n {
+		<-started
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	wg.Wait()
+	for g, err := range errs {
+		if err != nil {
+			t.Errorf("goroutine %d: %v", g, err)
+		}
+	}
+}
