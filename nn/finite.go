@@ -137,8 +137,8 @@ func (m *Sequential) checkOutputs(h any, lo int) error {
 }
 
 // checkEvalBatch checks one evaluated batch of d: its loss when there is
-// one, else the outputs of the last Forward, read back.
-func (m *Sequential) checkEvalBatch(d *Dataset, idx []int, loss Loss, lossValue float64) error {
+// one, else its outputs out, read back.
+func (m *Sequential) checkEvalBatch(d *Dataset, idx []int, loss Loss, lossValue float64, out *tensor.Tensor) error {
 	if m.unchecked || len(idx) == 0 {
 		return nil
 	}
@@ -149,10 +149,10 @@ func (m *Sequential) checkEvalBatch(d *Dataset, idx []int, loss Loss, lossValue 
 		}
 		return nil
 	}
-	if m.last == nil {
+	if out == nil {
 		return nil
 	}
-	h, err := ToHost(m.last.acts[len(m.layers)-1])
+	h, err := ToHost(out)
 	if err != nil {
 		return err
 	}

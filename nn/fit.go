@@ -98,8 +98,8 @@ type batchIO struct {
 	hout                           any            // Predict's outputs
 }
 
-// ioFor returns the plan and the batch buffers for batch size n, allocating
-// them on first use.
+// ioFor returns the training plan and the batch buffers for batch size n,
+// allocating them on first use.
 func (m *Sequential) ioFor(n int) (*plan, *batchIO, error) {
 	pl, err := m.planFor(n)
 	if err != nil {
@@ -108,6 +108,17 @@ func (m *Sequential) ioFor(n int) (*plan, *batchIO, error) {
 	if pl.io != nil {
 		return pl, pl.io, nil
 	}
+	bio, err := m.newIO(pl)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pl, bio, nil
+}
+
+// newIO allocates the batch buffers of a plan, which owns them.
+func (m *Sequential) newIO(pl *plan) (*batchIO, error) {
+	n := pl.n
+	var err error
 	out := m.shapes[len(m.shapes)-1].Len()
 	bio := &batchIO{}
 	for _, a := range []struct {
@@ -122,7 +133,7 @@ func (m *Sequential) ioFor(n int) (*plan, *batchIO, error) {
 		{&bio.classes, &bio.hclasses, tensor.Shape{n}},
 	} {
 		if *a.t, err = pl.alloc(a.shape); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if a.h != nil {
 			*a.h = newHost(m.dt, a.shape.Len())
@@ -130,7 +141,7 @@ func (m *Sequential) ioFor(n int) (*plan, *batchIO, error) {
 	}
 	bio.hout = newHost(m.dt, n*out)
 	pl.io = bio
-	return pl, bio, nil
+	return bio, nil
 }
 
 // newHost returns a zeroed host slice of dtype dt.
@@ -226,10 +237,25 @@ type trainStep struct {
 // wait). A training step reads them before the update and returns an
 // ErrDiverged error instead of updating when the loss (or the gradient norm)
 // is not finite, so diverged values never reach the parameters.
-func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (batchResult, error) {
-	res := batchResult{loss: math.NaN(), correct: -1, gradNorm: math.NaN()}
+//
+// A training step uses the model's training plans and Forward; an
+// evaluation batch (tr nil) takes its own plan from the inference pool and
+// runs in evaluation mode without touching the model, so that evaluations
+// may run on many goroutines at once.
+func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (res batchResult, err error) {
+	res = batchResult{loss: math.NaN(), correct: -1, gradNorm: math.NaN()}
 	n, row, cols := len(idx), m.shapes[0].Len(), m.shapes[len(m.shapes)-1].Len()
-	_, bio, err := m.ioFor(n)
+	var pl *plan
+	var bio *batchIO
+	if tr != nil {
+		pl, bio, err = m.ioFor(n)
+	} else if pl, bio, err = m.takePlan(n); err == nil {
+		defer func() {
+			if perr := m.putPlan(pl); err == nil {
+				err = perr
+			}
+		}()
+	}
 	if err != nil {
 		return res, err
 	}
@@ -241,7 +267,12 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (
 	if err := bio.upload(m.b, d, idx, row, cols, hasTarget && loss != nil, smoothing); err != nil {
 		return res, err
 	}
-	out, err := m.Forward(bio.x)
+	var out *tensor.Tensor
+	if tr != nil {
+		out, err = m.Forward(bio.x)
+	} else {
+		out, err = m.forward(pl, bio.x, false)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -305,7 +336,9 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (
 		}
 	}
 	if tr == nil {
-		return res, nil
+		// An evaluation batch checks its loss or outputs while its plan is
+		// still its own.
+		return res, m.checkEvalBatch(d, idx, loss, res.loss, out)
 	}
 	if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
 		return res, fmt.Errorf("training loss is %v: %w", res.loss, ErrDiverged)
@@ -438,10 +471,22 @@ var ErrDiverged = errors.New("training diverged")
 // A loss (or, with ClipNorm, a gradient norm) that is NaN or ±Inf stops
 // training before that step's update with an error wrapping ErrDiverged that
 // names the epoch and step and suggests a lower learning rate; the parameters
-// keep the values of the step before. Other errors: ErrNotBuilt, tensor.ErrParam
+// keep the values of the step before.
+//
+// Fit is for one goroutine: it returns an error wrapping ErrBusy, doing
+// nothing, when another Fit, a Predict, an Evaluate, a Build or a Free runs
+// on the model, and those return ErrBusy errors while it runs, except that
+// Predict and Evaluate may run (from the callback or any goroutine) while
+// OnStep or OnEpoch runs; Fit waits for them before it goes on. Other errors:
+// ErrNotBuilt, tensor.ErrParam
 // or tensor.ErrShape errors naming a bad setting, dataset or checkpoint, the
 // backend's errors and the checkpoint file's errors.
 func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
+	release, err := m.exclusive("fit")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if err := m.ready("fit"); err != nil {
 		return nil, err
 	}
@@ -548,7 +593,7 @@ epochs:
 			if cfg.OnStep != nil {
 				info := StepInfo{Epoch: epoch, Epochs: cfg.Epochs, Step: s + 1, Steps: steps, Samples: len(idx),
 					Loss: r.loss, Accuracy: float64(r.correct) / float64(len(idx)), LR: lr, GradNorm: r.gradNorm}
-				if stop, err := callback(cfg.OnStep(info)); err != nil {
+				if stop, err := callback(m.betweenSteps(func() error { return cfg.OnStep(info) })); err != nil {
 					return run.history, err
 				} else if stop {
 					break epochs
@@ -558,7 +603,7 @@ epochs:
 		info := EpochInfo{Epoch: epoch, Epochs: cfg.Epochs, Loss: lossSum / float64(n),
 			Accuracy: float64(correct) / float64(n), ValLoss: math.NaN(), ValAccuracy: math.NaN()}
 		if cfg.Validation != nil {
-			v, err := m.Evaluate(*cfg.Validation, cfg.Loss, cfg.BatchSize)
+			v, err := m.evaluate(*cfg.Validation, cfg.Loss, cfg.BatchSize)
 			if err != nil {
 				return run.history, fmt.Errorf("fit: epoch %d validation: %w", epoch, err)
 			}
@@ -587,7 +632,7 @@ epochs:
 			}
 		}
 		if cfg.OnEpoch != nil {
-			if halt, err := callback(cfg.OnEpoch(info)); err != nil {
+			if halt, err := callback(m.betweenSteps(func() error { return cfg.OnEpoch(info) })); err != nil {
 				return run.history, err
 			} else if halt {
 				break
@@ -643,9 +688,10 @@ type EvalResult struct {
 	Samples int
 }
 
-// evalBatches checks batchSize and d, switches the model to evaluation mode
-// for the duration and calls f with the indices of consecutive batches of up
-// to batchSize samples. It returns the sample count.
+// evalBatches checks batchSize and d and calls f with the indices of
+// consecutive batches of up to batchSize samples. It returns the sample
+// count. It leaves the model's mode alone: the batches run in evaluation
+// mode by themselves (runBatch, forward).
 func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(idx []int) error) (int, error) {
 	if err := m.ready(op); err != nil {
 		return 0, err
@@ -660,8 +706,6 @@ func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(id
 	if err := m.checkEvalStart(d); err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
-	defer m.SetTraining(m.train)
-	m.SetTraining(false)
 	batchSize = min(batchSize, n) // a batch never exceeds the data
 	idx := make([]int, 0, batchSize)
 	for lo := 0; lo < n; lo += batchSize {
@@ -682,8 +726,22 @@ func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(id
 // tensor.ErrParam error for batchSize < 1, tensor.ErrShape errors naming a
 // dataset that does not fit the model, an ErrNonFinite error naming the
 // first NaN or ±Inf in the inputs, targets, parameters, buffers or outputs
-// (a non-finite loss; see SetFiniteChecks), and the backend's errors.
+// (a non-finite loss; see SetFiniteChecks), an ErrBusy error while Fit, Build or
+// Free runs, and the backend's errors.
+//
+// Evaluate may run on many goroutines at once, and alongside Predict: each
+// call uses buffers of its own and leaves the model's mode unchanged.
 func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, error) {
+	release, err := m.shared("evaluate")
+	if err != nil {
+		return EvalResult{Loss: math.NaN(), Accuracy: math.NaN()}, err
+	}
+	defer release()
+	return m.evaluate(d, loss, batchSize)
+}
+
+// evaluate is Evaluate for a caller that holds the model (Fit's validation).
+func (m *Sequential) evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, error) {
 	res := EvalResult{Loss: math.NaN(), Accuracy: math.NaN()}
 	var lossSum float64
 	correct := 0
@@ -691,9 +749,6 @@ func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, 
 		r, err := m.runBatch(&d, idx, loss, nil)
 		lossSum += r.loss * float64(len(idx))
 		correct += r.correct
-		if err == nil {
-			err = m.checkEvalBatch(&d, idx, loss, r.loss)
-		}
 		return err
 	})
 	if err != nil {
@@ -721,19 +776,34 @@ type Prediction struct {
 // as Dataset.X) in batches of batchSize and returns one Prediction per sample,
 // each output row turned into probabilities by Interpret. Errors as for
 // Evaluate (the outputs themselves are checked for NaN and ±Inf).
+//
+// Predict may run on many goroutines at once on one model (an HTTP handler
+// per request), and alongside Evaluate: each call takes buffers of its own
+// from a small pool, runs in evaluation mode whatever SetTraining says, and
+// gives the results a lone call gives.
 func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
+	release, err := m.shared("predict")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	d := Dataset{X: x}
 	var preds []Prediction
-	_, err := m.evalBatches("predict", &d, batchSize, func(idx []int) error {
-		_, bio, err := m.ioFor(len(idx))
+	_, err = m.evalBatches("predict", &d, batchSize, func(idx []int) (err error) {
+		pl, bio, err := m.takePlan(len(idx))
 		if err != nil {
 			return err
 		}
+		defer func() {
+			if perr := m.putPlan(pl); err == nil {
+				err = perr
+			}
+		}()
 		cols := m.shapes[len(m.shapes)-1].Len()
 		if err := bio.upload(m.b, &d, idx, m.shapes[0].Len(), cols, false, 0); err != nil {
 			return err
 		}
-		out, err := m.Forward(bio.x)
+		out, err := m.forward(pl, bio.x, false)
 		if err != nil {
 			return err
 		}

@@ -159,18 +159,39 @@ func (r *residualLayer) Buffers() []*Buffer {
 	return bs
 }
 
-// run runs path s on x in the pass's mode, with dropout seeds derived from
-// the pass's seed, and returns its output (owned by s).
-func (r *residualLayer) run(p *Pass, s *Sequential, salt uint64, x *tensor.Tensor) (*tensor.Tensor, error) {
-	pl, err := s.planFor(x.Dim(0))
+// run runs path s (path k of the block) on x in the pass's mode, with
+// dropout seeds derived from the pass's seed, and returns its output. Inside
+// a Sequential pass the path's buffers belong to the pass's plan (so that
+// concurrent Predict calls share none); outside one, to s.
+func (r *residualLayer) run(p *Pass, s *Sequential, k int, salt uint64, x *tensor.Tensor) (*tensor.Tensor, error) {
+	train, seed := false, s.seed
+	if p != nil {
+		train, seed = p.Train, mix64(p.Seed^salt)
+	}
+	pl, err := p.subPlan(k, s, x.Dim(0))
 	if err != nil {
 		return nil, err
 	}
-	s.train = p != nil && p.Train
-	if p != nil {
-		s.seed = mix64(p.Seed ^ salt)
+	if pl != nil {
+		return s.forwardSeeded(pl, x, train, seed, 0)
 	}
-	return s.forward(pl, x)
+	if pl, err = s.planFor(x.Dim(0)); err != nil {
+		return nil, err
+	}
+	s.last = nil
+	out, err := s.forwardSeeded(pl, x, train, seed, 0)
+	if err == nil {
+		s.last = pl
+	}
+	return out, err
+}
+
+// planOf returns the plan path k (s) used in the pass's forward.
+func (r *residualLayer) planOf(p *Pass, s *Sequential, k int) *plan {
+	if p != nil && p.plan != nil {
+		return p.plan.subs[[2]int{p.layer, k}]
+	}
+	return s.last
 }
 
 // Forward computes body(x) + shortcut(x) into y.
@@ -182,13 +203,13 @@ func (r *residualLayer) Forward(p *Pass, y, x *tensor.Tensor) error {
 	if err != nil {
 		return err
 	}
-	yb, err := r.run(p, r.body, 1, x)
+	yb, err := r.run(p, r.body, 0, 1, x)
 	if err != nil {
 		return fmt.Errorf("body: %w", err)
 	}
 	ys := x
 	if r.shortcut != nil {
-		if ys, err = r.run(p, r.shortcut, 2, x); err != nil {
+		if ys, err = r.run(p, r.shortcut, 1, 2, x); err != nil {
 			return fmt.Errorf("shortcut: %w", err)
 		}
 	}
@@ -206,13 +227,13 @@ func (r *residualLayer) Backward(p *Pass, dx, dy, x, y *tensor.Tensor) error {
 		return err
 	}
 	need := dx != nil
-	gb, err := r.body.backward(dy, need)
+	gb, err := r.body.backwardPlan(r.planOf(p, r.body, 0), dy, need)
 	if err != nil {
 		return fmt.Errorf("body: %w", err)
 	}
 	gs := dy
 	if r.shortcut != nil {
-		if gs, err = r.shortcut.backward(dy, need); err != nil {
+		if gs, err = r.shortcut.backwardPlan(r.planOf(p, r.shortcut, 1), dy, need); err != nil {
 			return fmt.Errorf("shortcut: %w", err)
 		}
 	}

@@ -6,18 +6,30 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
-// maxPlans bounds how many batch sizes keep their buffers at once (Fit uses
-// up to four: full and last training batch, full and last validation batch).
+// maxPlans bounds how many batch sizes keep the buffers of Forward and Fit's
+// training steps at once (Fit uses two: full and last training batch).
 const maxPlans = 4
 
 // Sequential is a model that applies its layers one after the other, like
 // PyTorch's nn.Sequential. Create it with NewSequential or Parse, then Build it
-// for a backend and a per-sample input shape. A Sequential is not safe for
-// concurrent use.
+// for a backend and a per-sample input shape.
+//
+// Predict and Evaluate may be called from many goroutines at once on one
+// built model: each call takes its own buffers (a small pool keeps them
+// between calls), runs in evaluation mode whatever SetTraining says, and
+// only reads the parameters. The methods that change the model are for one
+// goroutine at a time: Fit, Build and Free return an error wrapping ErrBusy
+// instead of running while another of them, Predict or Evaluate runs, and
+// Predict and Evaluate return one while Fit, Build or Free runs (but not
+// while Fit runs its OnStep or OnEpoch callback). Forward,
+// Backward, SetTraining, optimizer steps and loading parameters
+// (LoadStateDict, Param.Set) are not checked: calling them while another
+// goroutine uses the model is the caller's race.
 type Sequential struct {
 	layers []Layer
 	b      tensor.Backend
@@ -33,12 +45,22 @@ type Sequential struct {
 	// unchecked turns off the finiteness checks of Predict and Evaluate
 	// (finite.go).
 	unchecked bool
+
+	// mu guards the fields below (concurrent.go).
+	mu        sync.Mutex
+	idle      []*plan    // inference plans not in use, most recently used first
+	changing  string     // the running Fit, Build or Free, or ""
+	between   bool       // Fit runs a callback: Predict and Evaluate may run
+	inferring int        // running Predict and Evaluate calls
+	idleCond  *sync.Cond // signaled when inferring drops to 0, on m.mu
 }
 
 // plan holds the device buffers of one batch size.
 type plan struct {
 	n       int
-	train   bool // the mode of the last Forward, for Backward
+	train   bool   // the mode of the last Forward, for Backward
+	seed    uint64 // the seed base of that Forward's dropout seeds
+	iter    uint64 // the model's training forward count at that Forward
 	b       tensor.Backend
 	dt      tensor.DType
 	input   *tensor.Tensor            // the last Forward's input (not owned)
@@ -47,6 +69,7 @@ type plan struct {
 	scratch map[[2]int]*tensor.Tensor // by layer and slot
 	io      *batchIO                  // Fit, Evaluate and Predict buffers
 	owned   []*tensor.Tensor
+	subs    map[[2]int]*plan // plans of nested models, by layer and path (residual.go)
 }
 
 // NewSequential returns a model made of layers, in order. It checks nothing:
@@ -66,6 +89,7 @@ func (m *Sequential) Layers() []Layer { return append([]Layer(nil), m.layers...)
 // Errors name the layer by index and kind and the mismatch, e.g.
 // "layer 4 (dense): input [8 7 7], expected [1568] …", wrapping
 // tensor.ErrShape or tensor.ErrParam. Building again frees the old parameters.
+// It returns an ErrBusy error while Fit, Predict or Evaluate runs.
 func (m *Sequential) Build(b tensor.Backend, in tensor.Shape, seed uint64) error {
 	if b == nil {
 		return fmt.Errorf("build: nil backend: %w", tensor.ErrNoDevice)
@@ -83,6 +107,11 @@ func (m *Sequential) BuildDType(b tensor.Backend, dt tensor.DType, in tensor.Sha
 	if b == nil {
 		return fmt.Errorf("build: nil backend: %w", tensor.ErrNoDevice)
 	}
+	release, err := m.exclusive("build")
+	if err != nil {
+		return err
+	}
+	defer release()
 	if !b.Caps().Supports(dt) {
 		return fmt.Errorf("build: backend %s does not support %v, expected one of %v: %w", b.Name(), dt, b.Caps().DTypes, tensor.ErrDType)
 	}
@@ -90,7 +119,7 @@ func (m *Sequential) BuildDType(b tensor.Backend, dt tensor.DType, in tensor.Sha
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-	if err := m.Free(); err != nil {
+	if err := m.free(); err != nil {
 		return fmt.Errorf("build: freeing the previous parameters: %w", err)
 	}
 	if err := m.buildLayers(b, dt, shapes, newRand(seed)); err != nil {
@@ -297,19 +326,30 @@ func (m *Sequential) UnmarshalText(text []byte) error {
 	if err != nil {
 		return err
 	}
-	*m = *p
+	m.layers, m.train, m.iter, m.seed = p.layers, p.train, p.iter, p.seed
 	return nil
 }
 
 // Free releases the parameters and every buffer on the backend. The model can
 // be built again afterwards. It returns the first error the backend reports
-// while freeing.
+// while freeing, or an ErrBusy error (freeing nothing) while Fit, Predict or
+// Evaluate runs.
 func (m *Sequential) Free() error {
+	release, err := m.exclusive("free")
+	if err != nil {
+		return err
+	}
+	defer release()
+	return m.free()
+}
+
+// free is Free for a caller that holds the model (exclusive).
+func (m *Sequential) free() error {
 	if m.b == nil {
 		return nil
 	}
 	var first error
-	for _, pl := range m.plans {
+	for _, pl := range append(m.plans, m.idle...) {
 		if err := pl.free(); err != nil && first == nil {
 			first = err
 		}
@@ -327,7 +367,7 @@ func (m *Sequential) Free() error {
 			}
 		}
 	}
-	m.plans, m.last, m.b, m.shapes = nil, nil, nil, nil
+	m.plans, m.idle, m.last, m.b, m.shapes = nil, nil, nil, nil, nil
 	return first
 }
 
@@ -368,17 +408,9 @@ func (m *Sequential) planFor(n int) (*plan, error) {
 			return pl, nil
 		}
 	}
-	pl := &plan{n: n, b: m.b, dt: m.dt, acts: make([]*tensor.Tensor, len(m.layers)), grads: make([]*tensor.Tensor, len(m.layers))}
-	for i := range m.layers {
-		if m.reshapes(i) || m.isAbsorbed(i) {
-			continue
-		}
-		t, err := pl.alloc(batchShape(n, m.shapes[i+1]))
-		if err != nil {
-			pl.free()
-			return nil, m.layerErr(i, err)
-		}
-		pl.acts[i] = t
+	pl, err := m.newPlan(n)
+	if err != nil {
+		return nil, err
 	}
 	m.plans = append([]*plan{pl}, m.plans...)
 	if len(m.plans) > maxPlans {
@@ -390,6 +422,23 @@ func (m *Sequential) planFor(n int) (*plan, error) {
 		if err := old.free(); err != nil {
 			return nil, err
 		}
+	}
+	return pl, nil
+}
+
+// newPlan allocates the activations of batch size n.
+func (m *Sequential) newPlan(n int) (*plan, error) {
+	pl := &plan{n: n, b: m.b, dt: m.dt, acts: make([]*tensor.Tensor, len(m.layers)), grads: make([]*tensor.Tensor, len(m.layers))}
+	for i := range m.layers {
+		if m.reshapes(i) || m.isAbsorbed(i) {
+			continue
+		}
+		t, err := pl.alloc(batchShape(n, m.shapes[i+1]))
+		if err != nil {
+			pl.free()
+			return nil, m.layerErr(i, err)
+		}
+		pl.acts[i] = t
 	}
 	return pl, nil
 }
@@ -434,12 +483,48 @@ func (pl *plan) free() error {
 		}
 	}
 	pl.owned = nil
+	for _, s := range pl.subs {
+		if err := s.free(); err != nil && first == nil {
+			first = err
+		}
+	}
+	pl.subs = nil
 	return first
+}
+
+// subPlan returns the plan of path k of the pass's layer (a nested model
+// s, such as a residual block's body) for batch size n, allocating it on
+// first use. It belongs to the pass's plan, so that concurrent evaluation
+// passes, each with a plan of its own, share no nested buffers. It returns
+// nil outside a Sequential pass.
+func (p *Pass) subPlan(k int, s *Sequential, n int) (*plan, error) {
+	if p == nil || p.plan == nil {
+		return nil, nil
+	}
+	key := [2]int{p.layer, k}
+	if sp := p.plan.subs[key]; sp != nil && sp.n == n {
+		return sp, nil
+	}
+	sp, err := s.newPlan(n)
+	if err != nil {
+		return nil, err
+	}
+	if old := p.plan.subs[key]; old != nil {
+		if err := old.free(); err != nil {
+			sp.free()
+			return nil, err
+		}
+	}
+	if p.plan.subs == nil {
+		p.plan.subs = map[[2]int]*plan{}
+	}
+	p.plan.subs[key] = sp
+	return sp, nil
 }
 
 // pass returns the pass state for layer i of the plan's last forward.
 func (m *Sequential) pass(pl *plan, i int) *Pass {
-	return &Pass{Train: pl.train, Seed: mix64(m.seed ^ mix64(m.iter) ^ mix64(uint64(i)+0x51ed27)), plan: pl, layer: i}
+	return &Pass{Train: pl.train, Seed: mix64(pl.seed ^ mix64(pl.iter) ^ mix64(uint64(i)+0x51ed27)), plan: pl, layer: i}
 }
 
 // Forward runs the model on x, a batch [N]+InShape(), and returns the output
@@ -463,13 +548,29 @@ func (m *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if m.train {
 		m.iter++
 	}
-	return m.forward(pl, x)
+	m.last = nil
+	out, err := m.forward(pl, x, m.train)
+	if err == nil {
+		m.last = pl
+	}
+	return out, err
 }
 
-// forward runs the layers with the plan's buffers.
-func (m *Sequential) forward(pl *plan, x *tensor.Tensor) (*tensor.Tensor, error) {
-	m.last = nil
-	pl.input, pl.train = x, m.train
+// forward runs the layers with the plan's buffers, in training mode when
+// train is set. It reads the model's iteration count only in training mode,
+// so that evaluation forwards on other goroutines share nothing mutable.
+func (m *Sequential) forward(pl *plan, x *tensor.Tensor, train bool) (*tensor.Tensor, error) {
+	iter := uint64(0)
+	if train {
+		iter = m.iter
+	}
+	return m.forwardSeeded(pl, x, train, m.seed, iter)
+}
+
+// forwardSeeded is forward with the dropout seeds derived from seed and
+// iter; it writes only the plan.
+func (m *Sequential) forwardSeeded(pl *plan, x *tensor.Tensor, train bool, seed, iter uint64) (*tensor.Tensor, error) {
+	pl.input, pl.train, pl.seed, pl.iter = x, train, seed, iter
 	cur := x
 	for i, l := range m.layers {
 		if m.reshapes(i) {
@@ -489,7 +590,6 @@ func (m *Sequential) forward(pl *plan, x *tensor.Tensor) (*tensor.Tensor, error)
 		}
 		cur = pl.acts[i]
 	}
-	m.last = pl
 	return cur, nil
 }
 
@@ -506,10 +606,14 @@ func (m *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 // backward is Backward; with needDX false it skips the input gradient of
 // layer 0, which training does not use.
 func (m *Sequential) backward(dy *tensor.Tensor, needDX bool) (*tensor.Tensor, error) {
+	return m.backwardPlan(m.last, dy, needDX)
+}
+
+// backwardPlan is backward through the forward pass that used plan pl.
+func (m *Sequential) backwardPlan(pl *plan, dy *tensor.Tensor, needDX bool) (*tensor.Tensor, error) {
 	if err := m.ready("backward"); err != nil {
 		return nil, err
 	}
-	pl := m.last
 	if pl == nil {
 		return nil, fmt.Errorf("backward: no successful forward pass to differentiate: %w", tensor.ErrParam)
 	}
