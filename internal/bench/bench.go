@@ -91,6 +91,14 @@ type Result struct {
 	// fraction of the register-FMA peak measured with the same threads
 	// just before the cases (Report.Peak.All.GFLOPS).
 	PeakFraction float64 `json:"peak_fraction,omitempty"`
+	// GFLOPPerCPUSecond is, for a convolution on the CPU backend, its FLOPs
+	// per second of the process's CPU time over the timed repetitions (all
+	// threads' time added), in 10⁹, and CPUPeakFraction that over the
+	// peak's Report.Peak.All.PerCPUSecond: the efficiency of the cores the
+	// case had, which other processes on the machine distort far less than
+	// PeakFraction. 0 where the OS gives no CPU times.
+	GFLOPPerCPUSecond float64 `json:"gflop_per_cpu_s,omitempty"`
+	CPUPeakFraction   float64 `json:"cpu_peak_fraction,omitempty"`
 	// GBPerS is the pooling throughput at the median, in 10⁹ bytes/s.
 	GBPerS float64 `json:"gb_per_s,omitempty"`
 	// ImagesPerS is the training throughput at the median, in images/s.
@@ -353,10 +361,10 @@ type statser interface {
 // measure sets c up on b, runs warmup untimed and reps timed repetitions,
 // each followed by b.Sync, and returns the times in milliseconds and, when b
 // counts its commands, what the timed repetitions recorded.
-func measure(b tensor.Backend, c benchCase, warmup, reps int) (ms []float64, prof *Profile, err error) {
+func measure(b tensor.Backend, c benchCase, warmup, reps int) (ms []float64, cpuS float64, prof *Profile, err error) {
 	step, free, err := c.setup(b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("setup: %w", err)
+		return nil, 0, nil, fmt.Errorf("setup: %w", err)
 	}
 	defer func() {
 		if ferr := free(); err == nil && ferr != nil {
@@ -364,28 +372,29 @@ func measure(b tensor.Backend, c benchCase, warmup, reps int) (ms []float64, pro
 		}
 	}()
 	if err := b.Sync(); err != nil {
-		return nil, nil, fmt.Errorf("setup: %w", err)
+		return nil, 0, nil, fmt.Errorf("setup: %w", err)
 	}
 	st, _ := b.(statser)
 	for i := range warmup + reps {
 		if i == warmup && st != nil {
 			st.ResetStats()
 		}
-		start := time.Now()
+		start, cpu0 := time.Now(), gemm.ProcessCPU()
 		if err := step(); err != nil {
-			return nil, nil, err
+			return nil, 0, nil, err
 		}
 		if err := b.Sync(); err != nil {
-			return nil, nil, err
+			return nil, 0, nil, err
 		}
 		if i >= warmup {
 			ms = append(ms, float64(time.Since(start).Nanoseconds())/1e6)
+			cpuS += gemm.ProcessCPU() - cpu0
 		}
 	}
 	if st != nil {
 		prof = perRep(st.Stats(), reps)
 	}
-	return ms, prof, nil
+	return ms, cpuS, prof, nil
 }
 
 // perRep divides the stats of reps repetitions by reps.
@@ -506,7 +515,7 @@ func Main(args []string, stdout io.Writer) error {
 		}
 		for _, c := range cases {
 			r := Result{Case: c.name, Backend: b.Name(), Device: info.Device, Threads: t.threads, Reps: cfg.reps, Warmup: cfg.warmup}
-			ms, prof, err := measure(b, c, cfg.warmup, cfg.reps)
+			ms, cpuS, prof, err := measure(b, c, cfg.warmup, cfg.reps)
 			if cfg.profile {
 				r.Profile = prof
 			}
@@ -520,6 +529,10 @@ func Main(args []string, stdout io.Writer) error {
 				r = result(c, r, ms)
 				if rep.Peak != nil && t.threads > 0 && r.GFLOPs > 0 && rep.Peak.All.GFLOPS > 0 {
 					r.PeakFraction = r.GFLOPs / rep.Peak.All.GFLOPS
+					if cpuS > 0 && rep.Peak.All.PerCPUSecond > 0 {
+						r.GFLOPPerCPUSecond = c.work * float64(cfg.reps) / cpuS / 1e9
+						r.CPUPeakFraction = r.GFLOPPerCPUSecond / rep.Peak.All.PerCPUSecond
+					}
 				}
 				fmt.Fprintf(progress, "[%s] %s: %s ms, %s\n", info.Device, c.name, fmtNum(r.MS), throughput(r))
 			}
@@ -570,6 +583,14 @@ func throughput(r Result) string {
 	return ""
 }
 
+// percent formats a fraction as a whole percentage, or "" for 0.
+func percent(f float64) string {
+	if f <= 0 {
+		return ""
+	}
+	return strconv.FormatFloat(100*f, 'f', 0, 64) + "%"
+}
+
 // cell makes s safe inside a Markdown table cell.
 func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
@@ -581,26 +602,22 @@ func writeTable(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "vkcnn bench: %s, %d CPU threads, median of %d repetitions after %d warm-up, training batch %d\n\n",
 		rep.DType, rep.Threads, rep.Reps, rep.Warmup, rep.Batch)
 	if p := rep.Peak; p != nil {
-		fmt.Fprintf(w, "CPU register-FMA peak (%s, float32): %s GFLOP/s on 1 thread, %s on %d (%s and %s GFLOP per CPU-second); \"of peak\" is a convolution's rate over the %d-thread figure\n\n",
+		fmt.Fprintf(w, "CPU register-FMA peak (%s, float32): %s GFLOP/s on 1 thread, %s on %d (%s and %s GFLOP per CPU-second); \"of peak\" is a convolution's rate over the %d-thread figure, \"per CPU-s\" its FLOPs per CPU-second over the peak's (what a loaded machine distorts least)\n\n",
 			p.All.Kernel, fmtNum(p.One.GFLOPS), fmtNum(p.All.GFLOPS), p.All.Threads, fmtNum(p.One.PerCPUSecond), fmtNum(p.All.PerCPUSecond), p.All.Threads)
 	}
-	fmt.Fprintln(w, "| case | backend | device | threads | ms | min–max ms | throughput | of peak |")
-	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| case | backend | device | threads | ms | min–max ms | throughput | of peak | per CPU-s |")
+	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|--:|")
 	for _, r := range rep.Results {
 		threads := "–"
 		if r.Threads > 0 {
 			threads = strconv.Itoa(r.Threads)
 		}
 		if r.Error != "" {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | error | | %s | |\n", r.Case, r.Backend, cell(r.Device), threads, cell(r.Error))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | error | | %s | | |\n", r.Case, r.Backend, cell(r.Device), threads, cell(r.Error))
 			continue
 		}
-		frac := ""
-		if r.PeakFraction > 0 {
-			frac = strconv.FormatFloat(100*r.PeakFraction, 'f', 0, 64) + "%"
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s–%s | %s | %s |\n", r.Case, r.Backend, cell(r.Device), threads,
-			fmtNum(r.MS), fmtNum(r.MSMin), fmtNum(r.MSMax), throughput(r), frac)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s–%s | %s | %s | %s |\n", r.Case, r.Backend, cell(r.Device), threads,
+			fmtNum(r.MS), fmtNum(r.MSMin), fmtNum(r.MSMax), throughput(r), percent(r.PeakFraction), percent(r.CPUPeakFraction))
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "\nNote: %s\n", n)

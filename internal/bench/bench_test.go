@@ -121,7 +121,7 @@ func TestMainCPU(t *testing.T) {
 	if !strings.Contains(table, "CPU register-FMA peak") {
 		t.Errorf("table does not give the peak:\n%s", table)
 	}
-	if !strings.Contains(table, "| case | backend | device | threads | ms | min–max ms | throughput | of peak |") {
+	if !strings.Contains(table, "| case | backend | device | threads | ms | min–max ms | throughput | of peak | per CPU-s |") {
 		t.Errorf("table has no header:\n%s", table)
 	}
 }
@@ -243,7 +243,7 @@ func TestMeasureReportsStepErrors(t *testing.T) {
 	c := benchCase{name: "fake", setup: func(tensor.Backend) (func() error, func() error, error) {
 		return func() error { return boom }, func() error { freed = true; return nil }, nil
 	}}
-	if _, _, err := measure(b, c, 1, 2); !errors.Is(err, boom) {
+	if _, _, _, err := measure(b, c, 1, 2); !errors.Is(err, boom) {
 		t.Errorf("measure: %v, want the step's error", err)
 	}
 	if !freed {
