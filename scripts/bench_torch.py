@@ -3,7 +3,7 @@
 
     bench_torch.py [--device cpu|cuda] [--threads N] [--reps N] [--warmup N] [--quick] [--cases RE]
                    [--conv SHAPES] [--pool SHAPES] [--models NAMES] [--batch N]
-                   [--json FILE] [--list]
+                   [--predict-batch N] [--goroutines COUNTS] [--json FILE] [--list]
     bench_torch.py merge --go vkcnn.json [--torch torch.json] [--json merged.json]
 
 The first form runs the cases of `vkcnn bench` (package internal/bench) with the
@@ -53,6 +53,11 @@ MODELS = {
                "dense(400,120) relu dense(120,84) relu dense(84,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
 }
 DEFAULT_MODELS = list(MODELS)
+# The predict/ cases: Python threads sharing one model, each making
+# PREDICT_CALLS inference calls per repetition (internal/bench/cases.go).
+DEFAULT_PREDICT_BATCH = 8
+DEFAULT_GOROUTINES = [1, 2, 4, 8]
+PREDICT_CALLS = 4
 
 # DEVICE is where the cases put their tensors and models: "cpu" or "cuda"
 # (set by --device).
@@ -120,7 +125,7 @@ def conv_flops(g):
     return 2.0 * g["n"] * g["k"] * g["oh"] * g["ow"] * (g["c"] // g["groups"]) * g["kh"] * g["kw"]
 
 
-def build_cases(convs, pools, models, batch):
+def build_cases(convs, pools, models, batch, predict_batch=DEFAULT_PREDICT_BATCH, goroutines=DEFAULT_GOROUTINES):
     """Returns [(name, metric, work, setup)] in vkcnn bench's order; setup()
     returns the step function. metric is "gflops", "gb_per_s" or "images_per_s"."""
     cases = []
@@ -139,6 +144,10 @@ def build_cases(convs, pools, models, batch):
         if name not in MODELS:
             raise BenchError(f"model {name!r} unknown, expected one of {', '.join(sorted(MODELS))}")
         cases.append(("train/" + name, "images_per_s", float(batch), lambda name=name: train_setup(name, batch)))
+    for name in models:
+        for g in goroutines:
+            cases.append((f"predict/{name}_b{predict_batch}_g{g}", "images_per_s", float(g * PREDICT_CALLS * predict_batch),
+                          lambda name=name, g=g: predict_setup(name, predict_batch, g)))
     return cases
 
 
@@ -251,6 +260,32 @@ def train_setup(name, batch):
     return step
 
 
+def predict_setup(name, batch, threads):
+    """Concurrent inference like the predict/ cases of vkcnn bench: `threads`
+    Python threads share one model in eval mode, each running PREDICT_CALLS
+    forward passes (no_grad) of its own batch and reading back the
+    probabilities; PyTorch releases the GIL inside its ops."""
+    import threading
+    import torch
+    spec = MODELS[name][0]
+    model = parse_model(spec).eval()
+    xs = [torch.rand(batch, *MODELS[name][1]) for _ in range(threads)]
+
+    def work(x):
+        with torch.no_grad():
+            for _ in range(PREDICT_CALLS):
+                out = model(x)
+                (out if out.shape[1] == 1 else torch.softmax(out, 1)).numpy()
+
+    def step():
+        ts = [threading.Thread(target=work, args=(x,)) for x in xs]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    return step
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -313,6 +348,10 @@ def run(argv):
     ap.add_argument("--conv", default=",".join(DEFAULT_CONV), help="comma-separated convolution shapes")
     ap.add_argument("--pool", default=",".join(DEFAULT_POOL), help="comma-separated pooling shapes")
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated models: " + ", ".join(sorted(MODELS)))
+    ap.add_argument("--predict-batch", type=int, default=DEFAULT_PREDICT_BATCH,
+                    help=f"images per inference call in the predict/ cases (default {DEFAULT_PREDICT_BATCH})")
+    ap.add_argument("--goroutines", default=",".join(map(str, DEFAULT_GOROUTINES)),
+                    help="comma-separated thread counts of the predict/ cases (default 1,2,4,8)")
     ap.add_argument("--cases", default="", help="only cases whose name matches this regular expression")
     ap.add_argument("--json", help="also write the results as JSON to this file")
     ap.add_argument("--list", action="store_true", help="list the selected cases and exit")
@@ -320,15 +359,23 @@ def run(argv):
     a = ap.parse_args(argv)
     reps = a.reps if a.reps is not None else (3 if a.quick else 10)
     warmup = a.warmup if a.warmup is not None else (1 if a.quick else 2)
-    for name, v, lo in (("threads", a.threads, 1), ("reps", reps, 1), ("warmup", warmup, 0), ("batch", a.batch, 1)):
+    for name, v, lo in (("threads", a.threads, 1), ("reps", reps, 1), ("warmup", warmup, 0), ("batch", a.batch, 1),
+                        ("predict-batch", a.predict_batch, 1)):
         if v < lo:
             raise BenchError(f"--{name} {v}, expected ≥ {lo}")
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]
     try:
+        goroutines = [int(x) for x in split(a.goroutines)]
+    except ValueError:
+        raise BenchError(f"--goroutines {a.goroutines!r}, expected comma-separated counts ≥ 1") from None
+    if any(g < 1 for g in goroutines):
+        raise BenchError(f"--goroutines {a.goroutines!r}, expected comma-separated counts ≥ 1")
+    try:
         pattern = re.compile(a.cases)
     except re.error as e:
         raise BenchError(f"--cases {a.cases!r} is not a regular expression ({e})") from None
-    cases = [c for c in build_cases(split(a.conv), split(a.pool), split(a.models), a.batch) if pattern.search(c[0])]
+    cases = [c for c in build_cases(split(a.conv), split(a.pool), split(a.models), a.batch, a.predict_batch, goroutines)
+             if pattern.search(c[0])]
     if not cases:
         raise BenchError(f"no case matches --cases {a.cases!r}; see --list")
     if a.list:

@@ -25,8 +25,10 @@
 // CPU and uploaded to a presenter on a Vulkan device the viewer opens for
 // the purpose (a software one such as lavapipe will do).
 //
-// Threading: GLFW wants its event calls on the process's main thread, and a
-// backend must not be used by two goroutines at once. So the main thread
+// Threading: GLFW wants its event calls on the process's main thread, and
+// composing between training steps needs no locking (the backend would
+// serialize it with training anyway, and the model's tensors must not be
+// read while a step writes them). So the main thread
 // only polls window events (Window.Run), while all GPU work, composition and
 // presentation included, happens on the training goroutine inside the
 // per-step callback (Window.OnStep), at most a few times per second and

@@ -14,6 +14,7 @@
 //	maxpool_fwd/N32_C64_56x56_w2s2         MaxPool2D (avgpool_fwd: AvgPool2D)
 //	maxpool_train/…                        MaxPool2D and MaxPool2DBackward (avgpool_train likewise)
 //	train/lenet5                           one nn.Sequential.Fit step of a models preset on one batch
+//	predict/lenet5_b8_g4                   4 goroutines sharing one model, each 4 Predict calls of 8 images
 //
 // A convolution shape is N<batch>_C<in>_K<out>_<H>x<W>_k<size> followed by
 // optional s<stride>, p<pad>, d<dilation> and g<groups>; one pass costs
@@ -22,7 +23,12 @@
 // (default: the window) and p<pad>; its GB/s counts each tensor an op reads or
 // writes once, 4 bytes per element. A training step (a preset of package
 // models with its loss and optimizer, on a random batch of --batch images)
-// counts the batch's images.
+// counts the batch's images. A prediction case predict/<preset>_b<B>_g<G>
+// (--predict-batch B, each of --goroutines G) has G goroutines share one
+// built model and make 4 Predict calls each of B random images per
+// repetition, and counts the images of all goroutines (finiteness checks
+// off), so that the figures for 1, 2, 4 and 8 goroutines show how well
+// concurrent inference scales on a backend.
 //
 // # Timing
 //
@@ -159,11 +165,13 @@ type Report struct {
 	// Threads is the CPU backend's thread count.
 	Threads int `json:"threads"`
 	// Reps and Warmup are the repetition counts; Batch the training batch
-	// size; DType the element type of every case.
-	Reps   int    `json:"reps"`
-	Warmup int    `json:"warmup"`
-	Batch  int    `json:"batch"`
-	DType  string `json:"dtype"`
+	// size; PredictBatch the images per Predict call of the predict/ cases;
+	// DType the element type of every case.
+	Reps         int    `json:"reps"`
+	Warmup       int    `json:"warmup"`
+	Batch        int    `json:"batch"`
+	PredictBatch int    `json:"predict_batch"`
+	DType        string `json:"dtype"`
 	// Peak is the CPU's register-FMA peak, measured when the CPU backend
 	// runs.
 	Peak *PeakRef `json:"peak,omitempty"`
@@ -186,6 +194,8 @@ const peakTime = 300 * time.Millisecond
 // config is Main's parsed command line.
 type config struct {
 	threads, reps, warmup, batch int
+	predictBatch                 int
+	goroutines                   []int
 	convs, pools, models         []string
 	filter                       *regexp.Regexp
 	backends                     []string
@@ -215,6 +225,8 @@ func parseArgs(args []string, stdout io.Writer) (cfg config, help bool, err erro
 	warmup := fs.Int("warmup", 2, "untimed warm-up repetitions per case")
 	quick := fs.Bool("quick", false, "smoke-test settings: 3 repetitions after 1 warm-up, unless --reps or --warmup are given")
 	batch := fs.Int("batch", 64, "batch size of the training-step cases")
+	predictBatch := fs.Int("predict-batch", 8, "images per Predict call in the predict/ cases")
+	goroutines := fs.String("goroutines", "1,2,4,8", "comma-separated goroutine `counts` of the predict/ cases (goroutines sharing one model)")
 	convs := fs.String("conv", strings.Join(shapes.Conv, ","), "comma-separated convolution `shapes`")
 	pools := fs.String("pool", strings.Join(shapes.Pool, ","), "comma-separated pooling `shapes`")
 	presets := fs.String("models", strings.Join(models.Names(), ","), "comma-separated model `presets` (package models) for the training-step cases")
@@ -249,12 +261,20 @@ func parseArgs(args []string, stdout io.Writer) (cfg config, help bool, err erro
 	for _, c := range []struct {
 		name   string
 		v, min int
-	}{{"threads", *threads, 1}, {"reps", *reps, 1}, {"warmup", *warmup, 0}, {"batch", *batch, 1}} {
+	}{{"threads", *threads, 1}, {"reps", *reps, 1}, {"warmup", *warmup, 0}, {"batch", *batch, 1}, {"predict-batch", *predictBatch, 1}} {
 		if c.v < c.min {
 			return cfg, false, fmt.Errorf("bench: --%s %d, expected ≥ %d: %w", c.name, c.v, c.min, tensor.ErrParam)
 		}
 	}
-	cfg = config{threads: *threads, reps: *reps, warmup: *warmup, batch: *batch,
+	var gs []int
+	for _, f := range splitList(*goroutines) {
+		g, err := strconv.Atoi(f)
+		if err != nil || g < 1 {
+			return cfg, false, fmt.Errorf("bench: --goroutines lists %q, expected counts ≥ 1: %w", f, tensor.ErrParam)
+		}
+		gs = append(gs, g)
+	}
+	cfg = config{threads: *threads, reps: *reps, warmup: *warmup, batch: *batch, predictBatch: *predictBatch, goroutines: gs,
 		convs: splitList(*convs), pools: splitList(*pools), models: splitList(*presets),
 		backends: splitList(*backends), device: strings.TrimSpace(*device),
 		jsonPath: *jsonPath, list: *list, quiet: *quiet, profile: *profile}
@@ -289,7 +309,11 @@ then optional s<stride> p<pad> d<dilation> g<groups>); maxpool_fwd,
 maxpool_train, avgpool_fwd, avgpool_train over pooling shapes such as
 N32_C64_56x56_w2s2 (batch, channels, HxW, window, optional s<stride> p<pad>);
 train/<preset>: one full step (forward, loss, backward, the preset's optimizer
-update) of a models preset on a random batch of --batch images.
+update) of a models preset on a random batch of --batch images;
+predict/<preset>_b<B>_g<G>: G goroutines share one built preset and each
+makes 4 Predict calls of B (--predict-batch) random images; images/s counts
+all of them (finiteness checks off), so the rows for each --goroutines count
+show how concurrent inference scales.
 scripts/bench.sh runs the same cases in PyTorch and compares.
 
 Flags:
@@ -468,7 +492,7 @@ func Main(args []string, stdout io.Writer) error {
 	if err != nil || help {
 		return err
 	}
-	all, err := buildCases(cfg.convs, cfg.pools, cfg.models, cfg.batch)
+	all, err := buildCases(cfg.convs, cfg.pools, cfg.models, cfg.batch, cfg.predictBatch, cfg.goroutines)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -490,7 +514,7 @@ func Main(args []string, stdout io.Writer) error {
 
 	rep := Report{Tool: "vkcnn", Date: time.Now().Format(time.RFC3339),
 		Runtime: fmt.Sprintf("%s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH), CPU: cpuModel(),
-		Threads: cfg.threads, Reps: cfg.reps, Warmup: cfg.warmup, Batch: cfg.batch, DType: "float32"}
+		Threads: cfg.threads, Reps: cfg.reps, Warmup: cfg.warmup, Batch: cfg.batch, PredictBatch: cfg.predictBatch, DType: "float32"}
 	progress := io.Writer(os.Stderr)
 	if cfg.quiet {
 		progress = io.Discard
@@ -599,8 +623,8 @@ func cell(s string) string {
 // writeTable prints the report as a Markdown table, preceded by the settings
 // and followed by the notes.
 func writeTable(w io.Writer, rep Report) {
-	fmt.Fprintf(w, "vkcnn bench: %s, %d CPU threads, median of %d repetitions after %d warm-up, training batch %d\n\n",
-		rep.DType, rep.Threads, rep.Reps, rep.Warmup, rep.Batch)
+	fmt.Fprintf(w, "vkcnn bench: %s, %d CPU threads, median of %d repetitions after %d warm-up, training batch %d, prediction batch %d\n\n",
+		rep.DType, rep.Threads, rep.Reps, rep.Warmup, rep.Batch, rep.PredictBatch)
 	if p := rep.Peak; p != nil {
 		fmt.Fprintf(w, "CPU register-FMA peak (%s, float32): %s GFLOP/s on 1 thread, %s on %d (%s and %s GFLOP per CPU-second); \"of peak\" is a convolution's rate over the %d-thread figure, \"per CPU-s\" its FLOPs per CPU-second over the peak's (what a loaded machine distorts least)\n\n",
 			p.All.Kernel, fmtNum(p.One.GFLOPS), fmtNum(p.All.GFLOPS), p.All.Threads, fmtNum(p.One.PerCPUSecond), fmtNum(p.All.PerCPUSecond), p.All.Threads)

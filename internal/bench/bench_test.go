@@ -21,7 +21,7 @@ import (
 // tiny are settings that keep a Main run to milliseconds: small shapes, one
 // model with a small batch, few repetitions.
 var tiny = []string{"--conv", "N2_C3_K4_8x8_k3p1", "--pool", "N2_C3_8x8_w2", "--models", "cnn",
-	"--batch", "4", "--reps", "3", "--warmup", "1", "--quiet"}
+	"--batch", "4", "--predict-batch", "2", "--goroutines", "1,3", "--reps", "3", "--warmup", "1", "--quiet"}
 
 // runMain runs Main with args plus --json and returns the table and the
 // decoded report.
@@ -67,7 +67,7 @@ func checkResults(t *testing.T, table string, rep Report, backend string, want m
 		switch {
 		case strings.HasPrefix(r.Case, "conv"):
 			rate, scale = r.GFLOPs, 1e9
-		case strings.HasPrefix(r.Case, "train/"):
+		case strings.HasPrefix(r.Case, "train/"), strings.HasPrefix(r.Case, "predict/"):
 			rate, scale = r.ImagesPerS, 1
 		default:
 			rate, scale = r.GBPerS, 1e9
@@ -93,6 +93,8 @@ func tinyWork() map[string]float64 {
 		"avgpool_fwd/N2_C3_8x8_w2":     4 * (x + y),
 		"avgpool_train/N2_C3_8x8_w2":   4 * (x + y + y + x),
 		"train/cnn":                    4,
+		"predict/cnn_b2_g1":            1 * 4 * 2, // goroutines · 4 calls · images per call
+		"predict/cnn_b2_g3":            3 * 4 * 2,
 	}
 }
 
@@ -140,6 +142,8 @@ func TestMainVulkan(t *testing.T) {
 	// One set of results per device; check the first device's.
 	want := tinyWork()
 	delete(want, "train/cnn")
+	delete(want, "predict/cnn_b2_g1")
+	delete(want, "predict/cnn_b2_g3")
 	rep.Results = rep.Results[:len(want)]
 	for _, r := range rep.Results {
 		if r.Threads != 0 {
@@ -174,7 +178,7 @@ func TestMainHelpAndList(t *testing.T) {
 	if err := Main([]string{"--list"}, &out); err != nil {
 		t.Fatalf("--list: %v", err)
 	}
-	if n, want := len(strings.Fields(out.String())), 2*len(shapes.Conv)+4*len(shapes.Pool)+len(models.Names()); n != want {
+	if n, want := len(strings.Fields(out.String())), 2*len(shapes.Conv)+4*len(shapes.Pool)+5*len(models.Names()); n != want {
 		t.Errorf("--list printed %d cases, want %d", n, want)
 	}
 }
@@ -189,6 +193,9 @@ func TestMainErrors(t *testing.T) {
 		{[]string{"--threads", "0"}, tensor.ErrParam, "--threads 0"},
 		{[]string{"--warmup", "-1"}, tensor.ErrParam, "--warmup -1"},
 		{[]string{"--batch", "0"}, tensor.ErrParam, "--batch 0"},
+		{[]string{"--predict-batch", "0"}, tensor.ErrParam, "--predict-batch 0"},
+		{[]string{"--goroutines", "1,zero"}, tensor.ErrParam, `"zero"`},
+		{[]string{"--goroutines", "0"}, tensor.ErrParam, `"0"`},
 		{[]string{"--reps", "many"}, tensor.ErrParam, "many"},
 		{[]string{"--nope"}, tensor.ErrParam, "nope"},
 		{[]string{"extra"}, tensor.ErrParam, `"extra"`},
@@ -233,6 +240,37 @@ func TestTrainCasesRun(t *testing.T) {
 			t.Errorf("%s: free: %v", name, err)
 		}
 	}
+}
+
+// TestPredictCasesRun runs every preset's concurrent prediction case on the
+// CPU and the Vulkan backend (when there is one), 3 goroutines sharing one
+// model.
+func TestPredictCasesRun(t *testing.T) {
+	run := func(t *testing.T, b tensor.Backend) {
+		for _, p := range models.All() {
+			c := predictCase(p, 3, 3)
+			if c.work != 3*predictCalls*3 {
+				t.Errorf("%s: work %v images, want %d", c.name, c.work, 3*predictCalls*3)
+			}
+			step, free, err := c.setup(b)
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+				continue
+			}
+			if err := step(); err != nil {
+				t.Errorf("%s: step: %v", c.name, err)
+			}
+			if err := free(); err != nil {
+				t.Errorf("%s: free: %v", c.name, err)
+			}
+		}
+	}
+	t.Run("cpu", func(t *testing.T) {
+		b := cpu.New(cpu.Threads(1))
+		defer b.Close()
+		run(t, b)
+	})
+	t.Run("vulkan", func(t *testing.T) { run(t, vktest.Open(t)) })
 }
 
 func TestMeasureReportsStepErrors(t *testing.T) {

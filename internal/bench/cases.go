@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/vkcnn/vkcnn/internal/bench/shapes"
 	"github.com/vkcnn/vkcnn/models"
@@ -16,7 +18,7 @@ type metric int
 const (
 	metricFLOPs  metric = iota // floating-point operations → GFLOP/s
 	metricBytes                // bytes read and written → GB/s
-	metricImages               // training samples → images/s
+	metricImages               // training or predicted samples → images/s
 )
 
 // benchCase is one benchmark: a named workload that can be set up on any
@@ -34,8 +36,9 @@ type benchCase struct {
 // buildCases returns the cases for the given shapes and models, in order:
 // for each convolution shape its forward and training cases, for each pooling
 // shape max and average pooling forward and training, then each model's
-// training step.
-func buildCases(convs, pools, presets []string, batch int) ([]benchCase, error) {
+// training step, then each model's concurrent prediction with each goroutine
+// count (batches of predictBatch images).
+func buildCases(convs, pools, presets []string, batch, predictBatch int, goroutines []int) ([]benchCase, error) {
 	var cases []benchCase
 	for _, s := range convs {
 		g, err := shapes.ParseConv(s)
@@ -59,6 +62,15 @@ func buildCases(convs, pools, presets []string, batch int) ([]benchCase, error) 
 			return nil, err
 		}
 		cases = append(cases, trainCase(p, batch))
+	}
+	for _, name := range presets {
+		p, err := models.Get(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range goroutines {
+			cases = append(cases, predictCase(p, predictBatch, g))
+		}
 	}
 	return cases, nil
 }
@@ -223,6 +235,61 @@ func trainCase(p models.Preset, batch int) benchCase {
 			return err
 		}
 		return step, free, nil
+	}
+	return c
+}
+
+// predictCalls is how many Predict calls each goroutine makes in one
+// repetition of a predict/ case.
+const predictCalls = 4
+
+// predictCase benchmarks concurrent inference: g goroutines share one model
+// of a preset, built once on the backend, and in each repetition every
+// goroutine makes predictCalls nn.Sequential.Predict calls on a batch of
+// its own (batch random images, one batch per call). The work counts the
+// images of all goroutines, so that the figures for 1, 2, 4 and 8 goroutines
+// show what running many inferences at once gains or what serializing them
+// on the backend costs. Predict's finiteness checks are off: they read back
+// every parameter per call, which would measure the check, not the model.
+func predictCase(p models.Preset, batch, g int) benchCase {
+	c := benchCase{name: fmt.Sprintf("predict/%s_b%d_g%d", p.Name, batch, g), metric: metricImages,
+		work: float64(g * predictCalls * batch)}
+	c.setup = func(b tensor.Backend) (func() error, func() error, error) {
+		model, err := p.Model()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := model.Build(b, p.Input, 1); err != nil {
+			return nil, nil, fmt.Errorf("preset %s: %w", p.Name, err)
+		}
+		model.SetFiniteChecks(false)
+		rng := rand.New(rand.NewPCG(5, 6))
+		xs := make([][]float32, g)
+		for i := range xs {
+			xs[i] = make([]float32, batch*p.Input.Len())
+			for j := range xs[i] {
+				xs[i][j] = rng.Float32()
+			}
+		}
+		step := func() error {
+			errs := make([]error, g)
+			var wg sync.WaitGroup
+			for i := range g {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range predictCalls {
+						if _, err := model.Predict(xs[i], batch); err != nil {
+							errs[i] = fmt.Errorf("goroutine %d: %w", i, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			return errors.Join(errs...)
+		}
+		return step, model.Free, nil
 	}
 	return c
 }
