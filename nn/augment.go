@@ -17,18 +17,20 @@ type Augmenter interface {
 	Augment(dst, src []float32, sample tensor.Shape, rng *rand.Rand) error
 }
 
-// shift is the Augmenter made by RandomShift.
-type shift int
+// Shift is the augmentation made by RandomShift and RandomCrop: an
+// Augmenter for FitConfig.Augment (per epoch) and a Transform for
+// FitConfig.Transforms (per batch).
+type Shift int
 
 // RandomShift returns an Augmenter that translates every image [C, H, W] by
 // a random whole-pixel offset in [−pixels, pixels] along each axis, drawn
 // anew for every image and epoch, filling the uncovered border with zeros.
 // pixels must be ≥ 0 and below the height and width.
-func RandomShift(pixels int) Augmenter { return shift(pixels) }
+func RandomShift(pixels int) Shift { return Shift(pixels) }
 
 // Augment shifts each image of src into dst; offsets are drawn per image,
 // row offset first.
-func (s shift) Augment(dst, src []float32, in tensor.Shape, rng *rand.Rand) error {
+func (s Shift) Augment(dst, src []float32, in tensor.Shape, rng *rand.Rand) error {
 	if s < 0 || len(in) != 3 || int(s) >= in[1] || int(s) >= in[2] {
 		return fmt.Errorf("shift %d for input %v, expected ≥ 0 and fewer pixels than the height and width of images [C H W]: %w", int(s), in, tensor.ErrParam)
 	}

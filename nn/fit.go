@@ -227,8 +227,9 @@ type batchResult struct {
 // trainStep is what a training batch needs beyond an evaluation batch.
 type trainStep struct {
 	opt       Optimizer
-	smoothing float64  // label smoothing ε
-	clip      *clipper // nil without clipping
+	smoothing float64      // label smoothing ε
+	clip      *clipper     // nil without clipping
+	tf        *transformer // nil without transforms
 }
 
 // runBatch uploads samples idx, runs the forward pass and, with a loss, the
@@ -264,8 +265,19 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (
 	if tr != nil {
 		smoothing = tr.smoothing
 	}
+	if tr != nil && tr.tf != nil {
+		if d, err = tr.tf.hostBatch(d, idx, m.shapes[0], cols); err != nil {
+			return res, err
+		}
+		idx = tr.tf.ident[:n]
+	}
 	if err := bio.upload(m.b, d, idx, row, cols, hasTarget && loss != nil, smoothing); err != nil {
 		return res, err
+	}
+	if tr != nil && tr.tf != nil && len(tr.tf.device) > 0 {
+		if err := tr.tf.deviceBatch(bio.x, m.shapes[0], d.Labels); err != nil {
+			return res, err
+		}
 	}
 	var out *tensor.Tensor
 	if tr != nil {
@@ -409,6 +421,13 @@ type FitConfig struct {
 	// train.X before the epoch (e.g. RandomShift), drawing from the same
 	// generator as the shuffling (seeded by Seed, saved in checkpoints).
 	Augment Augmenter
+	// Transforms, when not empty, rewrite every training batch before its
+	// forward pass, in order: host transforms on the gathered inputs before
+	// the upload, DeviceTransforms on the uploaded batch (RandomShift,
+	// RandomCrop, HorizontalFlip, Normalize, or your own). They draw from the
+	// shuffling generator (seeded by Seed, saved in checkpoints), so runs
+	// repeat and resume bit-identically. Validation is not transformed.
+	Transforms []Transform
 	// Resume, when not nil, continues the run a checkpoint saved (read it
 	// with ReadCheckpoint): Fit loads the parameters, buffers and optimizer
 	// state, the schedule position, the shuffling and dropout state and the
@@ -552,6 +571,19 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 	defer m.SetTraining(m.train)
 	order := make([]int, n)
 	rng := rand.New(run.pcg)
+	if len(cfg.Transforms) > 0 {
+		tr.tf = &transformer{rng: rng}
+		for i, t := range cfg.Transforms {
+			switch {
+			case t == nil:
+				return nil, fmt.Errorf("fit: transform %d is nil, expected a Transform: %w", i, tensor.ErrParam)
+			case onDevice(t):
+				tr.tf.device = append(tr.tf.device, t)
+			default:
+				tr.tf.host = append(tr.tf.host, t)
+			}
+		}
+	}
 	epochData := train
 	if cfg.Augment != nil {
 		epochData.X = make([]float32, len(train.X))
@@ -580,6 +612,9 @@ epochs:
 				setter.SetLR(lr)
 			}
 			idx := order[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, n)]
+			if tr.tf != nil {
+				tr.tf.epoch, tr.tf.step = epoch, s+1
+			}
 			r, err := m.runBatch(&epochData, idx, cfg.Loss, tr)
 			if errors.Is(err, ErrDiverged) {
 				return run.history, fmt.Errorf("fit: epoch %d step %d: %w; the parameters keep the values of the step before; try a lower learning rate%s", epoch, s+1, err, lrNote(lr, cfg.Optimizer))

@@ -405,7 +405,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return nil
 		}}
 	if s.Shift > 0 {
-		cfg.Augment = nn.RandomShift(s.Shift)
+		cfg.Transforms = []nn.Transform{nn.RandomShift(s.Shift)} // per batch, from the run's seeded generator
 	}
 	if rs != nil {
 		cfg.Resume = rs.state
