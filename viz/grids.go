@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/plot/palette/moreland"
 
+	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -143,44 +144,41 @@ func featureMaps(title string, input []float32, inShape []int, maps []float32, s
 	return g, nil
 }
 
-// Prediction is a model's answer for one image.
-type Prediction struct {
-	// Predicted is the predicted class.
-	Predicted int
-	// Confidence is the predicted class's probability, in [0, 1].
-	Confidence float64
-	// Label is the true class, or −1 when unknown.
-	Label int
-}
-
 // misclassified is the frame and caption colour of wrong predictions.
 var misclassified = color.RGBA{0xd0, 0x10, 0x10, 0xff}
 
 // PredictionGrid draws images with the model's predictions and writes the
-// grid to path as PNG. images holds len(preds) single-channel images in the
+// grid to path as PNG. preds are the model's answers (nn.Sequential.Predict;
+// only Class and Confidence are used) and labels the true classes, one per
+// image (−1 where unknown), or nil when none are known. images holds
+// len(preds) single-channel images in the
 // layout given by shape ([N, 1, H, W], [N, H, W] or any shape whose leading
 // axes multiply to N); each is scaled from its own minimum (black) to its
 // maximum (white). The caption reads "predicted (confidence %)" using
 // classNames when not nil (else the class number); a wrong prediction is
 // framed and captioned in red with " true <label>" added. It returns a
 // tensor.ErrShape error when the shape does not match the data or does not
-// hold one image per prediction, a tensor.ErrParam error for a confidence
+// hold one image per prediction or labels of another length, a
+// tensor.ErrParam error for a confidence
 // outside [0, 1], and the file system's error when writing fails.
-func PredictionGrid(path, title string, images []float32, shape []int, preds []Prediction, classNames []string) error {
-	g, err := predictionGrid(title, images, shape, preds, classNames)
+func PredictionGrid(path, title string, images []float32, shape []int, preds []nn.Prediction, labels []int, classNames []string) error {
+	g, err := predictionGrid(title, images, shape, preds, labels, classNames)
 	if err != nil {
 		return fmt.Errorf("prediction grid %s: %w", path, err)
 	}
 	return g.save(path)
 }
 
-func predictionGrid(title string, images []float32, shape []int, preds []Prediction, classNames []string) (*grid, error) {
+func predictionGrid(title string, images []float32, shape []int, preds []nn.Prediction, labels []int, classNames []string) (*grid, error) {
 	n, h, w, err := planes("images", len(images), shape)
 	if err != nil {
 		return nil, err
 	}
 	if n != len(preds) {
 		return nil, fmt.Errorf("%d images of %d×%d, expected one per prediction (%d): %w", n, h, w, len(preds), tensor.ErrShape)
+	}
+	if labels != nil && len(labels) != n {
+		return nil, fmt.Errorf("%d labels for %d predictions, expected one per prediction or none: %w", len(labels), n, tensor.ErrShape)
 	}
 	name := func(c int) string {
 		if c >= 0 && c < len(classNames) {
@@ -199,10 +197,10 @@ func predictionGrid(title string, images []float32, shape []int, preds []Predict
 		pix := images[i*h*w : (i+1)*h*w]
 		lo, hi := finiteRange(pix)
 		t := tile{img: zoomTile(h, w, zoom, grayPaint(pix, lo, hi)),
-			caption: fmt.Sprintf("%s (%.0f%%)", name(p.Predicted), 100*p.Confidence)}
-		if p.Label >= 0 && p.Label != p.Predicted {
+			caption: fmt.Sprintf("%s (%.0f%%)", name(p.Class), 100*p.Confidence)}
+		if labels != nil && labels[i] >= 0 && labels[i] != p.Class {
 			wrong++
-			t.caption += " true " + name(p.Label)
+			t.caption += " true " + name(labels[i])
 			t.ink, t.frame = misclassified, misclassified
 		}
 		g.tiles = append(g.tiles, t)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -336,20 +337,22 @@ func TestPredictionGrid(t *testing.T) {
 			}
 		}
 	}
-	preds := make([]Prediction, n)
+	preds := make([]nn.Prediction, n)
+	labels := make([]int, n)
 	for i := range preds {
-		preds[i] = Prediction{Predicted: i % 3, Confidence: 0.5 + 0.05*float64(i), Label: i % 3}
+		preds[i] = nn.Prediction{Class: i % 3, Confidence: 0.5 + 0.05*float64(i)}
+		labels[i] = i % 3
 	}
-	preds[4].Label = 0 // one mistake
-	preds[5].Label = -1
+	labels[4] = 0 // one mistake
+	labels[5] = -1
 	names := []string{"zero", "one", "two"}
-	g, err := predictionGrid("test digits", images, []int{n, 1, 10, 10}, preds, names)
+	g, err := predictionGrid("test digits", images, []int{n, 1, 10, 10}, preds, labels, names)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l, _ := g.layout()
 	path := filepath.Join(outDir(t), "predictions.png")
-	if err := PredictionGrid(path, "test digits", images, []int{n, 1, 10, 10}, preds, names); err != nil {
+	if err := PredictionGrid(path, "test digits", images, []int{n, 1, 10, 10}, preds, labels, names); err != nil {
 		t.Fatal(err)
 	}
 	img := decode(t, path)
@@ -372,11 +375,14 @@ func TestPredictionGrid(t *testing.T) {
 			t.Errorf("tile %d: row %d = %d, row 0 = %d, want 255 and 0", i, i+2, on, off)
 		}
 	}
-	if err := PredictionGrid(path, "", images, []int{n, 1, 10, 10}, preds[:5], nil); !errors.Is(err, tensor.ErrShape) {
+	if err := PredictionGrid(path, "", images, []int{n, 1, 10, 10}, preds[:5], nil, nil); !errors.Is(err, tensor.ErrShape) {
 		t.Errorf("5 predictions for 6 images: got %v", err)
 	}
+	if err := PredictionGrid(path, "", images, []int{n, 1, 10, 10}, preds, labels[:5], nil); !errors.Is(err, tensor.ErrShape) {
+		t.Errorf("5 labels for 6 predictions: got %v", err)
+	}
 	preds[0].Confidence = 1.5
-	if err := PredictionGrid(path, "", images, []int{n, 1, 10, 10}, preds, nil); !errors.Is(err, tensor.ErrParam) {
+	if err := PredictionGrid(path, "", images, []int{n, 1, 10, 10}, preds, nil, nil); !errors.Is(err, tensor.ErrParam) {
 		t.Errorf("confidence 1.5: got %v", err)
 	}
 }

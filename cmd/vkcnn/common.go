@@ -132,27 +132,20 @@ func forwardAll(m *nn.Sequential, x []float32) ([]float32, error) {
 	return out, nil
 }
 
-// prediction is the class and confidence of one output row.
-type prediction struct {
-	class int
-	conf  float64
-}
-
 // predictAll returns the prediction for every sample of x.
-func predictAll(m *nn.Sequential, x []float32) ([]prediction, []float32, error) {
+func predictAll(m *nn.Sequential, x []float32) ([]nn.Prediction, []float32, error) {
 	out, err := forwardAll(m, x)
 	if err != nil {
 		return nil, nil, err
 	}
 	cols := m.OutShape().Len()
-	preds := make([]prediction, len(out)/cols)
-	row := make([]float64, cols)
+	preds := make([]nn.Prediction, len(out)/cols)
 	for i := range preds {
+		row := make([]float64, cols) // becomes the prediction's Probs
 		for j := range row {
 			row[j] = float64(out[i*cols+j])
 		}
-		p := m.Interpret(row)
-		preds[i] = prediction{p.Class, p.Confidence}
+		preds[i] = m.Interpret(row)
 	}
 	return preds, out, nil
 }

@@ -114,7 +114,7 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 			width = max(width, len(n))
 		}
 		for i, p := range preds {
-			fmt.Fprintf(stdout, "%-*s  class %d  %5.1f%%\n", width, names[i], p.class, 100*p.conf)
+			fmt.Fprintf(stdout, "%-*s  class %d  %5.1f%%\n", width, names[i], p.Class, 100*p.Confidence)
 		}
 	}
 	if *dataset != "" {

@@ -121,7 +121,7 @@ func drawPredictions(path, title string, m *nn.Sequential, test *data.Dataset) e
 	for i, p := range preds {
 		if i < gridFirst {
 			idx = append(idx, i)
-		} else if p.class != test.Labels[i] && wrong < gridWrong {
+		} else if p.Class != test.Labels[i] && wrong < gridWrong {
 			idx = append(idx, i)
 			wrong++
 		}
@@ -130,9 +130,10 @@ func drawPredictions(path, title string, m *nn.Sequential, test *data.Dataset) e
 	if err != nil {
 		return err
 	}
-	vp := make([]viz.Prediction, len(idx))
+	vp := make([]nn.Prediction, len(idx))
 	for k, i := range idx {
-		vp[k] = viz.Prediction{Predicted: preds[i].class, Confidence: min(max(preds[i].conf, 0), 1), Label: test.Labels[i]}
+		vp[k] = preds[i]
+		vp[k].Confidence = min(max(vp[k].Confidence, 0), 1)
 	}
 	caption := fmt.Sprintf("%s: the first %d test images", title, min(gridFirst, len(preds)))
 	switch {
@@ -141,5 +142,5 @@ func drawPredictions(path, title string, m *nn.Sequential, test *data.Dataset) e
 	case wrong > 1:
 		caption += fmt.Sprintf(", then %d misclassified ones", wrong)
 	}
-	return viz.PredictionGrid(path, caption, sub.Images, sub.BatchShape(sub.Len()), vp, test.ClassNames)
+	return viz.PredictionGrid(path, caption, sub.Images, sub.BatchShape(sub.Len()), vp, sub.Labels, test.ClassNames)
 }
