@@ -15,12 +15,21 @@
 //     (dataset mnist01): a 3×3 convolution to 5 channels, sigmoid, a dense
 //     layer of 100 sigmoid units and 2 sigmoid outputs, trained with binary
 //     cross-entropy and plain SGD;
+//
 //   - cnn: two 3×3 convolutions (8 and 16 channels, padding 1) with ReLU and
 //     2×2 max pooling, then dense 784→64→10, trained with softmax
 //     cross-entropy on the ten MNIST digits;
+//
 //   - lenet5: LeCun's LeNet-5 with ReLU and max pooling: 5×5 convolutions to 6
 //     (padding 2) and 16 channels, each followed by 2×2 max pooling, then dense
 //     400→120→84→10, softmax cross-entropy on MNIST.
+//
+//   - resnet: a small ResNet with batch normalization: a 3×3 stem convolution
+//     to 16 channels, two residual blocks (16→32 and 32→64 channels, each
+//     halving the resolution, with 1×1 convolution + batch-norm projection
+//     shortcuts), global average pooling and a dense layer to 10 classes;
+//     SGD with Nesterov momentum, weight decay and a one-cycle schedule, with
+//     random shifts; for mnist and fashion.
 //
 // The tests of this package train every preset on the real digits with its
 // default settings and check the accuracy each reaches on the test split.
@@ -50,7 +59,7 @@ type Preset struct {
 	Loss string
 	// Dataset names the data.Load dataset the preset is made for.
 	Dataset string
-	// Optimizer is "sgd" or "adam".
+	// Optimizer is "sgd", "adam" or "adamw".
 	Optimizer string
 	// LR is the learning rate.
 	LR float64
@@ -66,6 +75,17 @@ type Preset struct {
 	Epochs int
 	// BatchSize is the number of samples per training step.
 	BatchSize int
+	// Schedule names a per-step learning-rate schedule that replaces
+	// LRDecay: "" (none), "onecycle" (nn.OneCycleLR peaking at LR) or
+	// "cosine" (nn.CosineLR from LR down to 0).
+	Schedule string
+	// WeightDecay is SGD's L2 weight decay, or AdamW's decoupled one (then
+	// Optimizer is "adamw").
+	WeightDecay float64
+	// Nesterov selects Nesterov momentum for SGD.
+	Nesterov bool
+	// LabelSmoothing is the cross-entropy label smoothing ε (0 for none).
+	LabelSmoothing float64
 }
 
 // presets lists the presets in the order Names returns. The training settings
@@ -119,6 +139,24 @@ var presets = []Preset{
 		Shift:       2,
 		Epochs:      8,
 		BatchSize:   32,
+	},
+	{
+		Name:        "resnet",
+		Description: "a small ResNet with batch norm: conv 1→16 3×3 p1, BN, ReLU; residual blocks 16→32 and 32→64 (each conv 3×3 s2, BN, ReLU, conv 3×3, BN, plus a 1×1 s2 conv + BN shortcut), ReLU; global average pooling, dense 64→10; softmax cross-entropy",
+		Spec:        "conv(1,16,3,p1,nobias) batchnorm2d(16) relu residual[conv(16,32,3,s2,p1,nobias) batchnorm2d(32) relu conv(32,32,3,p1,nobias) batchnorm2d(32) | conv(16,32,1,s2,nobias) batchnorm2d(32)] relu residual[conv(32,64,3,s2,p1,nobias) batchnorm2d(64) relu conv(64,64,3,p1,nobias) batchnorm2d(64) | conv(32,64,1,s2,nobias) batchnorm2d(64)] relu gap dense(64,10)",
+		Input:       tensor.Shape{1, 28, 28},
+		Loss:        "cross_entropy",
+		Dataset:     "mnist",
+		Optimizer:   "sgd",
+		LR:          0.1,
+		Momentum:    0.9,
+		Nesterov:    true,
+		WeightDecay: 5e-4,
+		Schedule:    "onecycle",
+		LRDecay:     1,
+		Shift:       2,
+		Epochs:      10,
+		BatchSize:   128,
 	},
 }
 
@@ -180,22 +218,48 @@ func (p Preset) NewLoss() (nn.Loss, error) {
 }
 
 // NewOptimizer returns a fresh optimizer with the preset's settings (see
-// NewOptimizer, the function).
+// NewOptimizer, the function), with its weight decay and Nesterov momentum.
 func (p Preset) NewOptimizer() (nn.Optimizer, error) {
 	o, err := NewOptimizer(p.Optimizer, p.LR, p.Momentum)
 	if err != nil {
 		return nil, fmt.Errorf("preset %s: %w", p.Name, err)
 	}
+	switch o := o.(type) {
+	case *nn.SGD:
+		o.WeightDecay, o.Nesterov = p.WeightDecay, p.Nesterov
+	case *nn.Adam:
+		if p.WeightDecay != 0 {
+			o.WeightDecay = p.WeightDecay
+		}
+	}
 	return o, nil
 }
 
+// NewSchedule returns the preset's learning-rate schedule, or nil when it
+// has none. An unknown Schedule name gives a tensor.ErrParam error.
+func (p Preset) NewSchedule() (nn.Schedule, error) {
+	switch p.Schedule {
+	case "":
+		return nil, nil
+	case "onecycle":
+		return nn.OneCycleLR{MaxLR: p.LR}, nil
+	case "cosine":
+		return nn.CosineLR{LR: p.LR}, nil
+	}
+	return nil, fmt.Errorf("preset %s: schedule %q unknown, expected onecycle or cosine: %w", p.Name, p.Schedule, tensor.ErrParam)
+}
+
 // TrainConfig returns the preset's training settings for Train: its
-// epochs, batch size, loss, a new optimizer, learning-rate decay and shift
-// augmentation, shuffling every epoch from seed. Set Validation and the
+// epochs, batch size, loss, a new optimizer, learning-rate decay or schedule,
+// label smoothing and shift augmentation, shuffling every epoch from seed. Set Validation and the
 // callbacks before training; the caller closes the optimizer afterwards.
 // Errors are those of NewLoss and NewOptimizer.
 func (p Preset) TrainConfig(seed uint64) (TrainConfig, error) {
 	loss, err := p.NewLoss()
+	if err != nil {
+		return TrainConfig{}, err
+	}
+	sched, err := p.NewSchedule()
 	if err != nil {
 		return TrainConfig{}, err
 	}
@@ -204,15 +268,17 @@ func (p Preset) TrainConfig(seed uint64) (TrainConfig, error) {
 		return TrainConfig{}, err
 	}
 	return TrainConfig{
-		FitConfig: nn.FitConfig{Epochs: p.Epochs, BatchSize: p.BatchSize, Loss: loss, Optimizer: opt, Shuffle: true, Seed: seed},
-		LRDecay:   p.LRDecay,
-		Shift:     p.Shift,
+		FitConfig: nn.FitConfig{Epochs: p.Epochs, BatchSize: p.BatchSize, Loss: loss, Optimizer: opt, Shuffle: true, Seed: seed,
+			Schedule: sched, LabelSmoothing: p.LabelSmoothing},
+		LRDecay: p.LRDecay,
+		Shift:   p.Shift,
 	}, nil
 }
 
 // NewOptimizer returns an optimizer by name: "sgd" (SGD with the given
-// learning rate and momentum, PyTorch semantics) or "adam" (Adam with the
-// given learning rate and PyTorch's other defaults; momentum must be 0). It
+// learning rate and momentum, PyTorch semantics), "adam" (Adam with the
+// given learning rate and PyTorch's other defaults; momentum must be 0) or
+// "adamw" (AdamW, torch.optim.AdamW's defaults: weight decay 0.01). It
 // returns a tensor.ErrParam error for an unknown name, a learning rate that is
 // not positive and finite, or a momentum outside [0, 1) (or non-zero for
 // Adam).
@@ -223,16 +289,19 @@ func NewOptimizer(name string, lr, momentum float64) (nn.Optimizer, error) {
 	if !(momentum >= 0 && momentum < 1) {
 		return nil, fmt.Errorf("momentum %v, expected a number in [0, 1): %w", momentum, tensor.ErrParam)
 	}
-	switch strings.ToLower(strings.TrimSpace(name)) {
+	switch key := strings.ToLower(strings.TrimSpace(name)); key {
 	case "sgd":
 		return nn.NewSGD(tensor.SGDParams{LR: lr, Momentum: momentum}), nil
-	case "adam":
+	case "adam", "adamw":
 		if momentum != 0 {
-			return nil, fmt.Errorf("momentum %v with adam, expected 0 (Adam has its own moments): %w", momentum, tensor.ErrParam)
+			return nil, fmt.Errorf("momentum %v with %s, expected 0 (Adam has its own moments): %w", momentum, key, tensor.ErrParam)
 		}
 		a := tensor.DefaultAdam()
+		if key == "adamw" {
+			a = tensor.DefaultAdamW()
+		}
 		a.LR = lr
 		return nn.NewAdam(a), nil
 	}
-	return nil, fmt.Errorf("optimizer %q unknown, expected sgd or adam: %w", name, tensor.ErrParam)
+	return nil, fmt.Errorf("optimizer %q unknown, expected sgd, adam or adamw: %w", name, tensor.ErrParam)
 }

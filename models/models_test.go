@@ -23,8 +23,10 @@ func TestPresetsBuild(t *testing.T) {
 		"seed01": 5*9 + 5 + 3380*100 + 100 + 100*2 + 2,
 		"cnn":    8*9 + 8 + 16*8*9 + 16 + 784*64 + 64 + 64*10 + 10,
 		"lenet5": 6*25 + 6 + 16*6*25 + 16 + 400*120 + 120 + 120*84 + 84 + 84*10 + 10,
+		// Convolutions without bias, two parameters per BN channel.
+		"resnet": 16*9 + 2*16 + (32*16*9 + 2*32 + 32*32*9 + 2*32 + 32*16 + 2*32) + (64*32*9 + 2*64 + 64*64*9 + 2*64 + 64*32 + 2*64) + 64*10 + 10,
 	}
-	if got := Names(); !slices.Equal(got, []string{"seed01", "cnn", "lenet5"}) {
+	if got := Names(); !slices.Equal(got, []string{"seed01", "cnn", "lenet5", "resnet"}) {
 		t.Fatalf("Names() = %v", got)
 	}
 	for _, p := range All() {
@@ -72,9 +74,9 @@ func TestGet(t *testing.T) {
 	if q, _ := Get("lenet5"); q.Input[0] != 1 {
 		t.Errorf("Get returns a shared Input slice")
 	}
-	_, err = Get("resnet")
-	if !errors.Is(err, tensor.ErrParam) || !strings.Contains(err.Error(), "seed01, cnn, lenet5") {
-		t.Errorf("Get(resnet) error %v, want ErrParam listing the names", err)
+	_, err = Get("resnet50")
+	if !errors.Is(err, tensor.ErrParam) || !strings.Contains(err.Error(), "seed01, cnn, lenet5, resnet") {
+		t.Errorf("Get(resnet50) error %v, want ErrParam listing the names", err)
 	}
 }
 

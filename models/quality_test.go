@@ -25,14 +25,18 @@ const requireMNIST = "VKCNN_REQUIRE_MNIST"
 // (seed 1) and checks the test accuracy against the bar.
 func TestQuality(t *testing.T) {
 	for _, c := range []struct {
-		name string
-		bar  float64
-	}{{"seed01", 0.998}, {"cnn", 0.990}, {"lenet5", 0.990}} {
-		t.Run(c.name, func(t *testing.T) {
-			p, err := Get(c.name)
-			if err != nil {
-				t.Fatal(err)
-			}
+		name    string
+		bar     float64
+		dataset string // "" for the preset's
+	}{{"seed01", 0.998, ""}, {"cnn", 0.990, ""}, {"lenet5", 0.990, ""}, {"resnet", 0.995, ""}, {"resnet", 0.935, "fashion"}} {
+		p, err := Get(c.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.dataset != "" {
+			p.Dataset = c.dataset
+		}
+		t.Run(c.name+"/"+p.Dataset, func(t *testing.T) {
 			train, test, err := data.Load(p.Dataset, data.Options{})
 			if err != nil {
 				if os.Getenv(requireMNIST) == "1" {

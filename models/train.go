@@ -25,9 +25,10 @@ type TrainConfig struct {
 	Shift int
 }
 
-// Train trains m on train like nn.Sequential.Fit, running Fit once per epoch
-// so that it can decay the learning rate and draw new shifted images between
-// epochs. Epoch and step numbers seen by the callbacks and in the returned
+// Train trains m on train like nn.Sequential.Fit. With a Schedule it runs
+// Fit once, with the shift as Fit's augmentation (so FitConfig.Checkpoint
+// and Resume work). Without one it runs Fit once per epoch so that it can
+// decay the learning rate and draw new shifted images between epochs. Epoch and step numbers seen by the callbacks and in the returned
 // history count over the whole run (Epoch 3 of Epochs 8). Optimizer state
 // carries over from epoch to epoch; the caller closes the optimizer. A
 // callback error ends training as in Fit (nn.ErrStop without an error). It
@@ -56,6 +57,22 @@ func Train(m *nn.Sequential, train nn.Dataset, cfg TrainConfig) ([]nn.EpochInfo,
 	if cfg.Shift < 0 || cfg.Shift > 0 && (len(in) != 3 || cfg.Shift >= in[1] || cfg.Shift >= in[2]) {
 		return nil, fmt.Errorf("train: shift %d for input %v, expected 0, or fewer pixels than the height and width of images [C H W]: %w",
 			cfg.Shift, in, tensor.ErrParam)
+	}
+	if cfg.Schedule != nil {
+		// One Fit call: the schedule runs per step over the whole run, the
+		// shift is Fit's augmentation, and checkpoints can resume the run.
+		if decay != 1 {
+			return nil, fmt.Errorf("train: learning-rate decay %v with a schedule, expected 1 (the schedule sets the rate): %w", cfg.LRDecay, tensor.ErrParam)
+		}
+		fc := cfg.FitConfig
+		if cfg.Shift > 0 {
+			fc.Augment = nn.RandomShift(cfg.Shift)
+		}
+		h, err := m.Fit(train, fc)
+		if err != nil {
+			return h, fmt.Errorf("train: %w", err)
+		}
+		return h, nil
 	}
 	var rng *rand.Rand
 	data := train

@@ -43,7 +43,8 @@ DEFAULT_CONV = [
 DEFAULT_POOL = ["N32_C64_56x56_w2s2"]
 # The presets of package models (models/models.go): name: (spec in vkcnn's
 # nn.Parse grammar, per-sample input shape, loss, optimizer, learning rate,
-# SGD momentum). The batch size is --batch, not the preset's.
+# SGD momentum[, {"nesterov": bool, "weight_decay": float}]). The batch size is
+# --batch, not the preset's.
 MODELS = {
     "seed01": ("conv(1,5,3) sigmoid flatten dense(3380,100) sigmoid dense(100,2) sigmoid",
                (1, 28, 28), "bce", "sgd", 0.5, 0.0),
@@ -51,6 +52,7 @@ MODELS = {
             "dense(784,64) relu dense(64,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
     "lenet5": ("conv(1,6,5,p2) relu maxpool(2) conv(6,16,5) relu maxpool(2) flatten "
                "dense(400,120) relu dense(120,84) relu dense(84,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
+    "resnet": ("conv(1,16,3,p1,nobias) batchnorm2d(16) relu residual[conv(16,32,3,s2,p1,nobias) batchnorm2d(32) relu conv(32,32,3,p1,nobias) batchnorm2d(32) | conv(16,32,1,s2,nobias) batchnorm2d(32)] relu residual[conv(32,64,3,s2,p1,nobias) batchnorm2d(64) relu conv(64,64,3,p1,nobias) batchnorm2d(64) | conv(32,64,1,s2,nobias) batchnorm2d(64)] relu gap dense(64,10)", (1, 28, 28), "cross_entropy", "sgd", 0.1, 0.9, {"nesterov": True, "weight_decay": 5e-4}),
 }
 DEFAULT_MODELS = list(MODELS)
 # The predict/ cases: Python threads sharing one model, each making
@@ -202,12 +204,55 @@ def pool_setup(g, op, train):
     return step
 
 
+def split_spec(spec):
+    """Splits a spec into its top-level layers (brackets may hold spaces)."""
+    toks, depth, cur = [], 0, ""
+    for ch in spec:
+        if ch.isspace() and depth == 0:
+            if cur:
+                toks.append(cur)
+            cur = ""
+            continue
+        depth += ch == "[" or ch == "("
+        depth -= ch == "]" or ch == ")"
+        cur += ch
+    if cur:
+        toks.append(cur)
+    return toks
+
+
 def parse_model(spec):
     """Builds a torch.nn.Sequential from the subset of vkcnn's spec grammar the
-    benchmark models use."""
+    benchmark models use; residual[body | shortcut] becomes a module with
+    body and shortcut submodules, as vkcnn names its tensors."""
     import torch.nn as nn
+
+    class Residual(nn.Module):
+        def __init__(self, body, shortcut):
+            super().__init__()
+            self.body, self.shortcut = body, shortcut
+
+        def forward(self, x):
+            return self.body(x) + self.shortcut(x)
+
+    class GAP(nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(2, 3))
+
     layers = []
-    for tok in spec.split():
+    for tok in split_spec(spec):
+        if tok.startswith("residual[") and tok.endswith("]"):
+            parts, depth, start, inner = [], 0, 0, tok[len("residual["):-1]
+            for i, ch in enumerate(inner):
+                depth += ch in "[("
+                depth -= ch in "])"
+                if ch == "|" and depth == 0:
+                    parts.append(inner[start:i])
+                    start = i + 1
+            parts.append(inner[start:])
+            short = parse_model(parts[1]) if len(parts) > 1 else nn.Sequential()
+            layers.append(Residual(parse_model(parts[0]), short))
+            continue
         m = re.match(r"^(\w+)(?:\((.*)\))?$", tok)
         if not m:
             raise BenchError(f"model spec layer {tok!r}, expected name or name(args)")
@@ -216,14 +261,23 @@ def parse_model(spec):
         if name == "conv":
             opts = {"s": 1, "p": 0}
             for a in args[3:]:
-                opts[a[0]] = int(a[1:])
-            layers.append(nn.Conv2d(int(args[0]), int(args[1]), int(args[2]), stride=opts["s"], padding=opts["p"]))
+                if a != "nobias":
+                    opts[a[0]] = int(a[1:])
+            layers.append(nn.Conv2d(int(args[0]), int(args[1]), int(args[2]), stride=opts["s"], padding=opts["p"],
+                                    bias="nobias" not in args[3:]))
         elif name == "maxpool":
             layers.append(nn.MaxPool2d(int(args[0])))
         elif name == "dense":
             layers.append(nn.Linear(int(args[0]), int(args[1])))
-        elif name in ("relu", "sigmoid", "tanh", "flatten"):
-            layers.append({"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "flatten": nn.Flatten}[name]())
+        elif name == "batchnorm2d":
+            layers.append(nn.BatchNorm2d(int(args[0])))
+        elif name == "batchnorm1d":
+            layers.append(nn.BatchNorm1d(int(args[0])))
+        elif name == "gap":
+            layers.append(GAP())
+        elif name in ("relu", "sigmoid", "tanh", "flatten", "silu"):
+            layers.append({"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "flatten": nn.Flatten,
+                           "silu": nn.SiLU}[name]())
         else:
             raise BenchError(f"model spec layer {tok!r} is not supported by bench_torch.py")
     return nn.Sequential(*layers)
@@ -234,12 +288,16 @@ def train_setup(name, batch):
     backward, the preset's optimizer step, read back the loss and the number
     of correct predictions."""
     import torch
-    spec, shape, loss_name, opt_name, lr, momentum = MODELS[name]
+    spec, shape, loss_name, opt_name, lr, momentum, *extra = MODELS[name]
+    extra = extra[0] if extra else {}
     model = parse_model(spec).to(DEVICE)
     if opt_name == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=extra.get("weight_decay", 0))
+    elif opt_name == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=extra.get("weight_decay", 0.01))
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                              nesterov=extra.get("nesterov", False), weight_decay=extra.get("weight_decay", 0))
     x = torch.rand(batch, *shape, device=DEVICE)
     with torch.no_grad():
         classes = max(model(x[:1]).shape[1], 2)
