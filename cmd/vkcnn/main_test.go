@@ -88,7 +88,7 @@ func TestBench(t *testing.T) {
 		t.Errorf("bench --help: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, "bench", "--list", "--cases", "^train/")
-	if f := strings.Fields(out); err != nil || len(f) != 3 || f[0] != "train/seed01" {
+	if f := strings.Fields(out); err != nil || len(f) != 4 || f[0] != "train/seed01" || f[3] != "train/resnet" {
 		t.Errorf("bench --list: %v\n%s", err, out)
 	}
 }
@@ -121,7 +121,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"devices", "--bogus"}, "flag provided but not defined"},
 		{[]string{"train", "--epochs", "two"}, "invalid value"},
 		{[]string{"train", "--bogus"}, "flag provided but not defined"},
-		{[]string{"train", "--model", "resnet"}, "not a preset"},
+		{[]string{"train", "--model", "resnet50"}, "not a preset"},
 		{[]string{"train", "--model", "conv(1,8"}, "not a preset"},
 		{[]string{"train", "--dataset", "cifar", "--out", fresh}, "unknown dataset"},
 		{[]string{"train", "--optimizer", "rmsprop"}, "rmsprop"},
