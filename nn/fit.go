@@ -817,14 +817,42 @@ type Prediction struct {
 // from a small pool, runs in evaluation mode whatever SetTraining says, and
 // gives the results a lone call gives.
 func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
-	release, err := m.shared("predict")
+	var preds []Prediction
+	err := m.eachOutput("predict", x, batchSize, true, func(row []float64) {
+		preds = append(preds, m.Interpret(row))
+	})
 	if err != nil {
 		return nil, err
 	}
+	return preds, nil
+}
+
+// Outputs runs the model like Predict and returns its raw outputs, one row of
+// OutShape().Len() values per sample (logits, feature maps), as float64
+// whatever the model's dtype. Unlike Predict it does not check them for NaN
+// and ±Inf (FirstNonFinite finds one); the inputs and parameters are
+// checked as for Predict. Errors as for Predict.
+func (m *Sequential) Outputs(x []float32, batchSize int) ([]float64, error) {
+	var out []float64
+	err := m.eachOutput("outputs", x, batchSize, false, func(row []float64) { out = append(out, row...) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachOutput is Predict and Outputs: it runs the model in evaluation mode
+// over x in batches of batchSize and calls fn with each sample's output row
+// (a new slice every time), in order, checking the outputs for NaN and ±Inf
+// when check is set.
+func (m *Sequential) eachOutput(what string, x []float32, batchSize int, check bool, fn func(row []float64)) error {
+	release, err := m.shared(what)
+	if err != nil {
+		return err
+	}
 	defer release()
 	d := Dataset{X: x}
-	var preds []Prediction
-	_, err = m.evalBatches("predict", &d, batchSize, func(idx []int) (err error) {
+	_, err = m.evalBatches(what, &d, batchSize, func(idx []int) (err error) {
 		pl, bio, err := m.takePlan(len(idx))
 		if err != nil {
 			return err
@@ -845,22 +873,21 @@ func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 		if err := m.b.Download(bio.hout, out); err != nil {
 			return err
 		}
-		if err := m.checkOutputs(bio.hout, idx[0]); err != nil {
-			return err
+		if check {
+			if err := m.checkOutputs(bio.hout, idx[0]); err != nil {
+				return err
+			}
 		}
 		for k := range idx {
 			row := make([]float64, cols)
 			for j := range row {
 				row[j] = hostAt(bio.hout, k*cols+j)
 			}
-			preds = append(preds, m.Interpret(row))
+			fn(row)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return preds, nil
+	return err
 }
 
 // Interpret turns one raw output row of the model (of m.OutShape().Len()

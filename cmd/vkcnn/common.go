@@ -79,57 +79,14 @@ func float32s(h nn.HostTensor) []float32 {
 }
 
 // forwardAll runs m in evaluation mode over x (samples laid out as
-// nn.Dataset.X) in batches of evalBatch and returns the raw outputs, one row
-// of m.OutShape().Len() values per sample.
+// nn.Dataset.X) in batches of evalBatch (Sequential.Outputs) and returns the
+// raw outputs as float32, one row of m.OutShape().Len() values per sample.
 func forwardAll(m *nn.Sequential, x []float32) ([]float32, error) {
-	in, cols := m.InShape(), m.OutShape().Len()
-	per := in.Len()
-	if len(x) == 0 || len(x)%per != 0 {
-		return nil, fmt.Errorf("inputs hold %d values, expected a positive multiple of %d (input %v): %w", len(x), per, in, tensor.ErrShape)
+	out, err := m.Outputs(x, evalBatch)
+	if err != nil {
+		return nil, err
 	}
-	n := len(x) / per
-	m.SetTraining(false)
-	b := m.Backend()
-	out := make([]float32, 0, n*cols)
-	inputs := map[int]*tensor.Tensor{}
-	defer func() {
-		for _, t := range inputs {
-			t.Free()
-		}
-	}()
-	for lo := 0; lo < n; lo += evalBatch {
-		k := min(evalBatch, n-lo)
-		t := inputs[k]
-		if t == nil {
-			var err error
-			if t, err = b.Alloc(m.DType(), append(tensor.Shape{k}, in...)); err != nil {
-				return nil, err
-			}
-			inputs[k] = t
-		}
-		batch := x[lo*per : (lo+k)*per]
-		var src any = batch
-		if m.DType() == tensor.Float64 {
-			d := make([]float64, len(batch))
-			for i, v := range batch {
-				d[i] = float64(v)
-			}
-			src = d
-		}
-		if err := b.Upload(t, src); err != nil {
-			return nil, err
-		}
-		y, err := m.Forward(t)
-		if err != nil {
-			return nil, err
-		}
-		h, err := nn.ToHost(y)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, float32s(h)...)
-	}
-	return out, nil
+	return float32s(nn.HostTensor{Data: out}), nil
 }
 
 // predictAll returns the prediction for every sample of x.
