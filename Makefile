@@ -9,11 +9,11 @@ FUZZTIME ?= 20000x
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: gpucheck gpucheck-build test fmt-check vet staticcheck tools race quality view nocgo fuzz bench generate demo
+.PHONY: arm64 gpucheck gpucheck-build test fmt-check vet staticcheck tools race quality view nocgo fuzz bench generate demo
 
 ## test: gofmt check, go vet, staticcheck, the race-detector test run, the
 ## accuracy bars, the viewer under Xvfb, a CPU-only build, short fuzzing
-test: fmt-check vet staticcheck race quality view nocgo fuzz gpucheck
+test: fmt-check vet staticcheck race quality view nocgo arm64 fuzz gpucheck
 
 ## demo: install system packages, build the CLI, train the classic models on the
 ## best backend (the first run fetches MNIST into the user cache), and the cnn
@@ -60,6 +60,17 @@ view:
 ## nocgo: the CPU backend must build without cgo
 nocgo:
 	CGO_ENABLED=0 $(GO) build ./...
+
+## arm64: the GEMM tests (every kernel set: NEON and pure Go) and the CPU
+## backend's conformance, GEMM and convolution tests cross-compiled for arm64
+## and run under qemu-user (scripts/setup.sh installs it); about 2 minutes here
+ARM64_TMP ?= $(or $(TMPDIR),/tmp)/vkcnn-arm64
+arm64:
+	mkdir -p $(ARM64_TMP)
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $(ARM64_TMP)/gemm.test ./internal/gemm
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $(ARM64_TMP)/cpu.test ./cpu
+	qemu-aarch64 $(ARM64_TMP)/gemm.test -test.count=1
+	cd cpu && qemu-aarch64 $(ARM64_TMP)/cpu.test -test.count=1 -test.run '^(TestConformance|TestGemm|TestMatMul|TestConv)'
 
 ## fuzz: each fuzz target for $(FUZZTIME) inputs
 fuzz:

@@ -54,8 +54,8 @@ func init() {
 }
 
 // SetKernel selects the micro-kernels by instruction set: "avx512" (AVX-512F
-// with FMA), "avx2" (AVX2 with FMA), "generic" (pure Go) or "auto" (the
-// fastest this CPU runs, the default). It returns an error wrapping
+// with FMA), "avx2" (AVX2 with FMA), "neon" (arm64 Advanced SIMD), "generic"
+// (pure Go) or "auto" (the fastest this CPU runs, the default). It returns an error wrapping
 // tensor.ErrParam for an unknown name and tensor.ErrUnsupported when the CPU
 // (or the build: the purego tag, another architecture) lacks that instruction
 // set. It is safe to call concurrently with Sgemm and Dgemm; calls already
@@ -72,14 +72,14 @@ func SetKernel(name string) error {
 		}
 	}
 	switch name {
-	case "avx512", "avx2":
+	case "avx512", "avx2", "neon":
 		return fmt.Errorf("gemm: kernel %q is not available on this CPU or build (available: %v): %w", name, Kernels(), tensor.ErrUnsupported)
 	}
-	return fmt.Errorf("gemm: unknown kernel %q, expected \"auto\", \"avx512\", \"avx2\" or \"generic\": %w", name, tensor.ErrParam)
+	return fmt.Errorf("gemm: unknown kernel %q, expected \"auto\", \"avx512\", \"avx2\", \"neon\" or \"generic\": %w", name, tensor.ErrParam)
 }
 
-// Kernel returns the name of the kernel set in use: "avx512", "avx2" or
-// "generic".
+// Kernel returns the name of the kernel set in use: "avx512", "avx2", "neon"
+// or "generic".
 func Kernel() string { return current.Load().name }
 
 // Kernels returns the names of the kernel sets this CPU and build can run,
