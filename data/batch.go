@@ -56,17 +56,36 @@ func Batch[T float32 | float64](d *Dataset, x []T, y []int, idx []int) error {
 	if len(d.Images) < d.Len()*n {
 		return fmt.Errorf("batch: dataset %q has %d image values for %d labels of %v: %w", d.Name, len(d.Images), d.Len(), d.Shape, tensor.ErrShape)
 	}
-	for k, i := range idx {
-		if i < 0 || i >= d.Len() {
-			return fmt.Errorf("batch: index %d at position %d, expected in [0, %d): %w", i, k, d.Len(), tensor.ErrParam)
-		}
-		src := d.Images[i*n : (i+1)*n]
-		dst := x[k*n : (k+1)*n]
-		for j, v := range src {
-			dst[j] = T(v)
-		}
-		if y != nil {
+	if err := Gather(x, d.Images[:d.Len()*n], idx, n); err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	if y != nil {
+		for k, i := range idx {
 			y[k] = d.Labels[i]
+		}
+	}
+	return nil
+}
+
+// Gather copies the rows idx of src (rows of row values back to back) into
+// dst, converting to T: row k of dst is row idx[k] of src. It is the one
+// gathering step of Batch and of package nn's Fit, Evaluate and Predict.
+// dst must have len(idx)·row elements. It returns a tensor.ErrShape error
+// for a wrong length or row < 1 and a tensor.ErrParam error naming the first
+// index outside the rows of src.
+func Gather[T float32 | float64](dst []T, src []float32, idx []int, row int) error {
+	if row < 1 || len(dst) != len(idx)*row || len(src)%row != 0 {
+		return fmt.Errorf("gather %d rows of %d values from %d into %d: expected a buffer of %d and whole rows: %w",
+			len(idx), row, len(src), len(dst), len(idx)*max(row, 0), tensor.ErrShape)
+	}
+	rows := len(src) / row
+	for k, i := range idx {
+		if i < 0 || i >= rows {
+			return fmt.Errorf("index %d at position %d, expected in [0, %d): %w", i, k, rows, tensor.ErrParam)
+		}
+		d, s := dst[k*row:(k+1)*row], src[i*row:(i+1)*row]
+		for j, v := range s {
+			d[j] = T(v)
 		}
 	}
 	return nil

@@ -57,7 +57,9 @@
 //
 // A Dataset holds its images as one flat float32 slice in NCHW order with a
 // per-item shape [1, H, W], and integer labels. Perm, Batches, Batch and
-// OneHot turn it into shuffled mini-batches in caller-provided buffers.
+// OneHot turn it into shuffled mini-batches in caller-provided buffers, for a
+// training loop of your own; Gather and OneHot are also the steps package
+// nn's Fit uses, so both paths batch the same way.
 //
 // # Pictures as model inputs
 //

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -96,6 +97,7 @@ type batchIO struct {
 	x, target, loss, grad, classes *tensor.Tensor // classes: [N]
 	hx, htarget, hloss, hclasses   any            // host []float32 or []float64
 	hout                           any            // Predict's outputs
+	labels                         []int          // scratch of targetRows
 }
 
 // ioFor returns the training plan and the batch buffers for batch size n,
@@ -160,30 +162,33 @@ func hostAt(h any, i int) float64 {
 	return float64(h.([]float32)[i])
 }
 
-// gather copies rows idx of src (rows of length row) into dst, converting.
-func gather[T float32 | float64](dst []T, src []float32, idx []int, row int) {
-	for k, i := range idx {
-		d, s := dst[k*row:(k+1)*row], src[i*row:(i+1)*row]
-		for j, v := range s {
-			d[j] = T(v)
-		}
-	}
+// gather copies rows idx of src (rows of length row) into dst, converting
+// (data.Gather; the callers have checked the indices and lengths).
+func gather[T float32 | float64](dst []T, src []float32, idx []int, row int) error {
+	return data.Gather(dst, src, idx, row)
 }
 
-// targetRows writes the target rows of samples idx into dst. With
-// smoothing ε > 0 (and cols > 1) each row t becomes (1−ε)·t + ε/cols, the
-// targets of PyTorch's CrossEntropyLoss(label_smoothing=ε).
-func targetRows[T float32 | float64](dst []T, d *Dataset, idx []int, cols int, smoothing float64) {
-	if d.Targets != nil {
-		gather(dst, d.Targets, idx, cols)
-	} else {
-		clear(dst)
+// targetRows writes the target rows of samples idx into dst: their Targets,
+// or their labels as one-hot rows (data.OneHot; labels is scratch of
+// len(idx)), or for a single output the label itself. With smoothing ε > 0
+// (and cols > 1) each row t becomes (1−ε)·t + ε/cols, the targets of
+// PyTorch's CrossEntropyLoss(label_smoothing=ε).
+func targetRows[T float32 | float64](dst []T, d *Dataset, idx, labels []int, cols int, smoothing float64) error {
+	switch {
+	case d.Targets != nil:
+		if err := gather(dst, d.Targets, idx, cols); err != nil {
+			return err
+		}
+	case cols == 1:
 		for k, i := range idx {
-			if cols == 1 {
-				dst[k] = T(d.Labels[i])
-			} else {
-				dst[k*cols+d.Labels[i]] = 1
-			}
+			dst[k] = T(d.Labels[i])
+		}
+	default:
+		for k, i := range idx {
+			labels[k] = d.Labels[i]
+		}
+		if err := data.OneHot(dst, labels, cols); err != nil {
+			return err
 		}
 	}
 	if smoothing > 0 && cols > 1 {
@@ -191,22 +196,30 @@ func targetRows[T float32 | float64](dst []T, d *Dataset, idx []int, cols int, s
 			dst[j] = T((1-smoothing)*float64(v) + smoothing/float64(cols))
 		}
 	}
+	return nil
 }
 
 // upload copies the samples idx (and, with targets, their target rows,
 // label-smoothed by smoothing) to the batch buffers.
 func (bio *batchIO) upload(b tensor.Backend, d *Dataset, idx []int, row, cols int, targets bool, smoothing float64) error {
+	if len(bio.labels) < len(idx) {
+		bio.labels = make([]int, len(idx))
+	}
+	var err error
 	switch hx := bio.hx.(type) {
 	case []float32:
-		gather(hx, d.X, idx, row)
-		if targets {
-			targetRows(bio.htarget.([]float32), d, idx, cols, smoothing)
+		err = gather(hx, d.X, idx, row)
+		if err == nil && targets {
+			err = targetRows(bio.htarget.([]float32), d, idx, bio.labels[:len(idx)], cols, smoothing)
 		}
 	case []float64:
-		gather(hx, d.X, idx, row)
-		if targets {
-			targetRows(bio.htarget.([]float64), d, idx, cols, smoothing)
+		err = gather(hx, d.X, idx, row)
+		if err == nil && targets {
+			err = targetRows(bio.htarget.([]float64), d, idx, bio.labels[:len(idx)], cols, smoothing)
 		}
+	}
+	if err != nil {
+		return err
 	}
 	if err := b.Upload(bio.x, bio.hx); err != nil {
 		return err

@@ -167,7 +167,9 @@ type transformer struct {
 func (t *transformer) hostBatch(d *Dataset, idx []int, sample tensor.Shape, cols int) (*Dataset, error) {
 	row := sample.Len()
 	t.x = append(t.x[:0], make([]float32, len(idx)*row)...)
-	gather(t.x, d.X, idx, row)
+	if err := gather(t.x, d.X, idx, row); err != nil {
+		return nil, err
+	}
 	out := &Dataset{X: t.x}
 	if d.Labels != nil {
 		t.labels = t.labels[:0]
@@ -178,7 +180,9 @@ func (t *transformer) hostBatch(d *Dataset, idx []int, sample tensor.Shape, cols
 	}
 	if d.Targets != nil {
 		t.targets = append(t.targets[:0], make([]float32, len(idx)*cols)...)
-		gather(t.targets, d.Targets, idx, cols)
+		if err := gather(t.targets, d.Targets, idx, cols); err != nil {
+			return nil, err
+		}
 		out.Targets = t.targets
 	}
 	b := &Batch{X: t.x, Sample: sample, Labels: out.Labels, Rand: t.rng, Epoch: t.epoch, Step: t.step}
