@@ -147,3 +147,33 @@ func TestTransformValues(t *testing.T) {
 
 // newRand returns a seeded generator.
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 9)) }
+
+// TestDeviceTransformBackends runs a DeviceTransform on every backend: it gets
+// the uploaded batch on that backend, and its effect (inputs scaled to 0, so
+// only the biases learn) shows in the loss.
+func TestDeviceTransformBackends(t *testing.T) {
+	train := blobs(24, 1)
+	for _, tb := range backends() {
+		t.Run(tb.name, func(t *testing.T) {
+			b := tb.open(t)
+			m, err := nn.Parse("conv(1,2,3,p1) relu flatten dense(72,3)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.BuildDType(b, tb.dt, tensor.Shape{1, 6, 6}, 3); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Free()
+			calls := 0
+			hist, err := m.Fit(train, nn.FitConfig{Epochs: 2, BatchSize: 8, Loss: nn.CrossEntropyLoss(),
+				Optimizer: nn.NewSGD(tensor.SGDParams{LR: 0.1}), Shuffle: true, Seed: 1,
+				Transforms: []nn.Transform{nn.RandomShift(1), scaleOnDevice{0, &calls}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls != 6 || math.Abs(hist[1].Loss-math.Log(3)) > 0.05 {
+				t.Errorf("%d device calls, loss %g; want 6 calls and about ln 3 = %.4f", calls, hist[1].Loss, math.Log(3))
+			}
+		})
+	}
+}
