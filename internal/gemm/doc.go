@@ -76,3 +76,4 @@
 package gemm
 
 //go:generate go run ./asm -out kernels_amd64.s -stubs kernels_amd64.go -pkg gemm
+//go:generate go run ./neongen -out kernels_arm64.s

@@ -8,8 +8,6 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-//go:generate go run ./neongen -out kernels_arm64.s
-
 // sgemmNEON sets acc[i·8+j] = Σ_{p<k} a[p·8+i]·b[p·8+j] for i, j < 8: the
 // raw sums of an 8×8 float32 tile over k steps of packed panels.
 //
