@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/vkcnn/vkcnn/tensor"
@@ -34,17 +35,46 @@ func (b *Backend) elementwise(op string, args []tensor.Arg, k32 func(d, a, c []f
 }
 
 func runElementwise[T scalar](b *Backend, n int, args []tensor.Arg, k func(d, a, c []T)) {
-	var s [3][]T
+	t := getElemTask[T]()
+	defer putElemTask(t)
 	for i, a := range args {
-		s[i] = data[T](a.T)
+		t.s[i] = data[T](a.T)
 	}
-	b.parallel(n, elemGrain, func(_, lo, hi int) {
-		var c []T
-		if s[2] != nil {
-			c = s[2][lo:hi]
-		}
-		k(s[0][lo:hi], s[1][lo:hi], c)
-	})
+	t.k = k
+	b.parallelTask(n, elemGrain, t)
+}
+
+// elemTask is runElementwise's loop as a par.Task, pooled so that a call
+// allocates nothing: the operands and the kernel.
+type elemTask[T scalar] struct {
+	s [3][]T
+	k func(d, a, c []T)
+}
+
+// Run applies the kernel to the elements [lo, hi).
+func (t *elemTask[T]) Run(_, lo, hi int) {
+	var c []T
+	if t.s[2] != nil {
+		c = t.s[2][lo:hi]
+	}
+	t.k(t.s[0][lo:hi], t.s[1][lo:hi], c)
+}
+
+var elemTasks = [2]sync.Pool{
+	{New: func() any { return new(elemTask[float32]) }},
+	{New: func() any { return new(elemTask[float64]) }},
+}
+
+func getElemTask[T scalar]() *elemTask[T] {
+	var z T
+	return elemTasks[unsafe.Sizeof(z)/8].Get().(*elemTask[T])
+}
+
+// putElemTask drops t's references to the caller's memory and pools it.
+func putElemTask[T scalar](t *elemTask[T]) {
+	var z T
+	*t = elemTask[T]{}
+	elemTasks[unsafe.Sizeof(z)/8].Put(t)
 }
 
 func args3(dst, a, c *tensor.Tensor, names ...string) []tensor.Arg {
