@@ -18,6 +18,7 @@ import (
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/internal/vktest"
+	"github.com/vkcnn/vkcnn/models"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 	"github.com/vkcnn/vkcnn/viz"
@@ -517,5 +518,27 @@ func TestNonFiniteInfer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResolveModelPresetSettings: a preset's training settings beyond the
+// learning rate (schedule, Nesterov, weight decay, label smoothing) reach
+// the CLI's run, so `vkcnn train --model resnet` trains as the quality test
+// does.
+func TestResolveModelPresetSettings(t *testing.T) {
+	p, err := models.Get("resnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := resolveModel("resnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Schedule != p.Schedule || s.Nesterov != p.Nesterov || s.WeightDecay != p.WeightDecay ||
+		s.LabelSmoothing != p.LabelSmoothing || s.Momentum != p.Momentum || s.LR != p.LR {
+		t.Errorf("resolveModel(resnet) = %+v, want the preset's %+v", s, p)
+	}
+	if p.Schedule == "" || !p.Nesterov || p.WeightDecay == 0 {
+		t.Errorf("resnet preset lost its schedule, Nesterov or weight decay: %+v", p)
 	}
 }

@@ -156,13 +156,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	optimizer := fs.String("optimizer", "", "sgd, adam or adamw (default: the preset's, else adam)")
 	lr := fs.Float64("lr", 0, "learning `rate`, the peak of a schedule (default: the preset's, else 0.001)")
 	momentum := fs.Float64("momentum", 0, "SGD momentum in [0, 1) (default: the preset's, else 0)")
-	nesterov := fs.Bool("nesterov", false, "Nesterov momentum (SGD with --momentum)")
-	weightDecay := fs.Float64("weight-decay", 0, "weight decay: L2 added to the gradient for sgd and adam, decoupled for adamw (default 0, adamw 0.01)")
-	schedule := fs.String("schedule", "", "learning-rate schedule per step: none, step (×--lr-decay every epoch), cosine (to 0, after --warmup) or onecycle (default: step when the preset decays, else none)")
+	nesterov := fs.Bool("nesterov", false, "Nesterov momentum (SGD with --momentum; default: the preset's)")
+	weightDecay := fs.Float64("weight-decay", 0, "weight decay: L2 added to the gradient for sgd and adam, decoupled for adamw (default: the preset's, else 0; adamw 0.01)")
+	schedule := fs.String("schedule", "", "learning-rate schedule per step: none, step (×--lr-decay every epoch), cosine (to 0, after --warmup) or onecycle (default: the preset's schedule, step when it decays, else none)")
 	decay := fs.Float64("lr-decay", 0, "`factor` multiplying the learning rate after each epoch, for --schedule step (default: the preset's, else 1)")
 	warmup := fs.Float64("warmup", 0, "`epochs` of linear warmup before the cosine schedule (may be fractional)")
 	clip := fs.Float64("clip", 0, "clip the gradients to this global L2 `norm` (0: no clipping)")
-	smoothing := fs.Float64("label-smoothing", 0, "label smoothing ε in [0, 1) for the training targets")
+	smoothing := fs.Float64("label-smoothing", 0, "label smoothing ε in [0, 1) for the training targets (default: the preset's, else 0)")
 	patience := fs.Int("patience", 0, "stop after this many `epochs` without a lower test loss and keep the best weights (0: off)")
 	shift := fs.Int("shift", 0, "random translation of training images by up to this many `pixels`, new every epoch (default: the preset's, else 0)")
 	lossName := fs.String("loss", "", "cross_entropy, bce or mse (default: the preset's; for a spec bce when it ends in sigmoid, else cross_entropy)")
@@ -235,13 +235,24 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if set["loss"] {
 			s.Loss = *lossName
 		}
-		s.Nesterov, s.Clip, s.LabelSmoothing, s.Patience, s.Warmup = *nesterov, *clip, *smoothing, *patience, *warmup
-		s.WeightDecay = *weightDecay
-		if s.Optimizer == "adamw" && !set["weight-decay"] {
+		// Flags override the preset's settings only when given.
+		s.Clip, s.Patience, s.Warmup = *clip, *patience, *warmup
+		if set["nesterov"] {
+			s.Nesterov = *nesterov
+		}
+		if set["label-smoothing"] {
+			s.LabelSmoothing = *smoothing
+		}
+		switch {
+		case set["weight-decay"]:
+			s.WeightDecay = *weightDecay
+		case s.Optimizer == "adamw" && s.WeightDecay == 0:
 			s.WeightDecay = tensor.DefaultAdamW().WeightDecay
 		}
-		s.Schedule = *schedule
-		if !set["schedule"] {
+		switch {
+		case set["schedule"]:
+			s.Schedule = *schedule
+		case set["lr-decay"] || s.Schedule == "":
 			s.Schedule = "none"
 			if s.LRDecay != 1 {
 				s.Schedule = "step"
@@ -706,7 +717,8 @@ func resolveModel(arg string) (trainSettings, error) {
 			decay = 1
 		}
 		return trainSettings{Name: p.Name, Spec: p.Spec, Dataset: p.Dataset, Loss: p.Loss, Optimizer: p.Optimizer,
-			LR: p.LR, Momentum: p.Momentum, LRDecay: decay, Shift: p.Shift, Epochs: p.Epochs, Batch: p.BatchSize}, nil
+			LR: p.LR, Momentum: p.Momentum, Nesterov: p.Nesterov, WeightDecay: p.WeightDecay, Schedule: p.Schedule,
+			LabelSmoothing: p.LabelSmoothing, LRDecay: decay, Shift: p.Shift, Epochs: p.Epochs, Batch: p.BatchSize}, nil
 	}
 	spec, fromFile, err := readSpecArg("--model", arg)
 	if err != nil {
