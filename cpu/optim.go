@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"math"
+	"sync"
+	"unsafe"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -36,22 +38,66 @@ func (b *Backend) SGDStep(param, grad, velocity *tensor.Tensor, o tensor.SGDPara
 }
 
 func sgdStep[T scalar](b *Backend, param, grad, vel []T, o tensor.SGDParams) {
-	b.parallel(len(param), elemGrain, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			p := float64(param[i])
-			g := float64(grad[i]) + o.WeightDecay*p
-			if vel != nil {
-				v := o.Momentum*float64(vel[i]) + g
-				vel[i] = T(v)
-				if o.Nesterov {
-					g += o.Momentum * float64(vel[i])
-				} else {
-					g = v
-				}
+	t := getOptTask[T]()
+	defer putOptTask(t)
+	t.param, t.grad, t.m, t.sgd = param, grad, vel, o
+	b.parallelTask(len(param), elemGrain, t)
+}
+
+// sgdRange is sgdStep on the elements [lo, hi), vel being t.m.
+func (t *optTask[T]) sgdRange(lo, hi int) {
+	param, grad, vel, o := t.param, t.grad, t.m, &t.sgd
+	for i := lo; i < hi; i++ {
+		p := float64(param[i])
+		g := float64(grad[i]) + o.WeightDecay*p
+		if vel != nil {
+			v := o.Momentum*float64(vel[i]) + g
+			vel[i] = T(v)
+			if o.Nesterov {
+				g += o.Momentum * float64(vel[i])
+			} else {
+				g = v
 			}
-			param[i] = T(p - o.LR*g)
 		}
-	})
+		param[i] = T(p - o.LR*g)
+	}
+}
+
+// optTask is an optimizer step as a par.Task, pooled so that a call
+// allocates nothing: the tensors' data, the parameters, and for Adam the
+// per-step constants.
+type optTask[T scalar] struct {
+	adam              bool
+	param, grad, m, v []T
+	sgd               tensor.SGDParams
+	adamP             tensor.AdamParams
+	lr, rs, decay, wd float64
+}
+
+// Run updates the elements [lo, hi).
+func (t *optTask[T]) Run(_, lo, hi int) {
+	if t.adam {
+		t.adamRange(lo, hi)
+		return
+	}
+	t.sgdRange(lo, hi)
+}
+
+var optTasks = [2]sync.Pool{
+	{New: func() any { return new(optTask[float32]) }},
+	{New: func() any { return new(optTask[float64]) }},
+}
+
+func getOptTask[T scalar]() *optTask[T] {
+	var z T
+	return optTasks[unsafe.Sizeof(z)/8].Get().(*optTask[T])
+}
+
+// putOptTask drops t's references to the caller's memory and pools it.
+func putOptTask[T scalar](t *optTask[T]) {
+	var z T
+	*t = optTask[T]{}
+	optTasks[unsafe.Sizeof(z)/8].Put(t)
 }
 
 // AdamStep updates param, m and v in place with PyTorch's Adam (L2 weight
@@ -89,15 +135,23 @@ func adamStep[T scalar](b *Backend, param, grad, m, v []T, o tensor.AdamParams, 
 	if o.Decoupled {
 		decay, wd = 1-o.LR*o.WeightDecay, 0
 	}
-	b.parallel(len(param), elemGrain, func(_, lo, hi int) {
-		param, grad, m, v := param[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi]
-		for i := range param {
-			p := decay * float64(param[i])
-			g := float64(grad[i]) + wd*p
-			mi := o.Beta1*float64(m[i]) + (1-o.Beta1)*g
-			vi := o.Beta2*float64(v[i]) + (1-o.Beta2)*g*g
-			m[i], v[i] = T(mi), T(vi)
-			param[i] = T(p - lr*mi/(math.Sqrt(vi)*rs+o.Eps))
-		}
-	})
+	t := getOptTask[T]()
+	defer putOptTask(t)
+	t.adam, t.param, t.grad, t.m, t.v, t.adamP = true, param, grad, m, v, o
+	t.lr, t.rs, t.decay, t.wd = lr, rs, decay, wd
+	b.parallelTask(len(param), elemGrain, t)
+}
+
+// adamRange is adamStep on the elements [lo, hi).
+func (t *optTask[T]) adamRange(lo, hi int) {
+	param, grad, m, v, o := t.param[lo:hi], t.grad[lo:hi], t.m[lo:hi], t.v[lo:hi], &t.adamP
+	lr, rs, decay, wd := t.lr, t.rs, t.decay, t.wd
+	for i := range param {
+		p := decay * float64(param[i])
+		g := float64(grad[i]) + wd*p
+		mi := o.Beta1*float64(m[i]) + (1-o.Beta1)*g
+		vi := o.Beta2*float64(v[i]) + (1-o.Beta2)*g*g
+		m[i], v[i] = T(mi), T(vi)
+		param[i] = T(p - lr*mi/(math.Sqrt(vi)*rs+o.Eps))
+	}
 }
