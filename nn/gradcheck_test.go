@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -237,5 +238,49 @@ func TestGradCheckNonSmooth(t *testing.T) {
 	}
 	if res.MaxRelErr < 0.1 {
 		t.Errorf("a wrong backward on digit-like inputs: %+v, want a large error", res)
+	}
+}
+
+// TestGradCheckMNIST is the case of issue 13: two real MNIST digits through
+// conv–relu–maxpool, where a plain central-difference check reported a
+// maximum relative error of 1.99. It runs where MNIST is on disk (it never
+// fetches) and not with -short.
+func TestGradCheckMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 10 s of CPU")
+	}
+	if _, err := data.Locate("mnist", data.Options{}); err != nil {
+		t.Skipf("MNIST not on disk: %v", err)
+	}
+	train, _, err := data.Load("mnist", data.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cpu64(t)
+	m, err := nn.Parse("conv(1,4,3,p1) relu maxpool(2) flatten dense(784,10)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.BuildDType(b, tensor.Float64, tensor.Shape{1, 28, 28}, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Free() })
+	const n = 2
+	xs, tg := make([]float64, n*784), make([]float64, n*10)
+	for i := range xs {
+		xs[i] = float64(train.Images[i])
+	}
+	for i := range n {
+		tg[i*10+train.Labels[i]] = 1
+	}
+	res, err := nn.GradCheck(m, nn.CrossEntropyLoss(), upload(t, b, tensor.Float64, tensor.Shape{n, 1, 28, 28}, xs),
+		upload(t, b, tensor.Float64, tensor.Shape{n, 10}, tg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d elements, %d non-smooth (first %s: analytic %.4g, numeric %.4g at the point), max relative error %.3g at %s",
+		res.Checked, res.NonSmooth, res.FirstNonSmooth, res.NonSmoothAnalytic, res.NonSmoothNumeric, res.MaxRelErr, res.Worst)
+	if res.NonSmooth == 0 || res.MaxRelErr > 1e-4 {
+		t.Errorf("MNIST digits: %+v, want non-smooth elements found and the rest within 1e-4", res)
 	}
 }
