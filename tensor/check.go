@@ -530,12 +530,13 @@ func checkRate(op, name string, v, lo, hi float64) error {
 // ErrParam errors; a missing velocity for Momentum ≠ 0 is an ErrShape error.
 func CheckSGD(b Backend, param, grad, velocity *Tensor, o SGDParams) (int, error) {
 	const op = "sgd step"
-	args := []Arg{{"parameter", param}, {"gradient", grad}}
+	all := [3]Arg{{"parameter", param}, {"gradient", grad}, {"velocity", velocity}}
+	args := all[:2]
 	if o.Momentum != 0 || velocity != nil {
 		if velocity == nil {
 			return 0, fmt.Errorf("%s: momentum %v needs a velocity tensor, got nil: %w", op, o.Momentum, ErrShape)
 		}
-		args = append(args, Arg{"velocity", velocity})
+		args = all[:3]
 	}
 	for _, c := range []struct {
 		name string
@@ -626,9 +627,10 @@ func wantChannels(op string, c int, args []Arg) error {
 	return nil
 }
 
-// present returns the arguments whose tensors are not nil.
+// present returns the arguments whose tensors are not nil, in args' own
+// memory (the call's argument list), so that it allocates nothing.
 func present(args ...Arg) []Arg {
-	var out []Arg
+	out := args[:0]
 	for _, a := range args {
 		if a.T != nil {
 			out = append(out, a)
