@@ -512,15 +512,57 @@ func (b *Backend) AddBias(y, x, bias *tensor.Tensor) error {
 }
 
 func addBias[T scalar](b *Backend, g tensor.ChannelGeom, y, x, bias []T) {
-	b.parallel(g.Outer*g.C, max(1, elemGrain/g.Inner), func(_, lo, hi int) {
+	t := getChanTask[T]()
+	defer putChanTask(t)
+	t.g, t.out, t.in, t.bias = g, y, x, bias
+	b.parallelTask(g.Outer*g.C, max(1, elemGrain/g.Inner), t)
+}
+
+// chanTask is AddBias (bias set) or BiasGrad (bias nil) as a par.Task over
+// rows (AddBias: outer index and channel) or channels (BiasGrad), pooled so
+// that a call allocates nothing.
+type chanTask[T scalar] struct {
+	g             tensor.ChannelGeom
+	out, in, bias []T
+}
+
+// Run does the rows or channels [lo, hi).
+func (t *chanTask[T]) Run(_, lo, hi int) {
+	g := &t.g
+	if t.bias != nil {
 		for r := lo; r < hi; r++ {
-			v := bias[r%g.C]
-			yr, xr := y[r*g.Inner:][:g.Inner], x[r*g.Inner:][:g.Inner]
+			v := t.bias[r%g.C]
+			yr, xr := t.out[r*g.Inner:][:g.Inner], t.in[r*g.Inner:][:g.Inner]
 			for i, xv := range xr {
 				yr[i] = xv + v
 			}
 		}
-	})
+		return
+	}
+	for c := lo; c < hi; c++ {
+		var s float64
+		for o := 0; o < g.Outer; o++ {
+			s += sum64(t.in[(o*g.C+c)*g.Inner:][:g.Inner])
+		}
+		t.out[c] = T(s)
+	}
+}
+
+var chanTasks = [2]sync.Pool{
+	{New: func() any { return new(chanTask[float32]) }},
+	{New: func() any { return new(chanTask[float64]) }},
+}
+
+func getChanTask[T scalar]() *chanTask[T] {
+	var z T
+	return chanTasks[unsafe.Sizeof(z)/8].Get().(*chanTask[T])
+}
+
+// putChanTask drops t's references to the caller's memory and pools it.
+func putChanTask[T scalar](t *chanTask[T]) {
+	var z T
+	*t = chanTask[T]{}
+	chanTasks[unsafe.Sizeof(z)/8].Put(t)
 }
 
 // sum64 returns the sum of s accumulated in float64, in four interleaved
@@ -562,15 +604,10 @@ func (b *Backend) BiasGrad(db, dy *tensor.Tensor) error {
 }
 
 func biasGrad[T scalar](b *Backend, g tensor.ChannelGeom, db, dy []T) {
-	b.parallel(g.C, max(1, elemGrain/(g.Outer*g.Inner)), func(_, lo, hi int) {
-		for c := lo; c < hi; c++ {
-			var s float64
-			for o := 0; o < g.Outer; o++ {
-				s += sum64(dy[(o*g.C+c)*g.Inner:][:g.Inner])
-			}
-			db[c] = T(s)
-		}
-	})
+	t := getChanTask[T]()
+	defer putChanTask(t)
+	t.g, t.out, t.in = g, db, dy
+	b.parallelTask(g.C, max(1, elemGrain/(g.Outer*g.Inner)), t)
 }
 
 // Sum sums src over the listed axes (each once, in range) into dst, whose
