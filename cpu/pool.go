@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"math"
+	"sync"
+	"unsafe"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -104,24 +106,62 @@ func pool2x2(g *tensor.PoolGeom) bool {
 }
 
 func maxPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
+	t := getPoolTask[T]()
+	defer putPoolTask(t)
+	t.g, t.out, t.in = *g, y, x
+	b.parallelTask(g.N*g.C, rowGrain, t)
+}
+
+// poolTask is MaxPool2D or the 2×2 MaxPool2DBackward as a
+// par.Task over planes, pooled so that a call allocates nothing.
+type poolTask[T scalar] struct {
+	g           tensor.PoolGeom
+	backward    bool
+	out, in, dy []T // y, x, nil for the forward; dx, x, dy for the backward
+}
+
+// Run does the planes [lo, hi).
+func (t *poolTask[T]) Run(_, lo, hi int) {
+	g, x := &t.g, t.in
 	hw, ohw := g.H*g.W, g.OH*g.OW
-	fast := pool2x2(g)
-	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
+	if t.backward {
 		for pl := lo; pl < hi; pl++ {
-			xp, yp := x[pl*hw:][:hw], y[pl*ohw:][:ohw]
-			for oh := 0; oh < g.OH; oh++ {
-				yr := yp[oh*g.OW:][:g.OW]
-				if fast {
-					x0, x1 := xp[2*oh*g.W:][:2*g.OW], xp[(2*oh+1)*g.W:][:2*g.OW]
-					for j := range yr {
-						yr[j] = max(max(x0[2*j], x0[2*j+1]), max(x1[2*j], x1[2*j+1]))
-					}
-					continue
-				}
-				maxRow(g, xp, oh, yr)
-			}
+			maxPoolBackward2x2(g, t.out[pl*hw:][:hw], t.dy[pl*ohw:][:ohw], x[pl*hw:][:hw])
 		}
-	})
+		return
+	}
+	fast := pool2x2(g)
+	for pl := lo; pl < hi; pl++ {
+		xp, yp := x[pl*hw:][:hw], t.out[pl*ohw:][:ohw]
+		for oh := 0; oh < g.OH; oh++ {
+			yr := yp[oh*g.OW:][:g.OW]
+			if fast {
+				x0, x1 := xp[2*oh*g.W:][:2*g.OW], xp[(2*oh+1)*g.W:][:2*g.OW]
+				for j := range yr {
+					yr[j] = max(max(x0[2*j], x0[2*j+1]), max(x1[2*j], x1[2*j+1]))
+				}
+				continue
+			}
+			maxRow(g, xp, oh, yr)
+		}
+	}
+}
+
+var poolTasks = [2]sync.Pool{
+	{New: func() any { return new(poolTask[float32]) }},
+	{New: func() any { return new(poolTask[float64]) }},
+}
+
+func getPoolTask[T scalar]() *poolTask[T] {
+	var z T
+	return poolTasks[unsafe.Sizeof(z)/8].Get().(*poolTask[T])
+}
+
+// putPoolTask drops t's references to the caller's memory and pools it.
+func putPoolTask[T scalar](t *poolTask[T]) {
+	var z T
+	*t = poolTask[T]{}
+	poolTasks[unsafe.Sizeof(z)/8].Put(t)
 }
 
 // MaxPool2DBackward routes each dy element to the position of its window's
@@ -149,11 +189,10 @@ func (b *Backend) MaxPool2DBackward(dx, dy, x *tensor.Tensor, p tensor.Pool2DPar
 func maxPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy, x []T) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	if pool2x2(g) {
-		b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
-			for pl := lo; pl < hi; pl++ {
-				maxPoolBackward2x2(g, dx[pl*hw:][:hw], dy[pl*ohw:][:ohw], x[pl*hw:][:hw])
-			}
-		})
+		t := getPoolTask[T]()
+		defer putPoolTask(t)
+		t.g, t.backward, t.out, t.in, t.dy = *g, true, dx, x, dy
+		b.parallelTask(g.N*g.C, rowGrain, t)
 		return
 	}
 	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
