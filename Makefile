@@ -9,7 +9,7 @@ FUZZTIME ?= 20000x
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: arm64 gpucheck gpucheck-build test fmt-check vet staticcheck tools race quality quality-resnet view nocgo fuzz bench generate demo
+.PHONY: arm64 gpucheck gpucheck-build test fmt-check vet staticcheck tools race quality view nocgo fuzz bench generate demo
 
 ## test: gofmt check, go vet, staticcheck, the race-detector test run, the
 ## accuracy bars, the viewer under Xvfb, a CPU-only build, short fuzzing
@@ -51,11 +51,6 @@ race:
 ## quality: the presets' accuracy bars on the real datasets (too slow under -race)
 quality:
 	$(GO) test -count=1 -run '^TestQuality' ./models/
-
-## quality-resnet: the resnet preset's bars on mnist and fashion too (about
-## 25 minutes on an idle 2-core machine, so not part of test)
-quality-resnet:
-	VKCNN_QUALITY_SLOW=1 $(GO) test -count=1 -timeout 90m -v -run '^TestQuality$$/resnet' ./models/
 
 ## view: the live training window (build tag view, GLFW + X11) under Xvfb
 view:
