@@ -8,17 +8,20 @@ import (
 )
 
 // Perm returns a pseudo-random permutation of 0…n−1 determined by seed
-// (a Fisher–Yates shuffle driven by PCG), the same on every run and machine.
-// For a new order every epoch, pass a seed derived from the epoch, such as
+// (Shuffle driven by PCG), the same on every run and machine. For a new
+// order every epoch, pass a seed derived from the epoch, such as
 // seed+uint64(epoch). n < 1 gives an empty slice.
 func Perm(n int, seed uint64) []int {
 	p := seq(0, max(n, 0))
-	r := rand.New(rand.NewPCG(seed, 0x76_6b_63_6e_6e)) // "vkcnn"
-	for i := len(p) - 1; i > 0; i-- {
-		j := int(r.Uint64N(uint64(i + 1)))
-		p[i], p[j] = p[j], p[i]
-	}
+	Shuffle(p, rand.New(rand.NewPCG(seed, 0x76_6b_63_6e_6e))) // "vkcnn"
 	return p
+}
+
+// Shuffle puts the indices of order in a pseudo-random order drawn from r
+// (rand.Rand.Shuffle, a Fisher–Yates shuffle): the one shuffling step of
+// Perm and of package nn's Fit, which passes its checkpointed generator.
+func Shuffle(order []int, r *rand.Rand) {
+	r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 }
 
 // Batches cuts order into consecutive batches of size indices; the last

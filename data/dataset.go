@@ -7,18 +7,38 @@ import (
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
-// Dataset is a labelled set of images held in host memory.
+// Dataset is a set of samples held in host memory: vkcnn's one dataset type.
+// Load and the readers of this package return it, and package nn's Fit,
+// Evaluate and models.Train take it, so a loaded set trains as it is.
+//
+// For nn, the samples are the model's inputs and the targets come from
+// Targets when it is set, else from Labels: a label becomes a one-hot row of
+// the model's output width or, for a model with a single output (binary
+// classification), the value 0 or 1 itself. Accuracy compares classes: the
+// predicted class is the argmax of a sample's output row (for a single
+// output, 1 when it is ≥ 0.5, else 0); the true class is the label or,
+// without labels, the class of the target row found the same way.
 type Dataset struct {
 	// Name says where the data came from, such as "mnist train".
 	Name string
-	// Images holds Len() images back to back in NCHW order, item i at
-	// Images[i*ItemLen() : (i+1)*ItemLen()]. Pixel values are in [0, 1].
+	// Images holds the samples back to back, each laid out in its Shape
+	// (row-major; NCHW for images), item i at
+	// Images[i*ItemLen() : (i+1)*ItemLen()]. Pixel values of the loaded
+	// image sets are in [0, 1].
 	Images []float32
-	// Labels holds the class of each image, in [0, Classes).
+	// Labels holds the class of each sample, in [0, Classes). Package nn
+	// needs Labels or Targets to train or to measure accuracy.
 	Labels []int
-	// Shape is the shape of one image, [C, H, W] (C is 1 for grayscale).
+	// Targets, when not nil, holds one target row per sample (package nn:
+	// the model's output width), used by nn instead of the one-hot rows of
+	// Labels (soft targets, regression). The loaders leave it nil.
+	Targets []float32
+	// Shape is the shape of one sample, [C, H, W] for images (C is 1 for
+	// grayscale). Package nn takes the model's input shape when it is nil,
+	// and otherwise needs one of the same number of values.
 	Shape tensor.Shape
-	// Classes is the number of classes.
+	// Classes is the number of classes; 0 leaves it to package nn, which
+	// then checks the labels against the model's outputs.
 	Classes int
 	// ClassNames names each class for captions and reports; it is nil or has
 	// Classes entries.
@@ -52,9 +72,10 @@ func (d *Dataset) ClassName(c int) string {
 	return strconv.Itoa(c)
 }
 
-// Validate checks that the dataset is consistent: a valid rank-3 item shape,
-// len(Images) = Len()·ItemLen(), at least one class, labels in [0, Classes)
-// and ClassNames nil or of length Classes. It returns an error wrapping
+// Validate checks that the dataset is consistent as a labelled image set: a
+// valid rank-3 item shape, len(Images) = Len()·ItemLen(), at least one
+// class, labels in [0, Classes), Targets nil or the same number of values
+// for every label, and ClassNames nil or of length Classes. It returns an error wrapping
 // tensor.ErrShape or tensor.ErrParam that names the first problem.
 func (d *Dataset) Validate() error {
 	if len(d.Shape) != 3 {
@@ -73,6 +94,9 @@ func (d *Dataset) Validate() error {
 	if d.ClassNames != nil && len(d.ClassNames) != d.Classes {
 		return fmt.Errorf("dataset %q: %d class names, expected %d: %w", d.Name, len(d.ClassNames), d.Classes, tensor.ErrShape)
 	}
+	if d.Targets != nil && (d.Len() == 0 || len(d.Targets)%d.Len() != 0) {
+		return fmt.Errorf("dataset %q: %d target values, expected a positive multiple of %d (one row per label): %w", d.Name, len(d.Targets), d.Len(), tensor.ErrShape)
+	}
 	for i, l := range d.Labels {
 		if l < 0 || l >= d.Classes {
 			return fmt.Errorf("dataset %q: label %d of image %d, expected in [0, %d): %w", d.Name, l, i, d.Classes, tensor.ErrParam)
@@ -81,14 +105,21 @@ func (d *Dataset) Validate() error {
 	return nil
 }
 
-// Subset returns a new dataset holding copies of the images idx, in that
-// order (indices may repeat). It returns a tensor.ErrParam error naming the
-// first index outside [0, Len()).
+// Subset returns a new dataset holding copies of the images idx (and of
+// their target rows, if any), in that order (indices may repeat). It returns
+// a tensor.ErrParam error naming the first index outside [0, Len()).
 func (d *Dataset) Subset(name string, idx []int) (*Dataset, error) {
 	s := &Dataset{Name: name, Shape: d.Shape.Clone(), Classes: d.Classes, ClassNames: d.ClassNames,
 		Images: make([]float32, len(idx)*d.ItemLen()), Labels: make([]int, len(idx))}
 	if err := Batch(d, s.Images, s.Labels, idx); err != nil {
 		return nil, fmt.Errorf("subset %q: %w", name, err)
+	}
+	if d.Targets != nil && d.Len() > 0 {
+		row := len(d.Targets) / d.Len()
+		s.Targets = make([]float32, len(idx)*row)
+		if err := Gather(s.Targets, d.Targets, idx, row); err != nil {
+			return nil, fmt.Errorf("subset %q targets: %w", name, err)
+		}
 	}
 	return s, nil
 }

@@ -2,6 +2,7 @@ package data
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -105,6 +106,11 @@ func TestPermBatches(t *testing.T) {
 	}
 	if !slices.Equal(slices.Sorted(slices.Values(p)), seq(0, 100)) {
 		t.Errorf("Perm(100) is not a permutation: %v", p)
+	}
+	q := seq(0, 100)
+	Shuffle(q, rand.New(rand.NewPCG(7, 0x76_6b_63_6e_6e)))
+	if !slices.Equal(p, q) {
+		t.Error("Perm(100, 7) is not Shuffle with its generator")
 	}
 	if len(Perm(0, 1)) != 0 || len(Perm(-3, 1)) != 0 {
 		t.Error("Perm of n < 1 is not empty")

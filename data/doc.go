@@ -56,10 +56,13 @@
 //     and its last 20% test.
 //
 // A Dataset holds its images as one flat float32 slice in NCHW order with a
-// per-item shape [1, H, W], and integer labels. Perm, Batches, Batch and
+// per-item shape [1, H, W], and integer labels (or target rows). It is the
+// one dataset type of vkcnn: package nn's Fit and Evaluate and models.Train
+// take it as Load returns it. Perm, Shuffle, Batches, Batch, Gather and
 // OneHot turn it into shuffled mini-batches in caller-provided buffers, for a
-// training loop of your own; Gather and OneHot are also the steps package
-// nn's Fit uses, so both paths batch the same way.
+// training loop of your own; Shuffle, Batches, Gather and OneHot are also the
+// steps package nn's Fit, Evaluate and Predict use, so both paths batch the
+// same way.
 //
 // # Pictures as model inputs
 //

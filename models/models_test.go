@@ -101,7 +101,7 @@ func TestNewOptimizer(t *testing.T) {
 
 // linesModel returns a tiny model built for the lines dataset and its
 // training and test sets.
-func linesModel(t *testing.T) (*nn.Sequential, nn.Dataset, nn.Dataset) {
+func linesModel(t *testing.T) (*nn.Sequential, *data.Dataset, *data.Dataset) {
 	t.Helper()
 	train, test, err := data.Load("lines", data.Options{Seed: 3, N: 120})
 	if err != nil {
@@ -114,7 +114,7 @@ func linesModel(t *testing.T) (*nn.Sequential, nn.Dataset, nn.Dataset) {
 	if err := m.Build(cpu.New(), train.Shape, 1); err != nil {
 		t.Fatal(err)
 	}
-	return m, nn.Dataset{X: train.Images, Labels: train.Labels}, nn.Dataset{X: test.Images, Labels: test.Labels}
+	return m, train, test
 }
 
 // TestTrain trains a tiny model on lines with decay and shifts and checks the
@@ -128,7 +128,7 @@ func TestTrain(t *testing.T) {
 	var steps []nn.StepInfo
 	cfg := TrainConfig{
 		FitConfig: nn.FitConfig{Epochs: 4, BatchSize: 16, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Shuffle: true, Seed: 5,
-			Validation: &test,
+			Validation: test,
 			OnStep:     func(s nn.StepInfo) error { steps = append(steps, s); return nil },
 			OnEpoch:    func(nn.EpochInfo) error { lrs = append(lrs, opt.LR); return nil }},
 		LRDecay: 0.5,
@@ -209,7 +209,7 @@ func TestTrainErrors(t *testing.T) {
 	if _, err := Train(nn.NewSequential(nn.ReLU()), train, base); !errors.Is(err, nn.ErrNotBuilt) {
 		t.Errorf("unbuilt model: error %v, want ErrNotBuilt", err)
 	}
-	if _, err := Train(m, nn.Dataset{X: make([]float32, 5), Labels: []int{0}}, base); !errors.Is(err, tensor.ErrShape) {
+	if _, err := Train(m, &data.Dataset{Images: make([]float32, 5), Labels: []int{0}}, base); !errors.Is(err, tensor.ErrShape) {
 		t.Errorf("bad dataset: error %v, want ErrShape", err)
 	}
 }

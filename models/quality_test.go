@@ -61,22 +61,21 @@ func TestQuality(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cfg.Optimizer.Close()
-			val := nn.Dataset{X: test.Images, Labels: test.Labels}
-			cfg.Validation = &val
+			cfg.Validation = test
 			cfg.OnEpoch = func(e nn.EpochInfo) error {
 				t.Logf("%s epoch %2d/%d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, %.1f s",
 					p.Name, e.Epoch, e.Epochs, e.Loss, 100*e.Accuracy, e.ValLoss, 100*e.ValAccuracy, e.Duration.Seconds())
 				return nil
 			}
 			start := time.Now()
-			hist, err := Train(m, nn.Dataset{X: train.Images, Labels: train.Labels}, cfg)
+			hist, err := Train(m, train, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(hist) != p.Epochs {
 				t.Fatalf("%d epochs trained, want %d", len(hist), p.Epochs)
 			}
-			res, err := m.Evaluate(val, nil, 256)
+			res, err := m.Evaluate(test, nil, 256)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,7 +10,6 @@ import (
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/internal/vktest"
-	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -36,7 +35,7 @@ func TestQualityResNetVulkanFirstEpoch(t *testing.T) {
 		t.Skipf("no %s (set %s=1 to fail instead): %v", p.Dataset, requireMNIST, err)
 	}
 	n := resnetParitySamples
-	sub := nn.Dataset{X: train.Images[:n*train.ItemLen()], Labels: train.Labels[:n]}
+	sub := &data.Dataset{Images: train.Images[:n*train.ItemLen()], Labels: train.Labels[:n]}
 	epoch := func(b tensor.Backend) float64 {
 		m, err := p.Model()
 		if err != nil {

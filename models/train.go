@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -34,7 +35,7 @@ type TrainConfig struct {
 // callback error ends training as in Fit (nn.ErrStop without an error). It
 // returns the epochs completed, and Fit's errors or a tensor.ErrParam error
 // for bad Epochs, LRDecay or Shift.
-func Train(m *nn.Sequential, train nn.Dataset, cfg TrainConfig) ([]nn.EpochInfo, error) {
+func Train(m *nn.Sequential, train *data.Dataset, cfg TrainConfig) ([]nn.EpochInfo, error) {
 	if !m.Built() {
 		return nil, fmt.Errorf("train: %w", nn.ErrNotBuilt)
 	}
@@ -75,13 +76,13 @@ func Train(m *nn.Sequential, train nn.Dataset, cfg TrainConfig) ([]nn.EpochInfo,
 		return h, nil
 	}
 	var rng *rand.Rand
-	data := train
+	epochData := *train // the caller's images stay as they are
 	if cfg.Shift > 0 {
-		if len(train.X)%in.Len() != 0 {
-			return nil, fmt.Errorf("train: X has %d values, expected a multiple of %d (input %v): %w", len(train.X), in.Len(), in, tensor.ErrShape)
+		if len(train.Images)%in.Len() != 0 {
+			return nil, fmt.Errorf("train: Images has %d values, expected a multiple of %d (input %v): %w", len(train.Images), in.Len(), in, tensor.ErrShape)
 		}
 		rng = rand.New(rand.NewPCG(cfg.Seed, 0x7368696674)) // "shift"
-		data.X = make([]float32, len(train.X))
+		epochData.Images = make([]float32, len(train.Images))
 	}
 	epochs := cfg.Epochs
 	var history []nn.EpochInfo
@@ -107,11 +108,11 @@ func Train(m *nn.Sequential, train nn.Dataset, cfg TrainConfig) ([]nn.EpochInfo,
 			}
 		}
 		if rng != nil {
-			if err := nn.RandomShift(cfg.Shift).Augment(data.X, train.X, in, rng); err != nil {
+			if err := nn.RandomShift(cfg.Shift).Augment(epochData.Images, train.Images, in, rng); err != nil {
 				return history, fmt.Errorf("train: %w", err)
 			}
 		}
-		h, err := m.Fit(data, fc)
+		h, err := m.Fit(&epochData, fc)
 		for _, info := range h {
 			info.Epoch, info.Epochs = e, epochs
 			history = append(history, info)

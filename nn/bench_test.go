@@ -3,6 +3,7 @@ package nn_test
 import (
 	"testing"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -11,9 +12,9 @@ import (
 // SGD, two small read-backs) of an MNIST-sized CNN at batch 64, in samples/s.
 func BenchmarkTrainStep(b *testing.B) {
 	const batch = 64
-	d := nn.Dataset{X: make([]float32, batch*28*28), Labels: make([]int, batch)}
-	for i := range d.X {
-		d.X[i] = float32(i%29) / 29
+	d := &data.Dataset{Images: make([]float32, batch*28*28), Labels: make([]int, batch)}
+	for i := range d.Images {
+		d.Images[i] = float32(i%29) / 29
 	}
 	for i := range d.Labels {
 		d.Labels[i] = i % 10

@@ -45,7 +45,7 @@ func concurrentPredict(t *testing.T, b tensor.Backend, dt tensor.DType, spec str
 	wantPred := make([][]nn.Prediction, len(batches))
 	wantEval := make([]nn.EvalResult, len(batches))
 	for i, bs := range batches {
-		if wantPred[i], err = m.Predict(d.X, bs); err != nil {
+		if wantPred[i], err = m.Predict(d.Images, bs); err != nil {
 			t.Fatal(err)
 		}
 		if wantEval[i], err = m.Evaluate(d, nn.CrossEntropyLoss(), bs); err != nil {
@@ -72,7 +72,7 @@ func concurrentPredict(t *testing.T, b tensor.Backend, dt tensor.DType, spec str
 					}
 					continue
 				}
-				got, err := m.Predict(d.X, batches[i])
+				got, err := m.Predict(d.Images, batches[i])
 				if err == nil {
 					err = samePredictions(got, wantPred[i])
 				}
@@ -163,7 +163,7 @@ func TestFitCollisions(t *testing.T) {
 	g.armed = true
 	done := make(chan error)
 	go func() {
-		_, err := m.Predict(d.X, 8)
+		_, err := m.Predict(d.Images, 8)
 		done <- err
 	}()
 	<-g.entered
@@ -189,7 +189,7 @@ func TestFitCollisions(t *testing.T) {
 	steps := 0
 	cfg.OnStep = func(s nn.StepInfo) error {
 		steps++
-		if _, err := m.Predict(d.X[:36], 1); err != nil {
+		if _, err := m.Predict(d.Images[:36], 1); err != nil {
 			return fmt.Errorf("predict from OnStep: %w", err)
 		}
 		if _, err := m.Evaluate(d, nn.CrossEntropyLoss(), 8); err != nil {
@@ -207,7 +207,7 @@ func TestFitCollisions(t *testing.T) {
 		done <- err
 	}()
 	<-g.entered // Fit is inside step 2's forward
-	_, err = m.Predict(d.X, 8)
+	_, err = m.Predict(d.Images, 8)
 	busy("predict during fit", err)
 	_, err = m.Evaluate(d, nil, 8)
 	busy("evaluate during fit", err)
@@ -221,7 +221,7 @@ func TestFitCollisions(t *testing.T) {
 	if steps != 3 {
 		t.Errorf("%d steps, expected 3", steps)
 	}
-	if _, err := m.Predict(d.X, 8); err != nil {
+	if _, err := m.Predict(d.Images, 8); err != nil {
 		t.Errorf("predict after fit: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -100,7 +101,7 @@ func ExampleRegister() {
 	}
 	fmt.Printf("%d gradients checked, within 1e-6: %v\n", res.Checked, res.MaxRelErr < 1e-6)
 
-	train := nn.Dataset{X: []float32{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, Labels: []int{0, 0, 1, 1}}
+	train := &data.Dataset{Images: []float32{1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, Labels: []int{0, 0, 1, 1}}
 	if _, err := m.Fit(train, nn.FitConfig{Epochs: 30, BatchSize: 4, Loss: nn.CrossEntropyLoss(),
 		Optimizer: nn.NewSGD(tensor.SGDParams{LR: 0.5})}); err != nil {
 		log.Fatal(err)
@@ -116,8 +117,8 @@ func ExampleRegister() {
 		log.Fatal(err)
 	}
 	defer back.Free()
-	p1, _ := m.Predict(train.X, 4)
-	p2, _ := back.Predict(train.X, 4)
+	p1, _ := m.Predict(train.Images, 4)
+	p2, _ := back.Predict(train.Images, 4)
 	fmt.Println("reloaded:", back)
 	for i := range p1 {
 		fmt.Println("sample", i, "class", p2[i].Class, "as before:", p1[i].Confidence == p2[i].Confidence)
@@ -206,17 +207,17 @@ func Example_trainingLoop() {
 
 // stripes makes n images [1 6 6] of a vertical (class 0) or horizontal
 // (class 1) bar at a random place.
-func stripes(n int, seed uint64) nn.Dataset {
+func stripes(n int, seed uint64) *data.Dataset {
 	r := rand.New(rand.NewPCG(seed, 1))
-	d := nn.Dataset{X: make([]float32, n*36), Labels: make([]int, n)}
+	d := &data.Dataset{Images: make([]float32, n*36), Labels: make([]int, n)}
 	for i := range n {
 		c, at := i%2, 1+r.IntN(4)
 		d.Labels[i] = c
 		for k := range 6 {
 			if c == 0 {
-				d.X[i*36+k*6+at] = 1
+				d.Images[i*36+k*6+at] = 1
 			} else {
-				d.X[i*36+at*6+k] = 1
+				d.Images[i*36+at*6+k] = 1
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -72,14 +73,14 @@ func ExampleParse() {
 func ExampleSequential_Fit() {
 	b := cpu.New()
 	defer b.Close()
-	var train nn.Dataset
+	train := &data.Dataset{}
 	for i := range 64 {
 		v := float32(i%8) / 8
 		if i%2 == 0 {
-			train.X = append(train.X, 1, 1-v, 0, v/2)
+			train.Images = append(train.Images, 1, 1-v, 0, v/2)
 			train.Labels = append(train.Labels, 0)
 		} else {
-			train.X = append(train.X, v/2, 0, 1-v, 1)
+			train.Images = append(train.Images, v/2, 0, 1-v, 1)
 			train.Labels = append(train.Labels, 1)
 		}
 	}

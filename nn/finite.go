@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -107,14 +108,14 @@ func checkTensorFinite(what string, t *tensor.Tensor) error {
 }
 
 // checkEvalStart is the check at the start of Predict and Evaluate: the
-// inputs (all of d.X) and the weights.
-func (m *Sequential) checkEvalStart(d *Dataset) error {
+// inputs (all of d.Images) and the weights.
+func (m *Sequential) checkEvalStart(d *data.Dataset) error {
 	if m.unchecked {
 		return nil
 	}
-	if i := FirstNonFinite(d.X); i >= 0 {
+	if i := FirstNonFinite(d.Images); i >= 0 {
 		per := m.shapes[0].Len()
-		return NonFiniteError(fmt.Sprintf("input sample %d ", i/per), m.shapes[0], i%per, float64(d.X[i]))
+		return NonFiniteError(fmt.Sprintf("input sample %d ", i/per), m.shapes[0], i%per, float64(d.Images[i]))
 	}
 	if i := FirstNonFinite(d.Targets); i >= 0 {
 		out := m.shapes[len(m.shapes)-1]
@@ -138,7 +139,7 @@ func (m *Sequential) checkOutputs(h any, lo int) error {
 
 // checkEvalBatch checks one evaluated batch of d: its loss when there is
 // one, else its outputs out, read back.
-func (m *Sequential) checkEvalBatch(d *Dataset, idx []int, loss Loss, lossValue float64, out *tensor.Tensor) error {
+func (m *Sequential) checkEvalBatch(d *data.Dataset, idx []int, loss Loss, lossValue float64, out *tensor.Tensor) error {
 	if m.unchecked || len(idx) == 0 {
 		return nil
 	}

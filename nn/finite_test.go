@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -47,7 +48,7 @@ func TestNonFinite(t *testing.T) {
 			bad[16+11] = float32(math.NaN())
 			_, err := m.Predict(bad, 2)
 			expect(t, "predict NaN input", err, "input sample 1 [0 2 3] is NaN")
-			_, err = m.Evaluate(nn.Dataset{X: bad, Labels: labels}, nil, 2)
+			_, err = m.Evaluate(&data.Dataset{Images: bad, Labels: labels}, nil, 2)
 			expect(t, "evaluate NaN input", err, "input sample 1 [0 2 3] is NaN")
 
 			// An infinite weight.
@@ -68,7 +69,7 @@ func TestNonFinite(t *testing.T) {
 			expect(t, "CheckFinite", m.CheckFinite(), "parameter 3.weight[0 5] is +Inf")
 			_, err = m.Predict(x, 3)
 			expect(t, "predict Inf weight", err, "parameter 3.weight[0 5] is +Inf")
-			_, err = m.Evaluate(nn.Dataset{X: x, Labels: labels}, nn.CrossEntropyLoss(), 3)
+			_, err = m.Evaluate(&data.Dataset{Images: x, Labels: labels}, nn.CrossEntropyLoss(), 3)
 			expect(t, "evaluate Inf weight", err, "parameter 3.weight[0 5] is +Inf")
 
 			// Finite inputs and weights whose outputs overflow.
@@ -98,9 +99,9 @@ func TestNonFinite(t *testing.T) {
 			}
 			_, err = m.Predict(big, 3)
 			expect(t, "predict overflow", err, "output of sample 0 [")
-			_, err = m.Evaluate(nn.Dataset{X: big, Labels: labels}, nil, 3)
+			_, err = m.Evaluate(&data.Dataset{Images: big, Labels: labels}, nil, 3)
 			expect(t, "evaluate overflow", err, "output of sample 0 [")
-			_, err = m.Evaluate(nn.Dataset{X: big, Labels: labels}, nn.CrossEntropyLoss(), 3)
+			_, err = m.Evaluate(&data.Dataset{Images: big, Labels: labels}, nn.CrossEntropyLoss(), 3)
 			expect(t, "evaluate overflow with a loss", err, "loss of samples 0–2")
 
 			// Unchecked: the caller vouches for the data.

@@ -11,36 +11,20 @@ import (
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
-// Dataset is a set of samples in host memory, for Fit, Evaluate and Predict.
-//
-// Targets come from Targets when it is set, else from Labels: a label becomes
-// a one-hot row of the output width or, for a model with a single output
-// (binary classification), the value 0 or 1 itself.
-//
-// Accuracy compares classes: the predicted class of a sample is the argmax of
-// its output row, or for a single output 1 when the output is ≥ 0.5 and 0
-// otherwise; the true class is the label, or, without labels, the class of the
-// target row found the same way.
-type Dataset struct {
-	// X holds the N samples one after the other, each laid out as the model's
-	// per-sample input shape (row-major).
-	X []float32
-	// Labels are class indices, one per sample: in [0, C) for C outputs, 0 or
-	// 1 for a single output. Optional when Targets is set.
-	Labels []int
-	// Targets are target rows, one per sample with the model's per-sample
-	// output size. Optional when Labels is set.
-	Targets []float32
-}
-
-// check validates the dataset against the model and returns the sample count.
-// With needTarget, Labels or Targets must be present.
-func (d *Dataset) check(what string, m *Sequential, needTarget bool) (int, error) {
+// checkData validates a dataset against the model and returns the sample
+// count. With needTarget, Labels or Targets must be present.
+func checkData(d *data.Dataset, what string, m *Sequential, needTarget bool) (int, error) {
 	in, out := m.shapes[0], m.shapes[len(m.shapes)-1].Len()
-	if len(d.X) == 0 || len(d.X)%in.Len() != 0 {
-		return 0, fmt.Errorf("%s: X has %d values, expected a positive multiple of %d (input %v): %w", what, len(d.X), in.Len(), in, tensor.ErrShape)
+	if d == nil {
+		return 0, fmt.Errorf("%s: nil dataset, expected a *data.Dataset: %w", what, tensor.ErrParam)
 	}
-	n := len(d.X) / in.Len()
+	if d.Shape != nil && d.Shape.Len() != in.Len() {
+		return 0, fmt.Errorf("%s: samples of shape %v, expected %d values each (input %v): %w", what, d.Shape, in.Len(), in, tensor.ErrShape)
+	}
+	if len(d.Images) == 0 || len(d.Images)%in.Len() != 0 {
+		return 0, fmt.Errorf("%s: Images has %d values, expected a positive multiple of %d (input %v): %w", what, len(d.Images), in.Len(), in, tensor.ErrShape)
+	}
+	n := len(d.Images) / in.Len()
 	if needTarget && d.Labels == nil && d.Targets == nil {
 		return 0, fmt.Errorf("%s: no Labels and no Targets, expected one of them: %w", what, tensor.ErrShape)
 	}
@@ -49,6 +33,9 @@ func (d *Dataset) check(what string, m *Sequential, needTarget bool) (int, error
 			return 0, fmt.Errorf("%s: %d labels, expected %d (one per sample): %w", what, len(d.Labels), n, tensor.ErrShape)
 		}
 		classes := max(out, 2)
+		if d.Classes > classes {
+			return 0, fmt.Errorf("%s: the dataset has %d classes, the model %d outputs; expected at most %d classes: %w", what, d.Classes, out, classes, tensor.ErrShape)
+		}
 		for i, l := range d.Labels {
 			if l < 0 || l >= classes {
 				return 0, fmt.Errorf("%s: label %d is %d, expected in [0, %d) for output size %d: %w", what, i, l, classes, out, tensor.ErrParam)
@@ -61,9 +48,9 @@ func (d *Dataset) check(what string, m *Sequential, needTarget bool) (int, error
 	return n, nil
 }
 
-// trueClass returns the class of sample i for accuracy, or -1 without
+// trueClass returns the class of sample i of d for accuracy, or -1 without
 // labels or targets.
-func (d *Dataset) trueClass(i, cols int) int {
+func trueClass(d *data.Dataset, i, cols int) int {
 	switch {
 	case d.Labels != nil:
 		return d.Labels[i]
@@ -162,21 +149,15 @@ func hostAt(h any, i int) float64 {
 	return float64(h.([]float32)[i])
 }
 
-// gather copies rows idx of src (rows of length row) into dst, converting
-// (data.Gather; the callers have checked the indices and lengths).
-func gather[T float32 | float64](dst []T, src []float32, idx []int, row int) error {
-	return data.Gather(dst, src, idx, row)
-}
-
 // targetRows writes the target rows of samples idx into dst: their Targets,
 // or their labels as one-hot rows (data.OneHot; labels is scratch of
 // len(idx)), or for a single output the label itself. With smoothing ε > 0
 // (and cols > 1) each row t becomes (1−ε)·t + ε/cols, the targets of
 // PyTorch's CrossEntropyLoss(label_smoothing=ε).
-func targetRows[T float32 | float64](dst []T, d *Dataset, idx, labels []int, cols int, smoothing float64) error {
+func targetRows[T float32 | float64](dst []T, d *data.Dataset, idx, labels []int, cols int, smoothing float64) error {
 	switch {
 	case d.Targets != nil:
-		if err := gather(dst, d.Targets, idx, cols); err != nil {
+		if err := data.Gather(dst, d.Targets, idx, cols); err != nil {
 			return err
 		}
 	case cols == 1:
@@ -201,19 +182,19 @@ func targetRows[T float32 | float64](dst []T, d *Dataset, idx, labels []int, col
 
 // upload copies the samples idx (and, with targets, their target rows,
 // label-smoothed by smoothing) to the batch buffers.
-func (bio *batchIO) upload(b tensor.Backend, d *Dataset, idx []int, row, cols int, targets bool, smoothing float64) error {
+func (bio *batchIO) upload(b tensor.Backend, d *data.Dataset, idx []int, row, cols int, targets bool, smoothing float64) error {
 	if len(bio.labels) < len(idx) {
 		bio.labels = make([]int, len(idx))
 	}
 	var err error
 	switch hx := bio.hx.(type) {
 	case []float32:
-		err = gather(hx, d.X, idx, row)
+		err = data.Gather(hx, d.Images, idx, row)
 		if err == nil && targets {
 			err = targetRows(bio.htarget.([]float32), d, idx, bio.labels[:len(idx)], cols, smoothing)
 		}
 	case []float64:
-		err = gather(hx, d.X, idx, row)
+		err = data.Gather(hx, d.Images, idx, row)
 		if err == nil && targets {
 			err = targetRows(bio.htarget.([]float64), d, idx, bio.labels[:len(idx)], cols, smoothing)
 		}
@@ -256,7 +237,7 @@ type trainStep struct {
 // evaluation batch (tr nil) takes its own plan from the inference pool and
 // runs in evaluation mode without touching the model, so that evaluations
 // may run on many goroutines at once.
-func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (res batchResult, err error) {
+func (m *Sequential) runBatch(d *data.Dataset, idx []int, loss Loss, tr *trainStep) (res batchResult, err error) {
 	res = batchResult{loss: math.NaN(), correct: -1, gradNorm: math.NaN()}
 	n, row, cols := len(idx), m.shapes[0].Len(), m.shapes[len(m.shapes)-1].Len()
 	var pl *plan
@@ -355,7 +336,7 @@ func (m *Sequential) runBatch(d *Dataset, idx []int, loss Loss, tr *trainStep) (
 			} else {
 				pred = int(hostAt(bio.hclasses, k))
 			}
-			if pred == d.trueClass(i, cols) {
+			if pred == trueClass(d, i, cols) {
 				res.correct++
 			}
 		}
@@ -398,7 +379,7 @@ type FitConfig struct {
 	// same order.
 	Seed uint64
 	// Validation, when not nil, is evaluated after every epoch.
-	Validation *Dataset
+	Validation *data.Dataset
 	// OnStep, when not nil, is called after every step. Returning ErrStop
 	// ends training early (Fit returns no error); another error ends it and
 	// is returned.
@@ -513,7 +494,7 @@ var ErrDiverged = errors.New("training diverged")
 // ErrNotBuilt, tensor.ErrParam
 // or tensor.ErrShape errors naming a bad setting, dataset or checkpoint, the
 // backend's errors and the checkpoint file's errors.
-func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
+func (m *Sequential) Fit(train *data.Dataset, cfg FitConfig) ([]EpochInfo, error) {
 	release, err := m.exclusive("fit")
 	if err != nil {
 		return nil, err
@@ -545,12 +526,12 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 	case cfg.Patience > 0 && cfg.Validation == nil:
 		return nil, fmt.Errorf("fit: Patience %d needs a Validation set: %w", cfg.Patience, tensor.ErrParam)
 	}
-	n, err := train.check("fit: training set", m, true)
+	n, err := checkData(train, "fit: training set", m, true)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Validation != nil {
-		if _, err := cfg.Validation.check("fit: validation set", m, true); err != nil {
+		if _, err := checkData(cfg.Validation, "fit: validation set", m, true); err != nil {
 			return nil, err
 		}
 	}
@@ -599,14 +580,20 @@ func (m *Sequential) Fit(train Dataset, cfg FitConfig) ([]EpochInfo, error) {
 	}
 	epochData := train
 	if cfg.Augment != nil {
-		epochData.X = make([]float32, len(train.X))
+		aug := *train
+		aug.Images = make([]float32, len(train.Images))
+		epochData = &aug
+	}
+	batches, err := data.Batches(order, cfg.BatchSize) // sub-slices of order
+	if err != nil {
+		return nil, fmt.Errorf("fit: %w", err)
 	}
 epochs:
 	for epoch := run.epoch + 1; epoch <= cfg.Epochs; epoch++ {
 		start := time.Now()
 		m.SetTraining(true)
 		if cfg.Augment != nil {
-			if err := cfg.Augment.Augment(epochData.X, train.X, m.shapes[0], rng); err != nil {
+			if err := cfg.Augment.Augment(epochData.Images, train.Images, m.shapes[0], rng); err != nil {
 				return run.history, fmt.Errorf("fit: epoch %d: augment: %w", epoch, err)
 			}
 		}
@@ -614,21 +601,20 @@ epochs:
 			order[i] = i
 		}
 		if cfg.Shuffle {
-			rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+			data.Shuffle(order, rng)
 		}
 		var lossSum float64
 		correct := 0
-		for s := range steps {
+		for s, idx := range batches {
 			lr := math.NaN()
 			if cfg.Schedule != nil {
 				lr = cfg.Schedule.Rate(run.step, total)
 				setter.SetLR(lr)
 			}
-			idx := order[s*cfg.BatchSize : min((s+1)*cfg.BatchSize, n)]
 			if tr.tf != nil {
 				tr.tf.epoch, tr.tf.step = epoch, s+1
 			}
-			r, err := m.runBatch(&epochData, idx, cfg.Loss, tr)
+			r, err := m.runBatch(epochData, idx, cfg.Loss, tr)
 			if errors.Is(err, ErrDiverged) {
 				return run.history, fmt.Errorf("fit: epoch %d step %d: %w; the parameters keep the values of the step before; try a lower learning rate%s", epoch, s+1, err, lrNote(lr, cfg.Optimizer))
 			}
@@ -651,7 +637,7 @@ epochs:
 		info := EpochInfo{Epoch: epoch, Epochs: cfg.Epochs, Loss: lossSum / float64(n),
 			Accuracy: float64(correct) / float64(n), ValLoss: math.NaN(), ValAccuracy: math.NaN()}
 		if cfg.Validation != nil {
-			v, err := m.evaluate(*cfg.Validation, cfg.Loss, cfg.BatchSize)
+			v, err := m.evaluate(cfg.Validation, cfg.Loss, cfg.BatchSize)
 			if err != nil {
 				return run.history, fmt.Errorf("fit: epoch %d validation: %w", epoch, err)
 			}
@@ -740,29 +726,31 @@ type EvalResult struct {
 // consecutive batches of up to batchSize samples. It returns the sample
 // count. It leaves the model's mode alone: the batches run in evaluation
 // mode by themselves (runBatch, forward).
-func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(idx []int) error) (int, error) {
+func (m *Sequential) evalBatches(op string, d *data.Dataset, batchSize int, f func(idx []int) error) (int, error) {
 	if err := m.ready(op); err != nil {
 		return 0, err
 	}
 	if batchSize < 1 {
 		return 0, fmt.Errorf("%s: batch size %d, expected ≥ 1: %w", op, batchSize, tensor.ErrParam)
 	}
-	n, err := d.check(op, m, false)
+	n, err := checkData(d, op, m, false)
 	if err != nil {
 		return 0, err
 	}
 	if err := m.checkEvalStart(d); err != nil {
 		return 0, fmt.Errorf("%s: %w", op, err)
 	}
-	batchSize = min(batchSize, n) // a batch never exceeds the data
-	idx := make([]int, 0, batchSize)
-	for lo := 0; lo < n; lo += batchSize {
-		idx = idx[:0]
-		for i := lo; i < min(lo+batchSize, n); i++ {
-			idx = append(idx, i)
-		}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	batches, err := data.Batches(order, batchSize) // a batch never exceeds the data
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	for _, idx := range batches {
 		if err := f(idx); err != nil {
-			return 0, fmt.Errorf("%s: samples %d–%d: %w", op, lo, lo+len(idx)-1, err)
+			return 0, fmt.Errorf("%s: samples %d–%d: %w", op, idx[0], idx[len(idx)-1], err)
 		}
 	}
 	return n, nil
@@ -779,7 +767,7 @@ func (m *Sequential) evalBatches(op string, d *Dataset, batchSize int, f func(id
 //
 // Evaluate may run on many goroutines at once, and alongside Predict: each
 // call uses buffers of its own and leaves the model's mode unchanged.
-func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, error) {
+func (m *Sequential) Evaluate(d *data.Dataset, loss Loss, batchSize int) (EvalResult, error) {
 	release, err := m.shared("evaluate")
 	if err != nil {
 		return EvalResult{Loss: math.NaN(), Accuracy: math.NaN()}, err
@@ -789,12 +777,12 @@ func (m *Sequential) Evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, 
 }
 
 // evaluate is Evaluate for a caller that holds the model (Fit's validation).
-func (m *Sequential) evaluate(d Dataset, loss Loss, batchSize int) (EvalResult, error) {
+func (m *Sequential) evaluate(d *data.Dataset, loss Loss, batchSize int) (EvalResult, error) {
 	res := EvalResult{Loss: math.NaN(), Accuracy: math.NaN()}
 	var lossSum float64
 	correct := 0
-	n, err := m.evalBatches("evaluate", &d, batchSize, func(idx []int) error {
-		r, err := m.runBatch(&d, idx, loss, nil)
+	n, err := m.evalBatches("evaluate", d, batchSize, func(idx []int) error {
+		r, err := m.runBatch(d, idx, loss, nil)
 		lossSum += r.loss * float64(len(idx))
 		correct += r.correct
 		return err
@@ -821,7 +809,7 @@ type Prediction struct {
 }
 
 // Predict runs the model in evaluation mode over the samples in x (laid out
-// as Dataset.X) in batches of batchSize and returns one Prediction per sample,
+// as data.Dataset.Images) in batches of batchSize and returns one Prediction per sample,
 // each output row turned into probabilities by Interpret. Errors as for
 // Evaluate (the outputs themselves are checked for NaN and ±Inf).
 //
@@ -864,8 +852,8 @@ func (m *Sequential) eachOutput(what string, x []float32, batchSize int, check b
 		return err
 	}
 	defer release()
-	d := Dataset{X: x}
-	_, err = m.evalBatches(what, &d, batchSize, func(idx []int) (err error) {
+	d := &data.Dataset{Images: x}
+	_, err = m.evalBatches(what, d, batchSize, func(idx []int) (err error) {
 		pl, bio, err := m.takePlan(len(idx))
 		if err != nil {
 			return err
@@ -876,7 +864,7 @@ func (m *Sequential) eachOutput(what string, x []float32, batchSize int, check b
 			}
 		}()
 		cols := m.shapes[len(m.shapes)-1].Len()
-		if err := bio.upload(m.b, &d, idx, m.shapes[0].Len(), cols, false, 0); err != nil {
+		if err := bio.upload(m.b, d, idx, m.shapes[0].Len(), cols, false, 0); err != nil {
 			return err
 		}
 		out, err := m.forward(pl, bio.x, false)

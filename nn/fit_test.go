@@ -8,19 +8,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
 // blobs returns n 6×6 images of class 0, 1 or 2: a bright 2×2 square in the
 // top-left, top-right or bottom half, plus noise.
-func blobs(n int, seed uint64) nn.Dataset {
+func blobs(n int, seed uint64) *data.Dataset {
 	r := rand.New(rand.NewPCG(seed, 3))
-	d := nn.Dataset{X: make([]float32, n*36), Labels: make([]int, n)}
+	d := &data.Dataset{Images: make([]float32, n*36), Labels: make([]int, n)}
 	for i := range n {
 		c := i % 3
 		d.Labels[i] = c
-		img := d.X[i*36 : (i+1)*36]
+		img := d.Images[i*36 : (i+1)*36]
 		for j := range img {
 			img[j] = float32(0.2 * r.NormFloat64())
 		}
@@ -66,7 +67,7 @@ func TestFitClassifies(t *testing.T) {
 				steps, allocsAfterEpoch := 0, []int{}
 				last := 0
 				hist, err := m.Fit(train, nn.FitConfig{Epochs: 6, BatchSize: 16, Loss: nn.CrossEntropyLoss(), Optimizer: opt,
-					Shuffle: true, Seed: 9, Validation: &val,
+					Shuffle: true, Seed: 9, Validation: val,
 					OnStep: func(s nn.StepInfo) error {
 						steps++
 						if s.Steps != 6 || s.Samples != min(16, 90-16*(s.Step-1)) {
@@ -113,7 +114,7 @@ func TestFitClassifies(t *testing.T) {
 			if math.Abs(ev.Accuracy-final.ValAccuracy) > 1e-12 || math.Abs(ev.Loss-final.ValLoss) > 1e-5 || ev.Samples != 30 {
 				t.Errorf("Evaluate %+v, Fit's validation %v %v", ev, final.ValLoss, final.ValAccuracy)
 			}
-			preds, err := m.Predict(val.X, 8)
+			preds, err := m.Predict(val.Images, 8)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,11 +148,11 @@ func TestFitBinaryTargetsFrozenAndStop(t *testing.T) {
 	b := cpu64(t)
 	// y = 1 when x0 > x1: a dense layer with a frozen second layer.
 	r := rand.New(rand.NewPCG(4, 4))
-	d := nn.Dataset{X: make([]float32, 200)}
+	d := &data.Dataset{Images: make([]float32, 200)}
 	for i := range 100 {
-		d.X[2*i], d.X[2*i+1] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		d.Images[2*i], d.Images[2*i+1] = float32(r.NormFloat64()), float32(r.NormFloat64())
 		l := 0
-		if d.X[2*i] > d.X[2*i+1] {
+		if d.Images[2*i] > d.Images[2*i+1] {
 			l = 1
 		}
 		d.Labels = append(d.Labels, l)
@@ -183,7 +184,7 @@ func TestFitBinaryTargetsFrozenAndStop(t *testing.T) {
 	if slicesEqual(before, after) || !slicesEqual(frozen, still) {
 		t.Errorf("trainable weight %v → %v, frozen %v → %v", before, after, frozen, still)
 	}
-	preds, err := m.Predict(d.X[:20], 64)
+	preds, err := m.Predict(d.Images[:20], 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,8 +194,8 @@ func TestFitBinaryTargetsFrozenAndStop(t *testing.T) {
 		}
 	}
 	// Labels alone give the same targets for a single output.
-	ev1, _ := m.Evaluate(nn.Dataset{X: d.X, Labels: d.Labels}, nn.BCELoss(), 100)
-	ev2, _ := m.Evaluate(nn.Dataset{X: d.X, Targets: d.Targets}, nn.BCELoss(), 30)
+	ev1, _ := m.Evaluate(&data.Dataset{Images: d.Images, Labels: d.Labels}, nn.BCELoss(), 100)
+	ev2, _ := m.Evaluate(&data.Dataset{Images: d.Images, Targets: d.Targets}, nn.BCELoss(), 30)
 	if math.Abs(ev1.Loss-ev2.Loss) > 1e-6 || ev1.Accuracy != ev2.Accuracy {
 		t.Errorf("labels give %+v, targets %+v", ev1, ev2)
 	}
@@ -227,7 +228,7 @@ func TestFitRejectsBadInput(t *testing.T) {
 	cfg := nn.FitConfig{Epochs: 1, BatchSize: 4, Loss: nn.CrossEntropyLoss(), Optimizer: opt}
 	for _, c := range []struct {
 		name string
-		d    nn.Dataset
+		d    *data.Dataset
 		cfg  func(*nn.FitConfig)
 		want string
 		is   error
@@ -236,12 +237,15 @@ func TestFitRejectsBadInput(t *testing.T) {
 		{"batch", good, func(c *nn.FitConfig) { c.BatchSize = -1 }, "batch size -1", tensor.ErrParam},
 		{"loss", good, func(c *nn.FitConfig) { c.Loss = nil }, "no loss", tensor.ErrParam},
 		{"optimizer", good, func(c *nn.FitConfig) { c.Optimizer = nil }, "no optimizer", tensor.ErrParam},
-		{"x", nn.Dataset{X: good.X[:35], Labels: good.Labels}, nil, "multiple of 36", tensor.ErrShape},
-		{"labels", nn.Dataset{X: good.X, Labels: good.Labels[:5]}, nil, "5 labels, expected 6", tensor.ErrShape},
-		{"label range", nn.Dataset{X: good.X, Labels: []int{0, 1, 2, 3, 0, 0}}, nil, "label 3 is 3", tensor.ErrParam},
-		{"no target", nn.Dataset{X: good.X}, nil, "no Labels and no Targets", tensor.ErrShape},
-		{"targets", nn.Dataset{X: good.X, Targets: make([]float32, 17)}, nil, "17 target values, expected 18", tensor.ErrShape},
-		{"validation", good, func(c *nn.FitConfig) { c.Validation = &nn.Dataset{X: good.X[:36]} }, "validation set", tensor.ErrShape},
+		{"x", &data.Dataset{Images: good.Images[:35], Labels: good.Labels}, nil, "multiple of 36", tensor.ErrShape},
+		{"labels", &data.Dataset{Images: good.Images, Labels: good.Labels[:5]}, nil, "5 labels, expected 6", tensor.ErrShape},
+		{"label range", &data.Dataset{Images: good.Images, Labels: []int{0, 1, 2, 3, 0, 0}}, nil, "label 3 is 3", tensor.ErrParam},
+		{"no target", &data.Dataset{Images: good.Images}, nil, "no Labels and no Targets", tensor.ErrShape},
+		{"targets", &data.Dataset{Images: good.Images, Targets: make([]float32, 17)}, nil, "17 target values, expected 18", tensor.ErrShape},
+		{"validation", good, func(c *nn.FitConfig) { c.Validation = &data.Dataset{Images: good.Images[:36]} }, "validation set", tensor.ErrShape},
+		{"nil", nil, nil, "nil dataset", tensor.ErrParam},
+		{"shape", &data.Dataset{Images: good.Images, Labels: good.Labels, Shape: tensor.Shape{1, 5, 7}}, nil, "samples of shape [1 5 7], expected 36 values", tensor.ErrShape},
+		{"classes", &data.Dataset{Images: good.Images, Labels: good.Labels, Classes: 10}, nil, "the dataset has 10 classes, the model 3 outputs", tensor.ErrShape},
 	} {
 		cc := cfg
 		if c.cfg != nil {
@@ -252,7 +256,12 @@ func TestFitRejectsBadInput(t *testing.T) {
 			t.Errorf("%s: error %v, expected %q wrapping %v", c.name, err, c.want, c.is)
 		}
 	}
-	if _, err := m.Predict(good.X[:10], 4); !errors.Is(err, tensor.ErrShape) {
+	// A loaded set's Shape and Classes pass when they fit the model.
+	loaded := &data.Dataset{Name: "blobs", Images: good.Images, Labels: good.Labels, Shape: tensor.Shape{1, 6, 6}, Classes: 3}
+	if _, err := m.Fit(loaded, cfg); err != nil {
+		t.Errorf("Fit on a dataset with Shape and Classes: %v", err)
+	}
+	if _, err := m.Predict(good.Images[:10], 4); !errors.Is(err, tensor.ErrShape) {
 		t.Errorf("Predict on 10 values: %v", err)
 	}
 	if _, err := m.Evaluate(good, nil, 0); !errors.Is(err, tensor.ErrParam) {

@@ -22,11 +22,11 @@ func TestOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer m.Free()
-		out, err := m.Outputs(train.X, 4)
+		out, err := m.Outputs(train.Images, 4)
 		if err != nil || len(out) != 30 {
 			t.Fatalf("%v: %d outputs, %v", dt, len(out), err)
 		}
-		preds, err := m.Predict(train.X, 3)
+		preds, err := m.Predict(train.Images, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestOutputs(t *testing.T) {
 				t.Errorf("%v sample %d: Predict %+v, Interpret(Outputs) %+v", dt, i, p, want)
 			}
 		}
-		if _, err := m.Outputs(train.X[:5], 4); err == nil {
+		if _, err := m.Outputs(train.Images[:5], 4); err == nil {
 			t.Errorf("%v: Outputs of a partial sample succeeded", dt)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -113,7 +114,7 @@ func TestRegisteredLayerRoundTrip(t *testing.T) {
 	for i, v := range xs {
 		xf[i] = float32(v)
 	}
-	if _, err := m.Fit(nn.Dataset{X: xf, Labels: []int{0, 1, 2, 0, 1, 2, 0, 1}}, nn.FitConfig{Epochs: 2, BatchSize: 4,
+	if _, err := m.Fit(&data.Dataset{Images: xf, Labels: []int{0, 1, 2, 0, 1, 2, 0, 1}}, nn.FitConfig{Epochs: 2, BatchSize: 4,
 		Loss: nn.CrossEntropyLoss(), Optimizer: nn.NewSGD(tensor.SGDParams{LR: 0.1})}); err != nil {
 		t.Fatal(err)
 	}

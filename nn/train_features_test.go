@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -165,7 +166,7 @@ func TestLabelSmoothingLoss(t *testing.T) {
 	m := blobModel(t, b, tensor.Float64)
 	d := blobs(9, 4)
 	const eps = 0.2
-	preds, err := m.Predict(d.X, 9)
+	preds, err := m.Predict(d.Images, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestLabelSmoothingLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer single.Free()
-	_, err = single.Fit(nn.Dataset{X: d.X, Labels: make([]int, 9)}, nn.FitConfig{Epochs: 1, BatchSize: 9, Loss: nn.BCELoss(), Optimizer: opt, LabelSmoothing: eps})
+	_, err = single.Fit(&data.Dataset{Images: d.Images, Labels: make([]int, 9)}, nn.FitConfig{Epochs: 1, BatchSize: 9, Loss: nn.BCELoss(), Optimizer: opt, LabelSmoothing: eps})
 	if !errors.Is(err, tensor.ErrParam) {
 		t.Fatalf("label smoothing on a single output gave %v, expected ErrParam", err)
 	}
@@ -239,7 +240,7 @@ func TestEarlyStopping(t *testing.T) {
 	opt := nn.NewAdam(tensor.AdamParams{LR: 0.02, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
 	defer opt.Close()
 	var first map[string]nn.HostTensor
-	hist, err := m.Fit(train, nn.FitConfig{Epochs: 20, BatchSize: 10, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Validation: &val, Patience: 2,
+	hist, err := m.Fit(train, nn.FitConfig{Epochs: 20, BatchSize: 10, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Validation: val, Patience: 2,
 		OnEpoch: func(e nn.EpochInfo) error {
 			if e.Epoch == 1 {
 				sd, err := m.StateDict()
@@ -299,7 +300,7 @@ func TestResumeBitIdentical(t *testing.T) {
 		opt := nn.NewAdam(tensor.AdamParams{LR: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-4})
 		t.Cleanup(func() { opt.Close() })
 		hist, err := m.Fit(train, nn.FitConfig{Epochs: 5, BatchSize: 8, Loss: nn.CrossEntropyLoss(), Optimizer: opt,
-			Shuffle: true, Seed: 3, Validation: &val, Schedule: nn.CosineLR{LR: 0.02, Warmup: 5}, ClipNorm: 0.5,
+			Shuffle: true, Seed: 3, Validation: val, Schedule: nn.CosineLR{LR: 0.02, Warmup: 5}, ClipNorm: 0.5,
 			LabelSmoothing: 0.1, Patience: 10, Checkpoint: ckpt, Resume: resume, Augment: nn.RandomShift(1),
 			OnEpoch: func(e nn.EpochInfo) error {
 				if e.Epoch == stopAfter {
@@ -424,7 +425,7 @@ func TestResidualFitsEveryBackend(t *testing.T) {
 			opt := nn.NewAdam(tensor.AdamParams{LR: 0.03, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
 			defer opt.Close()
 			val := blobs(30, 2)
-			hist, err := m.Fit(blobs(90, 1), nn.FitConfig{Epochs: 8, BatchSize: 10, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Shuffle: true, Seed: 1, Validation: &val})
+			hist, err := m.Fit(blobs(90, 1), nn.FitConfig{Epochs: 8, BatchSize: 10, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Shuffle: true, Seed: 1, Validation: val})
 			if err != nil {
 				t.Fatal(err)
 			}

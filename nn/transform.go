@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -164,13 +165,13 @@ type transformer struct {
 
 // hostBatch gathers samples idx of d, applies the host transforms and
 // returns the batch as a dataset of len(idx) samples in order.
-func (t *transformer) hostBatch(d *Dataset, idx []int, sample tensor.Shape, cols int) (*Dataset, error) {
+func (t *transformer) hostBatch(d *data.Dataset, idx []int, sample tensor.Shape, cols int) (*data.Dataset, error) {
 	row := sample.Len()
 	t.x = append(t.x[:0], make([]float32, len(idx)*row)...)
-	if err := gather(t.x, d.X, idx, row); err != nil {
+	if err := data.Gather(t.x, d.Images, idx, row); err != nil {
 		return nil, err
 	}
-	out := &Dataset{X: t.x}
+	out := &data.Dataset{Images: t.x}
 	if d.Labels != nil {
 		t.labels = t.labels[:0]
 		for _, i := range idx {
@@ -180,7 +181,7 @@ func (t *transformer) hostBatch(d *Dataset, idx []int, sample tensor.Shape, cols
 	}
 	if d.Targets != nil {
 		t.targets = append(t.targets[:0], make([]float32, len(idx)*cols)...)
-		if err := gather(t.targets, d.Targets, idx, cols); err != nil {
+		if err := data.Gather(t.targets, d.Targets, idx, cols); err != nil {
 			return nil, err
 		}
 		out.Targets = t.targets

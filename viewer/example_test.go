@@ -59,7 +59,7 @@ func Example() {
 	cfg := nn.FitConfig{Epochs: 3, BatchSize: 32, Shuffle: true, Loss: nn.CrossEntropyLoss(),
 		Optimizer: nn.NewAdam(tensor.DefaultAdam()), OnStep: win.OnStep(progress)}
 	err = win.Run(func() error {
-		_, err := m.Fit(nn.Dataset{X: train.Images, Labels: train.Labels}, cfg)
+		_, err := m.Fit(train, cfg)
 		return err
 	})
 	if err != nil {

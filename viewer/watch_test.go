@@ -13,18 +13,18 @@ import (
 
 const testSpec = "conv(1,4,3,p1) relu maxpool(2) flatten dense(256,2)"
 
-// lines returns a small lines dataset as an nn.Dataset.
-func lines(t testing.TB, n int) nn.Dataset {
+// lines returns a small lines dataset.
+func lines(t testing.TB, n int) *data.Dataset {
 	t.Helper()
 	d, err := data.Lines(n, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nn.Dataset{X: d.Images, Labels: d.Labels}
+	return d
 }
 
 // fit trains m on b for one epoch of batches of 8 and returns the losses.
-func fit(t testing.TB, m *nn.Sequential, b tensor.Backend, d nn.Dataset, onStep func(nn.StepInfo) error) []float64 {
+func fit(t testing.TB, m *nn.Sequential, b tensor.Backend, d *data.Dataset, onStep func(nn.StepInfo) error) []float64 {
 	t.Helper()
 	if err := m.Build(b, tensor.Shape{1, data.LinesSize, data.LinesSize}, 3); err != nil {
 		t.Fatal(err)
@@ -86,8 +86,8 @@ func TestWatch(t *testing.T) {
 	// Without shuffling, step s trains on samples 8s…8s+7.
 	for s, x := range seen {
 		for j, v := range x {
-			if v != d.X[s*8*256+j] {
-				t.Fatalf("step %d: tapped input element %d = %v, want the batch's %v", s, j, v, d.X[s*8*256+j])
+			if v != d.Images[s*8*256+j] {
+				t.Fatalf("step %d: tapped input element %d = %v, want the batch's %v", s, j, v, d.Images[s*8*256+j])
 			}
 		}
 	}

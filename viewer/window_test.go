@@ -225,7 +225,7 @@ func trainInWindow(t *testing.T, w *Window, m *nn.Sequential, b tensor.Backend, 
 		OnStep: w.OnStep(func(i nn.StepInfo) error { trained++; return during(i) })}
 	onMain(func() {
 		err = w.Run(func() error {
-			_, err := m.Fit(nn.Dataset{X: d.Images, Labels: d.Labels}, cfg)
+			_, err := m.Fit(d, cfg)
 			return err
 		})
 	})
@@ -486,7 +486,7 @@ func TestScreenshot(t *testing.T) {
 		})}
 	onMain(func() {
 		err = w.Run(func() error {
-			_, err := m.Fit(nn.Dataset{X: train.Images[:steps*32*784], Labels: train.Labels[:steps*32]}, cfg)
+			_, err := m.Fit(&data.Dataset{Images: train.Images[:steps*32*784], Labels: train.Labels[:steps*32]}, cfg)
 			return err
 		})
 	})
@@ -513,7 +513,7 @@ func BenchmarkTrainView(b *testing.B) {
 		if backend == "vulkan" {
 			steps = 40
 		}
-		d := nn.Dataset{X: train.Images[:steps*batch*784], Labels: train.Labels[:steps*batch]}
+		d := &data.Dataset{Images: train.Images[:steps*batch*784], Labels: train.Labels[:steps*batch]}
 		b.Run(backend, func(b *testing.B) {
 			var off, on time.Duration
 			pictures := 0
@@ -540,7 +540,7 @@ func BenchmarkTrainView(b *testing.B) {
 // benchEpoch sets up a backend, the model and, with view, a window, then
 // times one epoch of training over d. It returns the time and the pictures
 // shown.
-func benchEpoch(b *testing.B, backend string, view bool, d nn.Dataset, batch int) (time.Duration, int) {
+func benchEpoch(b *testing.B, backend string, view bool, d *data.Dataset, batch int) (time.Duration, int) {
 	var w *Window
 	var err error
 	var opts []gpu.Option

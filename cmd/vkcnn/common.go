@@ -79,7 +79,7 @@ func float32s(h nn.HostTensor) []float32 {
 }
 
 // forwardAll runs m in evaluation mode over x (samples laid out as
-// nn.Dataset.X) in batches of evalBatch (Sequential.Outputs) and returns the
+// data.Dataset.Images) in batches of evalBatch (Sequential.Outputs) and returns the
 // raw outputs as float32, one row of m.OutShape().Len() values per sample.
 func forwardAll(m *nn.Sequential, x []float32) ([]float32, error) {
 	out, err := m.Outputs(x, evalBatch)

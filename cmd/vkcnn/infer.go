@@ -130,7 +130,7 @@ func runInfer(args []string, stdout, _ io.Writer) error {
 			return fmt.Errorf("--dataset %s: the model has %d outputs, the dataset %d classes; expected a model trained on %s (%d outputs, or 1 for 2 classes): %w",
 				*dataset, outs, set.Classes, *dataset, set.Classes, tensor.ErrShape)
 		}
-		res, err := m.Evaluate(nn.Dataset{X: set.Images, Labels: set.Labels}, nil, evalBatch)
+		res, err := m.Evaluate(set, nil, evalBatch)
 		if err != nil {
 			return fmt.Errorf("dataset %s %s: %w", *dataset, *split, err)
 		}

@@ -34,7 +34,7 @@ func TestInferMatchesLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Free()
-	if _, err := m.Fit(nn.Dataset{X: train.Images, Labels: train.Labels}, nn.FitConfig{Epochs: 3, BatchSize: 16,
+	if _, err := m.Fit(train, nn.FitConfig{Epochs: 3, BatchSize: 16,
 		Loss: nn.CrossEntropyLoss(), Optimizer: nn.NewSGD(tensor.SGDParams{LR: 0.05, Momentum: 0.9}), Shuffle: true, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -375,14 +375,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	testSet := nn.Dataset{X: test.Images, Labels: test.Labels}
 	var bar *progressbar.ProgressBar
 	guard := divergence{ratio: *diverge, lr: s.LR}
 	if len(hist) > 0 {
 		guard.ref = hist[0].Loss
 	}
 	cfg := nn.FitConfig{Epochs: s.Epochs, BatchSize: s.Batch, Loss: loss, Optimizer: opt, Shuffle: true, Seed: s.Seed,
-		Validation: &testSet, Schedule: sched, ClipNorm: s.Clip, LabelSmoothing: s.LabelSmoothing, Patience: s.Patience,
+		Validation: test, Schedule: sched, ClipNorm: s.Clip, LabelSmoothing: s.LabelSmoothing, Patience: s.Patience,
 		Checkpoint: od.file(fileCheckpoint),
 		OnStep: win.OnStep(func(st nn.StepInfo) error {
 			if err := guard.check(st); err != nil {
@@ -424,14 +423,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	err = win.Run(func() error { // training runs beside the window's event loop, if any
 		var err error
-		hist, err = m.Fit(nn.Dataset{X: train.Images, Labels: train.Labels}, cfg)
+		hist, err = m.Fit(train, cfg)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	seconds := time.Since(start).Seconds()
-	res, err := m.Evaluate(testSet, loss, evalBatch)
+	res, err := m.Evaluate(test, loss, evalBatch)
 	if err != nil {
 		return fmt.Errorf("test set: %w", err)
 	}

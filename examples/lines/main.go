@@ -30,6 +30,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -48,11 +49,11 @@ const (
 // the border and the noise is not clamped. With data.Lines (lines may touch
 // the border, which a 3×3 kernel sees from one side only) 8 of seeds 1–12
 // reached 95% without padding and 9 with padding 1.
-func makeLines(n int, seed uint64) nn.Dataset {
+func makeLines(n int, seed uint64) *data.Dataset {
 	r := rand.New(rand.NewPCG(seed, 0x6c696e6573))
-	d := nn.Dataset{X: make([]float32, n*size*size), Labels: make([]int, n)}
+	d := &data.Dataset{Images: make([]float32, n*size*size), Labels: make([]int, n)}
 	for i := range n {
-		img := d.X[i*size*size : (i+1)*size*size]
+		img := d.Images[i*size*size : (i+1)*size*size]
 		d.Labels[i] = i % 2
 		at := 1 + r.IntN(size-4) // first of the 3 line pixels, 1 … 12
 		var sum, sq float64

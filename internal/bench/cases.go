@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/internal/bench/shapes"
 	"github.com/vkcnn/vkcnn/models"
 	"github.com/vkcnn/vkcnn/nn"
@@ -215,9 +216,9 @@ func trainCase(p models.Preset, batch int) benchCase {
 		}
 		rng := rand.New(rand.NewPCG(3, 4))
 		classes := max(model.OutShape().Len(), 2)
-		ds := nn.Dataset{X: make([]float32, batch*p.Input.Len()), Labels: make([]int, batch)}
-		for i := range ds.X {
-			ds.X[i] = rng.Float32()
+		ds := &data.Dataset{Images: make([]float32, batch*p.Input.Len()), Labels: make([]int, batch)}
+		for i := range ds.Images {
+			ds.Images[i] = rng.Float32()
 		}
 		for i := range ds.Labels {
 			ds.Labels[i] = rng.IntN(classes)
