@@ -5,6 +5,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/vkcnn/vkcnn/internal/vec"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -89,7 +90,16 @@ func args2(dst, a *tensor.Tensor, names ...string) []tensor.Arg {
 // dst may alias either input. Errors wrap ErrShape, ErrDType, ErrBackend,
 // ErrFreed or ErrClosed.
 func (b *Backend) Add(dst, a, c *tensor.Tensor) error {
-	return b.elementwise("add", args3(dst, a, c, "output", "a", "b"), addK[float32], addK[float64])
+	return b.elementwise("add", args3(dst, a, c, "output", "a", "b"), add32, addK[float64])
+}
+
+// add32 is addK for float32, internal/vec's AVX-512 loop where it runs.
+func add32(d, a, c []float32) {
+	if vec.Enabled {
+		vec.Add(d, a, c)
+		return
+	}
+	addK(d, a, c)
 }
 
 func addK[T scalar](d, a, c []T) {
@@ -128,7 +138,16 @@ func scaleK[T scalar](d, a []T, alpha T) {
 
 // ReLU sets dst = max(x, 0) (NaN stays NaN). Errors as for Add.
 func (b *Backend) ReLU(dst, x *tensor.Tensor) error {
-	return b.elementwise("relu", args2(dst, x, "output", "input"), reluK[float32], reluK[float64])
+	return b.elementwise("relu", args2(dst, x, "output", "input"), relu32, reluK[float64])
+}
+
+// relu32 is reluK for float32, internal/vec's AVX-512 loop where it runs.
+func relu32(d, a, _ []float32) {
+	if vec.Enabled {
+		vec.ReLU(d, a)
+		return
+	}
+	reluK(d, a, nil)
 }
 
 func reluK[T scalar](d, a, _ []T) {
@@ -141,7 +160,17 @@ func reluK[T scalar](d, a, _ []T) {
 // ReLUBackward sets dx = dy where x > 0, else 0. Errors as for Add.
 func (b *Backend) ReLUBackward(dx, dy, x *tensor.Tensor) error {
 	return b.elementwise("relu backward", args3(dx, dy, x, "input gradient", "output gradient", "input"),
-		reluBackwardK[float32], reluBackwardK[float64])
+		reluBackward32, reluBackwardK[float64])
+}
+
+// reluBackward32 is reluBackwardK for float32, internal/vec's AVX-512 loop
+// where it runs.
+func reluBackward32(dx, dy, x []float32) {
+	if vec.Enabled {
+		vec.ReLUGrad(dx, dy, x)
+		return
+	}
+	reluBackwardK(dx, dy, x)
 }
 
 func reluBackwardK[T scalar](dx, dy, x []T) {

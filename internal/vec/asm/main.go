@@ -1,0 +1,343 @@
+// Command asm generates the AVX-512 loops of package vec with avo
+// (github.com/mmcloughlin/avo). Run it through `go generate ./internal/vec`,
+// which writes vec_amd64.s and its Go declarations stubs_amd64.go.
+//
+// Every routine walks segs runs of float32 elements, run i starting stride
+// elements after run i−1, each run nb full blocks and a tail of the lanes
+// set in mask (an opmask: masked loads neither read nor fault on the lanes
+// left out, masked stores leave them alone). The batch-norm routines
+// convert blocks of 8 float32 to 8 float64 and compute in float64, with the
+// same operations in the same order as package cpu's scalar loops for what
+// they store; sums go to four (or two pairs of) vector accumulators, added
+// together at the end. The elementwise routines work on blocks of 16
+// float32.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego")
+	sum()
+	sqDev()
+	affine()
+	gradSums()
+	normGrad()
+	relu()
+	reluGrad()
+	add()
+	Generate()
+}
+
+// loop is the shape of one routine: its pointer parameters, the elements per
+// block (8 or 16) and how many blocks one iteration of the main loop does.
+type loop struct {
+	name  string
+	ptrs  []string
+	block int
+	unrol int
+}
+
+// emit writes the loop over runs and blocks; body emits the work of one
+// block, the u-th of an unrolled iteration, reading and writing at byte
+// offset off from the pointers p, with tail set for the masked last block
+// of a run (whose mask is in K1).
+func (l loop) emit(body func(p []GPVirtual, off, u int, tail bool)) {
+	bases := make([]GPVirtual, len(l.ptrs))
+	for i, name := range l.ptrs {
+		bases[i] = GP64()
+		Load(Param(name), bases[i])
+	}
+	segs, stride, nb, mask := GP64(), GP64(), GP64(), GP32()
+	Load(Param("segs"), segs)
+	Load(Param("stride"), stride)
+	SHLQ(U8(2), stride)
+	Load(Param("nb"), nb)
+	Load(Param("mask"), mask)
+	KMOVW(mask, K1)
+	bytes := 4 * l.block
+	p := make([]GPVirtual, len(l.ptrs))
+	for i := range p {
+		p[i] = GP64()
+	}
+	c := GP64()
+
+	Label(l.name + "_seg")
+	TESTQ(segs, segs)
+	JZ(LabelRef(l.name + "_done"))
+	for i := range p {
+		MOVQ(bases[i], p[i])
+	}
+	MOVQ(nb, c)
+	Label(l.name + "_unrolled")
+	CMPQ(c, U8(l.unrol))
+	JL(LabelRef(l.name + "_single"))
+	for u := range l.unrol {
+		body(p, u*bytes, u, false)
+	}
+	for i := range p {
+		ADDQ(U32(l.unrol*bytes), p[i])
+	}
+	SUBQ(U8(l.unrol), c)
+	JMP(LabelRef(l.name + "_unrolled"))
+	Label(l.name + "_single")
+	TESTQ(c, c)
+	JZ(LabelRef(l.name + "_tail"))
+	body(p, 0, 0, false)
+	for i := range p {
+		ADDQ(U32(bytes), p[i])
+	}
+	DECQ(c)
+	JMP(LabelRef(l.name + "_single"))
+	Label(l.name + "_tail")
+	body(p, 0, 0, true)
+	for i := range bases {
+		ADDQ(stride, bases[i])
+	}
+	DECQ(segs)
+	JMP(LabelRef(l.name + "_seg"))
+	Label(l.name + "_done")
+}
+
+// at is the memory operand off bytes from p.
+func at(p GPVirtual, off int) Mem { return Mem{Base: p, Disp: off} }
+
+// widen loads the 8 float32 at m into z as float64, only the tail's lanes
+// (zero elsewhere) when tail is set.
+func widen(m Mem, z VecVirtual, tail bool) {
+	if tail {
+		VCVTPS2PD_Z(m, K1, z)
+		return
+	}
+	VCVTPS2PD(m, z)
+}
+
+// narrow stores z's 8 float64 at m as float32, rounded to nearest; only the
+// tail's lanes when tail is set.
+func narrow(z VecVirtual, m Mem, tail bool) {
+	y := YMM()
+	VCVTPD2PS(z, y)
+	if tail {
+		VMOVUPS(y, K1, m)
+		return
+	}
+	VMOVUPS(y, m)
+}
+
+// broadcast loads the float64 parameter name into every lane of a new
+// register.
+func broadcast(name string) VecVirtual {
+	b, err := Param(name).Resolve()
+	if err != nil {
+		panic(err)
+	}
+	z := ZMM()
+	VBROADCASTSD(b.Addr, z)
+	return z
+}
+
+// zeros returns n registers set to zero.
+func zeros(n int) []VecVirtual {
+	z := make([]VecVirtual, n)
+	for i := range z {
+		z[i] = ZMM()
+		VPXORQ(z[i], z[i], z[i])
+	}
+	return z
+}
+
+// reduce adds the lanes of the accumulators acc (float64) and returns the
+// sum in the low lane of an X register, adding acc pairwise, then the
+// halves of the vector.
+func reduce(acc []VecVirtual) VecVirtual {
+	for len(acc) > 1 {
+		var next []VecVirtual
+		for i := 0; i+1 < len(acc); i += 2 {
+			VADDPD(acc[i+1], acc[i], acc[i])
+			next = append(next, acc[i])
+		}
+		if len(acc)%2 == 1 {
+			next = append(next, acc[len(acc)-1])
+		}
+		acc = next
+	}
+	z := acc[0]
+	hi := YMM()
+	VEXTRACTF64X4(U8(1), z, hi)
+	VADDPD(hi, z.AsY(), hi)
+	x := XMM()
+	VEXTRACTF128(U8(1), hi, x)
+	VADDPD(x, hi.AsX(), x)
+	h := XMM()
+	VPERMILPD(U8(1), x, h)
+	VADDSD(h, x, x)
+	return x
+}
+
+const unroll = 4
+
+func sum() {
+	const name = "sum32"
+	TEXT(name, NOSPLIT, "func(x *float32, segs, stride, nb int, mask uint16) float64")
+	Doc(name + " returns Σ x over the runs, in float64.")
+	acc := zeros(unroll)
+	loop{name, []string{"x"}, 8, unroll}.emit(func(p []GPVirtual, off, u int, tail bool) {
+		v := ZMM()
+		widen(at(p[0], off), v, tail)
+		VADDPD(v, acc[u], acc[u])
+	})
+	Store(reduce(acc), ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+func sqDev() {
+	const name = "sqDev32"
+	TEXT(name, NOSPLIT, "func(x *float32, segs, stride, nb int, mask uint16, mu float64) float64")
+	Doc(name + " returns Σ (x − mu)² over the runs, in float64.")
+	mu := broadcast("mu")
+	acc := zeros(unroll)
+	loop{name, []string{"x"}, 8, unroll}.emit(func(p []GPVirtual, off, u int, tail bool) {
+		v := ZMM()
+		widen(at(p[0], off), v, tail)
+		if tail {
+			VSUBPD_Z(mu, v, K1, v) // lanes past the tail stay 0
+		} else {
+			VSUBPD(mu, v, v)
+		}
+		VFMADD231PD(v, v, acc[u])
+	})
+	Store(reduce(acc), ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+func affine() {
+	const name = "affine32"
+	TEXT(name, NOSPLIT, "func(y, x *float32, segs, stride, nb int, mask uint16, mu, scale, shift float64)")
+	Doc(name + " sets y = float32((x − mu)·scale + shift) over the runs.")
+	mu, sc, sh := broadcast("mu"), broadcast("scale"), broadcast("shift")
+	loop{name, []string{"y", "x"}, 8, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		v := ZMM()
+		widen(at(p[1], off), v, tail)
+		VSUBPD(mu, v, v)
+		VMULPD(sc, v, v)
+		VADDPD(sh, v, v)
+		narrow(v, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+func gradSums() {
+	const name = "gradSums32"
+	TEXT(name, NOSPLIT, "func(dy, x *float32, segs, stride, nb int, mask uint16, mu float64) (sdy, sdyx float64)")
+	Doc(name + " returns Σ dy and Σ dy·(x − mu) over the runs, in float64.")
+	mu := broadcast("mu")
+	a, b := zeros(2), zeros(2)
+	loop{name, []string{"dy", "x"}, 8, 2}.emit(func(p []GPVirtual, off, u int, tail bool) {
+		d, v := ZMM(), ZMM()
+		widen(at(p[0], off), d, tail) // 0 past the tail, so the product is 0 there
+		widen(at(p[1], off), v, tail)
+		VSUBPD(mu, v, v)
+		VADDPD(d, a[u], a[u])
+		VFMADD231PD(d, v, b[u])
+	})
+	Store(reduce(a), ReturnIndex(0))
+	Store(reduce(b), ReturnIndex(1))
+	VZEROUPPER()
+	RET()
+}
+
+func normGrad() {
+	const name = "normGrad32"
+	TEXT(name, NOSPLIT, "func(dx, dy, x *float32, segs, stride, nb int, mask uint16, mu, invStd, mdy, mdyx, k float64)")
+	Doc(name + " sets dx = float32(k·((dy − mdy) − ((x − mu)·invStd)·mdyx)) over the runs.")
+	mu, is, mdy, mdyx, k := broadcast("mu"), broadcast("invStd"), broadcast("mdy"), broadcast("mdyx"), broadcast("k")
+	loop{name, []string{"dx", "dy", "x"}, 8, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		v, g := ZMM(), ZMM()
+		widen(at(p[2], off), v, tail)
+		VSUBPD(mu, v, v)
+		VMULPD(is, v, v)
+		VMULPD(mdyx, v, v)
+		widen(at(p[1], off), g, tail)
+		VSUBPD(mdy, g, g)
+		VSUBPD(v, g, g)
+		VMULPD(k, g, g)
+		narrow(g, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// load16 loads the 16 float32 at m into z, only the tail's lanes (zero
+// elsewhere) when tail is set.
+func load16(m Mem, z VecVirtual, tail bool) {
+	if tail {
+		VMOVUPS_Z(m, K1, z)
+		return
+	}
+	VMOVUPS(m, z)
+}
+
+// store16 stores z's 16 float32 at m, only the tail's lanes when tail is
+// set.
+func store16(z VecVirtual, m Mem, tail bool) {
+	if tail {
+		VMOVUPS(z, K1, m)
+		return
+	}
+	VMOVUPS(z, m)
+}
+
+func relu() {
+	const name = "relu32"
+	TEXT(name, NOSPLIT, "func(d, a *float32, segs, stride, nb int, mask uint16)")
+	Doc(name + " sets d = max(a, 0) over the runs, as Go's max: NaN stays NaN and −0 becomes +0.")
+	zero := zeros(1)[0]
+	loop{name, []string{"d", "a"}, 16, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		v := ZMM()
+		load16(at(p[1], off), v, tail)
+		// MAXPS returns its second source (v) when either is NaN or
+		// both are zeros; adding +0 then turns −0 into +0.
+		VMAXPS(v, zero, v)
+		VADDPS(zero, v, v)
+		store16(v, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+func reluGrad() {
+	const name = "reluGrad32"
+	TEXT(name, NOSPLIT, "func(dx, dy, x *float32, segs, stride, nb int, mask uint16)")
+	Doc(name + " sets dx = dy where x > 0, else +0, over the runs.")
+	zero := zeros(1)[0]
+	loop{name, []string{"dx", "dy", "x"}, 16, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		v, g := ZMM(), ZMM()
+		load16(at(p[2], off), v, tail) // 0 past the tail: not > 0
+		VCMPPS(U8(0x1e), zero, v, K2)  // _CMP_GT_OQ: v > 0, false for NaN
+		VMOVUPS_Z(at(p[1], off), K2, g)
+		store16(g, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+func add() {
+	const name = "add32"
+	TEXT(name, NOSPLIT, "func(d, a, c *float32, segs, stride, nb int, mask uint16)")
+	Doc(name + " sets d = a + c over the runs.")
+	loop{name, []string{"d", "a", "c"}, 16, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		v, w := ZMM(), ZMM()
+		load16(at(p[1], off), v, tail)
+		load16(at(p[2], off), w, tail)
+		VADDPS(w, v, v)
+		store16(v, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}

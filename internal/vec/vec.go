@@ -1,0 +1,120 @@
+package vec
+
+// block is the elements per vector block of the float64 routines (8
+// float32 widened to a 512-bit register) and wide that of the float32
+// ones (16).
+const (
+	block = 8
+	wide  = 16
+)
+
+// runs checks that x holds segs runs of n elements stride apart and
+// returns the full blocks per run and the mask of the tail's lanes for
+// blocks of bs elements. It panics, as an out-of-range slice index would,
+// when x is too short or a size is negative.
+func runs(x []float32, segs, stride, n, bs int) (nb int, mask uint16) {
+	if segs < 0 || n < 0 || stride < 0 || (segs > 0 && (segs-1)*stride+n > len(x)) {
+		panic("vec: runs out of range")
+	}
+	return n / bs, uint16(1)<<(n%bs) - 1
+}
+
+// first returns a pointer to x's first element, or nil when x is empty (no
+// routine then reads it: every run is empty or there are none).
+func first(x []float32) *float32 {
+	if len(x) == 0 {
+		return nil
+	}
+	return &x[0]
+}
+
+// same checks that every slice of s is at least as long as s[0] and panics
+// otherwise.
+func same(s ...[]float32) {
+	for _, v := range s[1:] {
+		if len(v) < len(s[0]) {
+			panic("vec: operands shorter than the destination")
+		}
+	}
+}
+
+// Sum returns the sum of the runs' elements in float64.
+func Sum(x []float32, segs, stride, n int) float64 {
+	nb, m := runs(x, segs, stride, n, block)
+	if segs == 0 || n == 0 {
+		return 0
+	}
+	return sum32(first(x), segs, stride, nb, m)
+}
+
+// SqDev returns Σ (x − mu)² over the runs' elements, in float64.
+func SqDev(x []float32, segs, stride, n int, mu float64) float64 {
+	nb, m := runs(x, segs, stride, n, block)
+	if segs == 0 || n == 0 {
+		return 0
+	}
+	return sqDev32(first(x), segs, stride, nb, m, mu)
+}
+
+// Affine sets y = float32((x − mu)·scale + shift) over the runs (computed
+// in float64, rounded once); y has x's layout and may be x.
+func Affine(y, x []float32, segs, stride, n int, mu, scale, shift float64) {
+	nb, m := runs(x, segs, stride, n, block)
+	runs(y, segs, stride, n, block)
+	if segs == 0 || n == 0 {
+		return
+	}
+	affine32(first(y), first(x), segs, stride, nb, m, mu, scale, shift)
+}
+
+// GradSums returns Σ dy and Σ dy·(x − mu) over the runs, in float64; dy has
+// x's layout.
+func GradSums(dy, x []float32, segs, stride, n int, mu float64) (sdy, sdyx float64) {
+	nb, m := runs(x, segs, stride, n, block)
+	runs(dy, segs, stride, n, block)
+	if segs == 0 || n == 0 {
+		return 0, 0
+	}
+	return gradSums32(first(dy), first(x), segs, stride, nb, m, mu)
+}
+
+// NormGrad sets dx = float32(k·((dy − mdy) − ((x − mu)·invStd)·mdyx)) over
+// the runs, the input gradient of batch normalization, computed in float64
+// in that order and rounded once; dx and dy have x's layout and dx may be
+// dy.
+func NormGrad(dx, dy, x []float32, segs, stride, n int, mu, invStd, mdy, mdyx, k float64) {
+	nb, m := runs(x, segs, stride, n, block)
+	runs(dy, segs, stride, n, block)
+	runs(dx, segs, stride, n, block)
+	if segs == 0 || n == 0 {
+		return
+	}
+	normGrad32(first(dx), first(dy), first(x), segs, stride, nb, m, mu, invStd, mdy, mdyx, k)
+}
+
+// ReLU sets d[i] = max(a[i], 0) as Go's max does (NaN stays NaN, −0 becomes
+// +0); a is at least as long as d and may be d.
+func ReLU(d, a []float32) {
+	same(d, a)
+	if len(d) > 0 {
+		relu32(&d[0], &a[0], 1, 0, len(d)/wide, uint16(1)<<(len(d)%wide)-1)
+	}
+}
+
+// ReLUGrad sets dx[i] = dy[i] where x[i] > 0, else +0; dy and x are at
+// least as long as dx, which may be dy.
+func ReLUGrad(dx, dy, x []float32) {
+	same(dx, dy, x)
+	if len(dx) > 0 {
+		reluGrad32(&dx[0], &dy[0], &x[0], 1, 0, len(dx)/wide, uint16(1)<<(len(dx)%wide)-1)
+	}
+}
+
+// Add sets d[i] = a[i] + c[i]; a and c are at least as long as d, which
+// may be either.
+func Add(d, a, c []float32) {
+	same(d, a, c)
+	if len(d) > 0 {
+		add32(&d[0], &a[0], &c[0], 1, 0, len(d)/wide, uint16(1)<<(len(d)%wide)-1)
+	}
+}

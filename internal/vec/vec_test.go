@@ -1,0 +1,177 @@
+package vec
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The references below are the scalar loops of package cpu, element by
+// element in float64.
+
+func refRuns(x []float32, segs, stride, n int, f func(i int)) {
+	for s := range segs {
+		for j := range n {
+			f(s*stride + j)
+		}
+	}
+}
+
+// shapes are (segs, stride, n) triples around the block sizes and the
+// shapes of a small ResNet (49, 196, 784 elements per plane).
+var shapes = [][3]int{
+	{0, 0, 0}, {1, 0, 0}, {3, 5, 0}, {1, 1, 1}, {1, 7, 7}, {1, 8, 8}, {1, 9, 9}, {2, 40, 15}, {3, 17, 16},
+	{4, 33, 33}, {5, 64, 49}, {7, 196, 196}, {3, 800, 784}, {2, 1000, 100},
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64()*3 + 1)
+	}
+	return s
+}
+
+func need(t *testing.T) {
+	t.Helper()
+	if !Enabled {
+		t.Skip("no AVX-512 routines on this CPU or build")
+	}
+}
+
+func closeTo(t *testing.T, what string, got, want, scale float64) {
+	t.Helper()
+	if math.Abs(got-want) > 1e-12*max(scale, 1) {
+		t.Errorf("%s = %.17g, want %.17g", what, got, want)
+	}
+}
+
+func TestReductions(t *testing.T) {
+	need(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range shapes {
+		segs, stride, n := s[0], s[1], s[2]
+		size := 0
+		if segs > 0 {
+			size = (segs-1)*stride + n
+		}
+		x, dy := randSlice(r, size+3), randSlice(r, size+3)
+		x, dy = x[:size], dy[:size]
+		var sum, abs float64
+		refRuns(x, segs, stride, n, func(i int) { sum += float64(x[i]); abs += math.Abs(float64(x[i])) })
+		closeTo(t, "Sum", Sum(x, segs, stride, n), sum, abs)
+		mu := 0.75
+		var q, sdy, sdyx, sa float64
+		refRuns(x, segs, stride, n, func(i int) {
+			d := float64(x[i]) - mu
+			q += d * d
+			sdy += float64(dy[i])
+			sdyx += float64(dy[i]) * d
+			sa += math.Abs(float64(dy[i]) * d)
+		})
+		closeTo(t, "SqDev", SqDev(x, segs, stride, n, mu), q, q)
+		gdy, gdyx := GradSums(dy, x, segs, stride, n, mu)
+		closeTo(t, "GradSums dy", gdy, sdy, sa)
+		closeTo(t, "GradSums dy·x", gdyx, sdyx, sa)
+	}
+}
+
+func TestAffineAndNormGrad(t *testing.T) {
+	need(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, s := range shapes {
+		segs, stride, n := s[0], s[1], s[2]
+		size := 0
+		if segs > 0 {
+			size = (segs-1)*stride + n
+		}
+		// One guard element after the end, which nothing may write.
+		x, dy := randSlice(r, size), randSlice(r, size)
+		y, dx := randSlice(r, size+1), randSlice(r, size+1)
+		want, wantDx := append([]float32(nil), y...), append([]float32(nil), dx...)
+		mu, sc, sh := 0.3, 1.7, -0.2
+		is, mdy, mdyx, k := 0.9, 0.05, -0.3, 1.3
+		refRuns(x, segs, stride, n, func(i int) {
+			want[i] = float32((float64(x[i])-mu)*sc + sh)
+			xh := (float64(x[i]) - mu) * is
+			wantDx[i] = float32(k * (float64(dy[i]) - mdy - xh*mdyx))
+		})
+		Affine(y[:size], x, segs, stride, n, mu, sc, sh)
+		NormGrad(dx[:size], dy, x, segs, stride, n, mu, is, mdy, mdyx, k)
+		for i := range want {
+			if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%v: Affine y[%d] = %g, want %g", s, i, y[i], want[i])
+			}
+			if math.Float32bits(dx[i]) != math.Float32bits(wantDx[i]) {
+				t.Fatalf("%v: NormGrad dx[%d] = %g, want %g", s, i, dx[i], wantDx[i])
+			}
+		}
+		// In place: the runs change, the elements between them do not.
+		copy(dx, dy)
+		inPlace := append([]float32(nil), dy...)
+		refRuns(x, segs, stride, n, func(i int) { inPlace[i] = wantDx[i] })
+		NormGrad(dx[:size], dx[:size], x, segs, stride, n, mu, is, mdy, mdyx, k)
+		for i := range size {
+			if math.Float32bits(dx[i]) != math.Float32bits(inPlace[i]) {
+				t.Fatalf("%v: NormGrad in place dx[%d] = %g, want %g", s, i, dx[i], wantDx[i])
+			}
+		}
+	}
+}
+
+func TestElementwise(t *testing.T) {
+	need(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	nan := float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	for _, n := range []int{0, 1, 5, 15, 16, 17, 63, 64, 65, 100, 1000} {
+		a, c := randSlice(r, n), randSlice(r, n)
+		if n > 3 {
+			a[0], a[1], a[2], a[3] = nan, negZero, 0, float32(math.Inf(-1))
+		}
+		d := randSlice(r, n+1)
+		guard := d[n]
+		ReLU(d[:n], a)
+		for i := range n {
+			if want := max(a[i], 0); math.Float32bits(d[i]) != math.Float32bits(want) && !(want != want && d[i] != d[i]) {
+				t.Fatalf("n=%d: ReLU(%g) = %g, want %g", n, a[i], d[i], want)
+			}
+		}
+		ReLUGrad(d[:n], c, a)
+		for i := range n {
+			want := float32(0)
+			if a[i] > 0 {
+				want = c[i]
+			}
+			if math.Float32bits(d[i]) != math.Float32bits(want) {
+				t.Fatalf("n=%d: ReLUGrad(%g, x=%g) = %g, want %g", n, c[i], a[i], d[i], want)
+			}
+		}
+		Add(d[:n], a, c)
+		for i := range n {
+			if want := a[i] + c[i]; math.Float32bits(d[i]) != math.Float32bits(want) && !(want != want && d[i] != d[i]) {
+				t.Fatalf("n=%d: Add = %g, want %g", n, d[i], want)
+			}
+		}
+		if d[n] != guard {
+			t.Fatalf("n=%d: the element after the destination was written", n)
+		}
+		// In place.
+		copy(d, a)
+		ReLU(d[:n], d[:n])
+		for i := range n {
+			if want := max(a[i], 0); math.Float32bits(d[i]) != math.Float32bits(want) && !(want != want && d[i] != d[i]) {
+				t.Fatalf("n=%d: ReLU in place (%g) = %g, want %g", n, a[i], d[i], want)
+			}
+		}
+	}
+}
+
+func TestRunsPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Sum over runs past the slice did not panic")
+		}
+	}()
+	Sum(make([]float32, 10), 2, 8, 3)
+}
