@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vkcnn/vkcnn/cpu"
+	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/models"
 	"github.com/vkcnn/vkcnn/nn"
 )
@@ -38,9 +39,9 @@ func BenchmarkTrainStep(b *testing.B) {
 			defer opt.Close()
 			r := rand.New(rand.NewPCG(3, 4))
 			classes := max(m.OutShape().Len(), 2)
-			d := nn.Dataset{X: make([]float32, batch*p.Input.Len()), Labels: make([]int, batch)}
-			for i := range d.X {
-				d.X[i] = r.Float32()
+			d := &data.Dataset{Images: make([]float32, batch*p.Input.Len()), Labels: make([]int, batch)}
+			for i := range d.Images {
+				d.Images[i] = r.Float32()
 			}
 			for i := range d.Labels {
 				d.Labels[i] = r.IntN(classes)
