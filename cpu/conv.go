@@ -96,21 +96,25 @@ const defaultColBudget = 1 << 17
 // and dilation d, and oh×ow output positions.
 //
 // The matrix is read from a copy of the input, zero-padded and split into
-// s0·s1 phase planes per channel: plane (c, a, b) holds the padded input's
-// rows a, a+s0, a+2·s0, … and columns b, b+s1, … as an hq×wq matrix. Tap
+// phase planes per channel: plane (c, a, b) holds the padded input's rows
+// a, a+s0, a+2·s0, … and columns b, b+s1, … as an hq×wq matrix. Tap
 // (c, i, j) of output position (y, x) reads padded row y·s0 + i·d0 =
 // (y + i')·s0 + a, where i·d0 = i'·s0 + a, and likewise for columns, so it
 // reads element (y + i', x + j') of plane (c, a, b): element
 // offs[tap] + y·wq + x of the copy. For one output row the tap's entries are
-// the ow elements from there on.
+// the ow elements from there on. The copy holds only the phases some tap
+// reads (all s0·s1 of them for a 3×3 kernel with stride 2; one, a quarter of
+// the input, for a 1×1 kernel with stride 2), channel by channel in the
+// order of phases.
 type flatIm struct {
 	cin, h, w int
 	s, p      [2]int
 	oh, ow    int
-	hq, wq    int   // rows and columns of a phase plane
-	plane     int   // hq·wq
-	size      int   // elements of the copy
-	offs      []int // where each tap's entries for output position (0, 0) are
+	hq, wq    int      // rows and columns of a phase plane
+	plane     int      // hq·wq
+	phases    [][2]int // the phases (a, b) some tap reads, in the copy's order
+	size      int      // elements of the copy
+	offs      []int    // where each tap's entries for output position (0, 0) are
 	// With stride 1, fillFlat's copy of each channel: the channels'
 	// offsets in the input and the segments of the input rows that lie in
 	// the plane.
@@ -164,14 +168,28 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 	f.hq = oh + (kh-1)*d[0]/s[0]
 	f.wq = ow + (kw-1)*d[1]/s[1]
 	f.plane = f.hq * f.wq
-	f.size = cin * s[0] * s[1] * f.plane
+	// idx is the index of phase (a, b) among the phases read, at a·s1 + b.
+	idx := make([]int, s[0]*s[1])
+	for i := range kh {
+		for j := range kw {
+			idx[i*d[0]%s[0]*s[1]+j*d[1]%s[1]] = 1
+		}
+	}
+	for ab, used := range idx {
+		if used == 1 {
+			idx[ab] = len(f.phases)
+			f.phases = append(f.phases, [2]int{ab / s[1], ab % s[1]})
+		}
+	}
+	np := len(f.phases)
+	f.size = cin * np * f.plane
 	f.offs = make([]int, 0, cin*kh*kw)
 	for c := range cin {
 		for i := range kh {
 			a, iq := i*d[0]%s[0], i*d[0]/s[0]
 			for j := range kw {
 				b, jq := j*d[1]%s[1], j*d[1]/s[1]
-				f.offs = append(f.offs, ((c*s[0]+a)*s[1]+b)*f.plane+iq*f.wq+jq)
+				f.offs = append(f.offs, (c*np+idx[a*s[1]+b])*f.plane+iq*f.wq+jq)
 			}
 		}
 	}
@@ -209,7 +227,7 @@ func fillFlat[T scalar](f *flatIm, xf, x []T) {
 		return
 	}
 	s0, s1 := f.s[0], f.s[1]
-	if s1 == 2 && f.p[1] >= 0 {
+	if s1 == 2 && f.p[1] >= 0 && len(f.phases) == s0*s1 {
 		// Both column phases of an input row in one pass.
 		clear(xf)
 		for c := range f.cin {
@@ -225,31 +243,31 @@ func fillFlat[T scalar](f *flatIm, xf, x []T) {
 		}
 		return
 	}
+	np := len(f.phases)
 	for c := range f.cin {
 		xc := x[c*f.h*f.w:][:f.h*f.w]
-		for a := range s0 {
-			for b := range s1 {
-				pl := xf[((c*s0+a)*s1+b)*f.plane:][:f.plane]
-				off := b - f.p[1]
-				lo, hi := span(f.wq, s1, off, f.w)
-				for yq := range f.hq {
-					row := pl[yq*f.wq:][:f.wq]
-					r := yq*s0 + a - f.p[0]
-					if r < 0 || r >= f.h || lo == hi {
-						clear(row)
-						continue
-					}
-					clear(row[:lo])
-					clear(row[hi:])
-					src := xc[r*f.w+lo*s1+off:]
-					out := row[lo:hi]
-					if s1 == 1 {
-						copy(out, src)
-						continue
-					}
-					for k := range out {
-						out[k] = src[k*s1]
-					}
+		for q, ph := range f.phases {
+			a, b := ph[0], ph[1]
+			pl := xf[(c*np+q)*f.plane:][:f.plane]
+			off := b - f.p[1]
+			lo, hi := span(f.wq, s1, off, f.w)
+			for yq := range f.hq {
+				row := pl[yq*f.wq:][:f.wq]
+				r := yq*s0 + a - f.p[0]
+				if r < 0 || r >= f.h || lo == hi {
+					clear(row)
+					continue
+				}
+				clear(row[:lo])
+				clear(row[hi:])
+				src := xc[r*f.w+lo*s1+off:]
+				out := row[lo:hi]
+				if s1 == 1 {
+					copy(out, src)
+					continue
+				}
+				for k := range out {
+					out[k] = src[k*s1]
 				}
 			}
 		}
@@ -327,7 +345,7 @@ var littleEndian = func() bool {
 func unfill[T scalar](f *flatIm, x, xf []T) {
 	clear(x[:f.cin*f.h*f.w])
 	s0, s1 := f.s[0], f.s[1]
-	if s1 == 2 && f.p[1] >= 0 {
+	if s1 == 2 && f.p[1] >= 0 && len(f.phases) == s0*s1 {
 		for c := range f.cin {
 			xc := x[c*f.h*f.w:][:f.h*f.w]
 			for a := range s0 {
@@ -341,27 +359,27 @@ func unfill[T scalar](f *flatIm, x, xf []T) {
 		}
 		return
 	}
+	np := len(f.phases)
 	for c := range f.cin {
 		xc := x[c*f.h*f.w:][:f.h*f.w]
-		for a := range s0 {
-			for b := range s1 {
-				pl := xf[((c*s0+a)*s1+b)*f.plane:][:f.plane]
-				off := b - f.p[1]
-				lo, hi := span(f.wq, s1, off, f.w)
-				if lo == hi {
+		for q, ph := range f.phases {
+			a, b := ph[0], ph[1]
+			pl := xf[(c*np+q)*f.plane:][:f.plane]
+			off := b - f.p[1]
+			lo, hi := span(f.wq, s1, off, f.w)
+			if lo == hi {
+				continue
+			}
+			yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
+			for yq := yLo; yq < yHi; yq++ {
+				src := pl[yq*f.wq+lo : yq*f.wq+hi]
+				dst := xc[(yq*s0+a-f.p[0])*f.w+lo*s1+off:]
+				if s1 == 1 {
+					copy(dst, src)
 					continue
 				}
-				yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
-				for yq := yLo; yq < yHi; yq++ {
-					src := pl[yq*f.wq+lo : yq*f.wq+hi]
-					dst := xc[(yq*s0+a-f.p[0])*f.w+lo*s1+off:]
-					if s1 == 1 {
-						copy(dst, src)
-						continue
-					}
-					for k, v := range src {
-						dst[k*s1] = v
-					}
+				for k, v := range src {
+					dst[k*s1] = v
 				}
 			}
 		}
