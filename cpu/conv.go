@@ -307,29 +307,31 @@ func deinterleave[T scalar](out0, out1, src []T, pad int) {
 }
 
 // interleave is the inverse of deinterleave: it sets dst[k] from the phase
-// rows in0 and in1 for every column k they hold.
-func interleave[T scalar](dst, in0, in1 []T, pad int) {
+// rows in0 and in1 for every column k they hold, the first n of dst, and
+// returns n.
+func interleave[T scalar](dst, in0, in1 []T, pad int) int {
 	dst = dst[:max(0, min(len(dst), 2*len(in0)-pad))]
 	k := 0
 	if pad&1 == 1 && len(dst) > 0 {
 		dst[0] = in1[pad/2]
 		k = 1
 	}
-	base, n := (k+pad)/2, (len(dst)-k)/2
-	i0, i1, d := in0[base:][:n], in1[base:][:n], dst[k:][:2*n]
-	if n > 0 && unsafe.Sizeof(d[0]) == 4 && littleEndian {
+	base, pairs := (k+pad)/2, (len(dst)-k)/2
+	i0, i1, d := in0[base:][:pairs], in1[base:][:pairs], dst[k:][:2*pairs]
+	if pairs > 0 && unsafe.Sizeof(d[0]) == 4 && littleEndian {
 		// float32 pairs as one 64-bit store (see deinterleave).
 		for i := range i0 {
 			*(*uint64)(unsafe.Pointer(&d[2*i])) = bits(i0[i]) | bits(i1[i])<<32
 		}
-		n = 0
+		pairs = 0
 	}
-	for i := range n {
+	for i := range pairs {
 		d[2*i], d[2*i+1] = i0[i], i1[i]
 	}
 	if k+2*len(i0) < len(dst) {
 		dst[k+2*len(i0)] = in0[base+len(i0)]
 	}
+	return len(dst)
 }
 
 // littleEndian reports whether the machine stores the low half of a word
@@ -343,22 +345,29 @@ var littleEndian = func() bool {
 // where input elements that the copy does not hold (no tap reaches them)
 // get 0.
 func unfill[T scalar](f *flatIm, x, xf []T) {
-	clear(x[:f.cin*f.h*f.w])
 	s0, s1 := f.s[0], f.s[1]
 	if s1 == 2 && f.p[1] >= 0 && len(f.phases) == s0*s1 {
+		// Row by row, each element written once: a row of the copy's
+		// planes interleaved, the columns past it zeroed, and rows that
+		// no tap reaches zeroed.
 		for c := range f.cin {
 			xc := x[c*f.h*f.w:][:f.h*f.w]
-			for a := range s0 {
-				p0, p1 := xf[(c*s0+a)*2*f.plane:][:f.plane], xf[((c*s0+a)*2+1)*f.plane:][:f.plane]
-				yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
-				for yq := yLo; yq < yHi; yq++ {
-					r := yq*s0 + a - f.p[0]
-					interleave(xc[r*f.w:][:f.w], p0[yq*f.wq:][:f.wq], p1[yq*f.wq:][:f.wq], f.p[1])
+			for r := range f.h {
+				row := xc[r*f.w:][:f.w]
+				pr := r + f.p[0]
+				if pr < 0 || pr/s0 >= f.hq {
+					clear(row)
+					continue
 				}
+				a, yq := pr%s0, pr/s0
+				p0, p1 := xf[(c*s0+a)*2*f.plane:][:f.plane], xf[((c*s0+a)*2+1)*f.plane:][:f.plane]
+				n := interleave(row, p0[yq*f.wq:][:f.wq], p1[yq*f.wq:][:f.wq], f.p[1])
+				clear(row[n:])
 			}
 		}
 		return
 	}
+	clear(x[:f.cin*f.h*f.w])
 	np := len(f.phases)
 	for c := range f.cin {
 		xc := x[c*f.h*f.w:][:f.h*f.w]
