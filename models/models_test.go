@@ -3,6 +3,8 @@ package models
 import (
 	"errors"
 	"math"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -158,6 +160,68 @@ func TestTrain(t *testing.T) {
 	}
 	if opt.Steps != 4*6 {
 		t.Errorf("optimizer took %d steps, want %d", opt.Steps, 4*6)
+	}
+}
+
+// TestTrainResume checks that a Train run with a learning-rate decay and
+// shifts (the cnn and lenet5 presets' settings) checkpoints and resumes: a
+// run stopped after epoch 2 and resumed from its checkpoint ends with the
+// weights and history of an uninterrupted one, bit for bit.
+func TestTrainResume(t *testing.T) {
+	dir := t.TempDir()
+	run := func(ckpt string, resume *nn.TrainState, stopAfter int) (map[string]nn.HostTensor, []nn.EpochInfo) {
+		m, train, test := linesModel(t)
+		defer m.Free()
+		opt := nn.NewAdam(tensor.AdamParams{LR: 0.03, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+		defer opt.Close()
+		hist, err := Train(m, train, TrainConfig{
+			FitConfig: nn.FitConfig{Epochs: 4, BatchSize: 16, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Shuffle: true, Seed: 5,
+				Validation: test, Checkpoint: ckpt, Resume: resume,
+				OnEpoch: func(e nn.EpochInfo) error {
+					if e.Epoch == stopAfter {
+						return nn.ErrStop
+					}
+					return nil
+				}},
+			LRDecay: 0.5, Shift: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stopAfter == 0 && opt.LR != 0.03*0.125 {
+			t.Errorf("optimizer rate %g after 4 epochs, expected the last epoch's %g", opt.LR, 0.03*0.125)
+		}
+		sd, err := m.StateDict()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sd, hist
+	}
+	whole, wholeHist := run(filepath.Join(dir, "whole.ckpt"), nil, 0)
+	part := filepath.Join(dir, "part.ckpt")
+	if _, h := run(part, nil, 2); len(h) != 2 {
+		t.Fatalf("interrupted run trained %d epochs, expected 2", len(h))
+	}
+	st, err := nn.ReadCheckpoint(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, resumedHist := run(part, st, 0)
+	if len(resumedHist) != 4 || len(wholeHist) != 4 {
+		t.Fatalf("%d epochs resumed, %d uninterrupted, expected 4", len(resumedHist), len(wholeHist))
+	}
+	for i := range wholeHist {
+		w, r := wholeHist[i], resumedHist[i]
+		if w.Loss != r.Loss || w.ValLoss != r.ValLoss || w.Accuracy != r.Accuracy {
+			t.Errorf("epoch %d: resumed %+v, uninterrupted %+v", i+1, r, w)
+		}
+	}
+	if len(whole) == 0 || len(whole) != len(resumed) {
+		t.Fatalf("%d tensors uninterrupted, %d resumed", len(whole), len(resumed))
+	}
+	for name, h := range whole {
+		if !reflect.DeepEqual(h, resumed[name]) {
+			t.Errorf("%s differs between the resumed and the uninterrupted run", name)
+		}
 	}
 }
 

@@ -389,7 +389,8 @@ type FitConfig struct {
 	OnEpoch func(EpochInfo) error
 
 	// Schedule, when not nil, sets the optimizer's learning rate before every
-	// step from the global step count (see Schedule); the optimizer must
+	// step from the global step count (see Schedule; an EpochSchedule such as
+	// ExponentialLR is told the steps per epoch first); the optimizer must
 	// implement LRSetter (SGD and Adam do).
 	Schedule Schedule
 	// ClipNorm, when > 0, scales the gradients after every backward pass so
@@ -541,6 +542,9 @@ func (m *Sequential) Fit(train *data.Dataset, cfg FitConfig) ([]EpochInfo, error
 		steps++
 	}
 	total := cfg.Epochs * steps
+	if es, ok := cfg.Schedule.(EpochSchedule); ok {
+		cfg.Schedule = es.PerEpoch(steps)
+	}
 	if cfg.Schedule != nil {
 		if err := cfg.Schedule.Validate(total); err != nil {
 			return nil, fmt.Errorf("fit: %w", err)

@@ -53,6 +53,51 @@ func (s StepLR) Validate(int) error {
 	return nil
 }
 
+// EpochSchedule is a Schedule that steps once per epoch, as PyTorch's
+// schedulers do when scheduler.step() is called after each epoch. Before
+// training, Fit calls PerEpoch with its number of steps (batches) per epoch
+// and uses the schedule it returns.
+type EpochSchedule interface {
+	Schedule
+	// PerEpoch returns the schedule for epochs of steps optimizer steps.
+	PerEpoch(steps int) Schedule
+}
+
+// ExponentialLR multiplies the rate by Gamma once per epoch:
+// lr = LR·Gamma^epoch for every step of epoch (0-based), PyTorch's
+// ExponentialLR stepped after each epoch. It is an EpochSchedule: Fit sets
+// EpochSteps to its batches per epoch when it is 0; outside Fit, 0 counts
+// as 1 (a decay every step).
+type ExponentialLR struct {
+	// LR is the rate of the first epoch.
+	LR float64
+	// Gamma is the factor per epoch, > 0 (below 1 for a decay).
+	Gamma float64
+	// EpochSteps is the number of steps per epoch, ≥ 0 (0: Fit's).
+	EpochSteps int
+}
+
+// Rate returns LR·Gamma^⌊step/EpochSteps⌋.
+func (s ExponentialLR) Rate(step, total int) float64 {
+	return s.LR * math.Pow(s.Gamma, float64(step/max(s.EpochSteps, 1)))
+}
+
+// PerEpoch returns s with EpochSteps set to steps when it is 0.
+func (s ExponentialLR) PerEpoch(steps int) Schedule {
+	if s.EpochSteps == 0 {
+		s.EpochSteps = steps
+	}
+	return s
+}
+
+// Validate checks LR > 0, Gamma > 0 (both finite) and EpochSteps ≥ 0.
+func (s ExponentialLR) Validate(int) error {
+	if !(s.LR > 0) || math.IsInf(s.LR, 0) || !(s.Gamma > 0) || math.IsInf(s.Gamma, 0) || s.EpochSteps < 0 {
+		return fmt.Errorf("exponential schedule LR %g gamma %g per %d steps, expected LR > 0, gamma > 0 (finite) and steps ≥ 0: %w", s.LR, s.Gamma, s.EpochSteps, tensor.ErrParam)
+	}
+	return nil
+}
+
 // CosineLR warms up linearly for Warmup steps, then follows a half cosine
 // from LR down to MinLR at the last step:
 // step < Warmup: lr = LR·(step+1)/Warmup;

@@ -23,20 +23,23 @@ func TestSchedulesMatchTorch(t *testing.T) {
 	const total = 23
 	script := fmt.Sprintf(`
 import json, torch
-def rates(make):
+def rates(make, per=1):
     p = torch.nn.Parameter(torch.zeros(1))
     o = torch.optim.SGD([p], lr=0.1)
     s = make(o)
     out = []
-    for _ in range(%d):
+    for i in range(%d):
         out.append(o.param_groups[0]["lr"])
-        o.step(); s.step()
+        o.step()
+        if (i + 1) %% per == 0:
+            s.step()
     return out
 print(json.dumps({
   "onecycle": rates(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.4, total_steps=%d, cycle_momentum=False)),
   "onecycle2": rates(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=%d, pct_start=0.5, div_factor=10, final_div_factor=100, cycle_momentum=False)),
   "cosine": rates(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=%d, eta_min=0.001)),
   "step": rates(lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=5, gamma=0.5)),
+  "exponential": rates(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.7), 4),
 }))`, total, total, total, total)
 	out, err := exec.Command(py, "-c", script).CombinedOutput()
 	if err != nil {
@@ -51,6 +54,8 @@ print(json.dumps({
 		"onecycle2": nn.OneCycleLR{MaxLR: 1, PctStart: 0.5, DivFactor: 10, FinalDivFactor: 100},
 		"cosine":    nn.CosineLR{LR: 0.1, MinLR: 0.001},
 		"step":      nn.StepLR{LR: 0.1, Every: 5, Gamma: 0.5},
+		// stepped once per epoch of 4 steps, as Fit binds it
+		"exponential": nn.ExponentialLR{LR: 0.1, Gamma: 0.7}.PerEpoch(4),
 	} {
 		if err := s.Validate(total); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -80,9 +85,44 @@ func TestScheduleWarmupAndValidation(t *testing.T) {
 		t.Errorf("end %g, expected MinLR 0.1", got)
 	}
 	for _, bad := range []nn.Schedule{nn.CosineLR{LR: 1, Warmup: 14}, nn.CosineLR{LR: -1}, nn.CosineLR{LR: 1, MinLR: 2},
-		nn.StepLR{LR: 1, Gamma: 0.5}, nn.OneCycleLR{MaxLR: 1, PctStart: 1}, nn.OneCycleLR{}, nn.OneCycleLR{MaxLR: 1, PctStart: 0.01}} {
+		nn.StepLR{LR: 1, Gamma: 0.5}, nn.OneCycleLR{MaxLR: 1, PctStart: 1}, nn.OneCycleLR{}, nn.OneCycleLR{MaxLR: 1, PctStart: 0.01},
+		nn.ExponentialLR{LR: 1}, nn.ExponentialLR{Gamma: 0.5}, nn.ExponentialLR{LR: 1, Gamma: 0.5, EpochSteps: -1}, nn.ExponentialLR{LR: 1, Gamma: math.Inf(1)}} {
 		if err := bad.Validate(14); !errors.Is(err, tensor.ErrParam) {
 			t.Errorf("%+v: Validate gave %v, expected ErrParam", bad, err)
+		}
+	}
+}
+
+// TestFitExponentialPerEpoch checks that Fit steps an ExponentialLR once per
+// epoch: every step of epoch e (0-based) has the rate LR·Gamma^e, also when
+// the last batch of an epoch is short, and that a set EpochSteps is kept.
+func TestFitExponentialPerEpoch(t *testing.T) {
+	m := blobModel(t, cpu64(t), tensor.Float64)
+	opt := nn.NewSGD(tensor.SGDParams{LR: 123})
+	defer opt.Close()
+	for _, c := range []struct {
+		s     nn.ExponentialLR
+		epoch int // steps per epoch the rates follow
+	}{{nn.ExponentialLR{LR: 0.1, Gamma: 0.5}, 4}, {nn.ExponentialLR{LR: 0.1, Gamma: 0.5, EpochSteps: 2}, 2}} {
+		var got []float64
+		_, err := m.Fit(blobs(30, 1), nn.FitConfig{Epochs: 3, BatchSize: 8, Loss: nn.CrossEntropyLoss(), Optimizer: opt, Schedule: c.s,
+			OnStep: func(si nn.StepInfo) error {
+				if si.LR != opt.LR {
+					return fmt.Errorf("step %d: info LR %g, optimizer LR %g", len(got), si.LR, opt.LR)
+				}
+				got = append(got, si.LR)
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 12 {
+			t.Fatalf("%d steps, expected 12", len(got))
+		}
+		for i, lr := range got {
+			if want := 0.1 * math.Pow(0.5, float64(i/c.epoch)); lr != want {
+				t.Errorf("%+v step %d: rate %g, expected %g", c.s, i, lr, want)
+			}
 		}
 	}
 }

@@ -578,7 +578,7 @@ func (s trainSettings) schedule(steps int) (nn.Schedule, error) {
 	var sc nn.Schedule
 	switch s.Schedule {
 	case "step":
-		sc = nn.StepLR{LR: s.LR, Every: steps, Gamma: s.LRDecay}
+		sc = nn.ExponentialLR{LR: s.LR, Gamma: s.LRDecay, EpochSteps: steps}
 	case "cosine":
 		sc = nn.CosineLR{LR: s.LR, Warmup: int(math.Round(s.Warmup * float64(steps)))}
 	case "onecycle":
