@@ -41,6 +41,11 @@ type TrainState struct {
 	// Best holds the parameters and buffers of BestEpoch (early stopping
 	// only, else nil).
 	Best map[string]HostTensor
+	// FirstLoss is the training loss of the run's first step, the reference
+	// of FitConfig.DivergeRatio; NaN when unknown (no step yet, or a
+	// checkpoint from before it was saved: the resumed run's first step
+	// becomes the reference).
+	FirstLoss float64
 }
 
 // fitRun is the state of one Fit call.
@@ -54,6 +59,7 @@ type fitRun struct {
 	best      float64
 	bestEpoch int
 	bestState map[string]HostTensor
+	firstLoss float64 // the first step's training loss; NaN before it
 }
 
 // state captures the run after an epoch.
@@ -76,7 +82,7 @@ func (r *fitRun) state() (*TrainState, error) {
 	}
 	return &TrainState{Spec: r.m.String(), Input: r.m.InShape(), Epoch: r.epoch, Step: r.step,
 		History: append([]EpochInfo(nil), r.history...), Model: model, Optimizer: ost, Shuffle: shuffle,
-		Forwards: r.m.iter, BestLoss: r.best, BestEpoch: r.bestEpoch, Best: r.bestState}, nil
+		Forwards: r.m.iter, BestLoss: r.best, BestEpoch: r.bestEpoch, Best: r.bestState, FirstLoss: r.firstLoss}, nil
 }
 
 // resume loads st into the model, the optimizer and the run.
@@ -105,6 +111,7 @@ func (r *fitRun) resume(st *TrainState) error {
 	r.epoch, r.step = st.Epoch, st.Step
 	r.history = append([]EpochInfo(nil), st.History...)
 	r.best, r.bestEpoch, r.bestState = st.BestLoss, st.BestEpoch, st.Best
+	r.firstLoss = st.FirstLoss
 	return nil
 }
 
@@ -152,6 +159,7 @@ type checkpointJSON struct {
 	Forwards       uint64
 	BestLoss       exactFloat
 	BestEpoch      int
+	FirstLoss      *exactFloat `json:",omitempty"` // absent in older checkpoints
 }
 
 // WriteCheckpoint writes st to path atomically (a temporary file, then a
@@ -171,6 +179,10 @@ func WriteCheckpoint(path string, st *TrainState) error {
 	cj := checkpointJSON{Version: 1, Spec: st.Spec, Input: st.Input, Epoch: st.Epoch, Step: st.Step,
 		OptimizerKind: st.Optimizer.Kind, OptimizerSteps: st.Optimizer.Steps, Shuffle: st.Shuffle,
 		Forwards: st.Forwards, BestLoss: exactFloat(st.BestLoss), BestEpoch: st.BestEpoch}
+	if !math.IsNaN(st.FirstLoss) {
+		first := exactFloat(st.FirstLoss)
+		cj.FirstLoss = &first
+	}
 	for _, e := range st.History {
 		cj.History = append(cj.History, epochJSON{e.Epoch, e.Epochs, exactFloat(e.Loss), exactFloat(e.Accuracy),
 			exactFloat(e.ValLoss), exactFloat(e.ValAccuracy), int64(e.Duration)})
@@ -202,9 +214,12 @@ func ReadCheckpoint(path string) (*TrainState, error) {
 		return nil, fmt.Errorf("%s: checkpoint version %d, expected 1: %w", path, cj.Version, ErrFormat)
 	}
 	st := &TrainState{Spec: cj.Spec, Input: cj.Input, Epoch: cj.Epoch, Step: cj.Step, Shuffle: cj.Shuffle,
-		Forwards: cj.Forwards, BestLoss: float64(cj.BestLoss), BestEpoch: cj.BestEpoch,
+		Forwards: cj.Forwards, BestLoss: float64(cj.BestLoss), BestEpoch: cj.BestEpoch, FirstLoss: math.NaN(),
 		Model:     map[string]HostTensor{},
 		Optimizer: OptimizerState{Kind: cj.OptimizerKind, Steps: cj.OptimizerSteps, Tensors: map[string]HostTensor{}}}
+	if cj.FirstLoss != nil {
+		st.FirstLoss = float64(*cj.FirstLoss)
+	}
 	for _, e := range cj.History {
 		st.History = append(st.History, EpochInfo{Epoch: e.Epoch, Epochs: e.Epochs, Loss: float64(e.Loss), Accuracy: float64(e.Accuracy),
 			ValLoss: float64(e.ValLoss), ValAccuracy: float64(e.ValAccuracy), Duration: time.Duration(e.DurationNS)})

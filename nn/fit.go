@@ -224,6 +224,8 @@ type trainStep struct {
 	smoothing float64      // label smoothing ε
 	clip      *clipper     // nil without clipping
 	tf        *transformer // nil without transforms
+	diverge   float64      // FitConfig.DivergeRatio
+	first     *float64     // the run's first loss, NaN before it
 }
 
 // runBatch uploads samples idx, runs the forward pass and, with a loss, the
@@ -349,6 +351,12 @@ func (m *Sequential) runBatch(d *data.Dataset, idx []int, loss Loss, tr *trainSt
 	if math.IsNaN(res.loss) || math.IsInf(res.loss, 0) {
 		return res, fmt.Errorf("training loss is %v: %w", res.loss, ErrDiverged)
 	}
+	if ref := *tr.first; math.IsNaN(ref) {
+		*tr.first = res.loss
+	} else if limit := tr.diverge * max(ref, 1); tr.diverge > 0 && res.loss > limit {
+		return res, fmt.Errorf("training loss %.4g is over %g (DivergeRatio %g times the first step's loss %.4g, or 1 if larger): %w",
+			res.loss, limit, tr.diverge, ref, ErrDiverged)
+	}
 	if tr.clip != nil {
 		if res.gradNorm, err = tr.clip.apply(); err != nil {
 			return res, err
@@ -403,6 +411,13 @@ type FitConfig struct {
 	// CrossEntropyLoss(label_smoothing=ε). Validation uses plain targets. It
 	// needs a model with more than one output.
 	LabelSmoothing float64
+	// DivergeRatio, when > 0, also stops training on a loss that explodes
+	// while staying finite: a step whose training loss is above
+	// DivergeRatio × max(L₁, 1), L₁ the run's first step's loss (saved in
+	// checkpoints), is an ErrDiverged error before its update, like a NaN
+	// loss. 0 (the default) checks only for NaN and ±Inf; 1e4 catches a
+	// blow-up long before it overflows.
+	DivergeRatio float64
 	// Patience, when > 0, stops training once the validation loss has not
 	// improved for Patience epochs in a row (early stopping; needs
 	// Validation) and, when training ends either way, restores the
@@ -469,7 +484,9 @@ type EpochInfo struct {
 }
 
 // ErrDiverged reports a training run whose loss (or gradient norm) became
-// NaN or ±Inf. Fit's error names the epoch, the step and the learning rate.
+// NaN or ±Inf, or with FitConfig.DivergeRatio exploded past that many times
+// the first step's loss. Fit's error names the epoch, the step and the
+// learning rate.
 var ErrDiverged = errors.New("training diverged")
 
 // Fit trains the model on train with cfg and returns one EpochInfo per epoch
@@ -482,7 +499,8 @@ var ErrDiverged = errors.New("training diverged")
 // reused. The model is in training mode during the epochs and returns to its
 // previous mode afterwards.
 //
-// A loss (or, with ClipNorm, a gradient norm) that is NaN or ±Inf stops
+// A loss (or, with ClipNorm, a gradient norm) that is NaN or ±Inf, or with
+// DivergeRatio a loss above DivergeRatio times the first step's, stops
 // training before that step's update with an error wrapping ErrDiverged that
 // names the epoch and step and suggests a lower learning rate; the parameters
 // keep the values of the step before.
@@ -522,6 +540,8 @@ func (m *Sequential) Fit(train *data.Dataset, cfg FitConfig) ([]EpochInfo, error
 		return nil, fmt.Errorf("fit: LabelSmoothing %g, expected in [0, 1): %w", cfg.LabelSmoothing, tensor.ErrParam)
 	case cfg.LabelSmoothing > 0 && m.shapes[len(m.shapes)-1].Len() < 2:
 		return nil, fmt.Errorf("fit: LabelSmoothing needs a model with several outputs, this one has %d: %w", m.shapes[len(m.shapes)-1].Len(), tensor.ErrParam)
+	case !(cfg.DivergeRatio >= 0) || math.IsInf(cfg.DivergeRatio, 0):
+		return nil, fmt.Errorf("fit: DivergeRatio %g, expected a finite value ≥ 0 (0: off): %w", cfg.DivergeRatio, tensor.ErrParam)
 	case cfg.Patience < 0:
 		return nil, fmt.Errorf("fit: Patience %d, expected ≥ 0: %w", cfg.Patience, tensor.ErrParam)
 	case cfg.Patience > 0 && cfg.Validation == nil:
@@ -550,7 +570,7 @@ func (m *Sequential) Fit(train *data.Dataset, cfg FitConfig) ([]EpochInfo, error
 			return nil, fmt.Errorf("fit: %w", err)
 		}
 	}
-	run := &fitRun{m: m, cfg: &cfg, pcg: rand.NewPCG(cfg.Seed, 0x73687566666c65), best: math.Inf(1)}
+	run := &fitRun{m: m, cfg: &cfg, pcg: rand.NewPCG(cfg.Seed, 0x73687566666c65), best: math.Inf(1), firstLoss: math.NaN()}
 	if cfg.Resume != nil {
 		if err := run.resume(cfg.Resume); err != nil {
 			return nil, fmt.Errorf("fit: resume: %w", err)
@@ -559,7 +579,7 @@ func (m *Sequential) Fit(train *data.Dataset, cfg FitConfig) ([]EpochInfo, error
 			return nil, fmt.Errorf("fit: resume: checkpoint after %d steps in %d epochs, expected %d steps per epoch as this configuration gives: %w", run.step, run.epoch, steps, tensor.ErrParam)
 		}
 	}
-	tr := &trainStep{opt: cfg.Optimizer, smoothing: cfg.LabelSmoothing}
+	tr := &trainStep{opt: cfg.Optimizer, smoothing: cfg.LabelSmoothing, diverge: cfg.DivergeRatio, first: &run.firstLoss}
 	if cfg.ClipNorm > 0 {
 		if tr.clip, err = newClipper(m, cfg.ClipNorm); err != nil {
 			return nil, fmt.Errorf("fit: %w", err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -264,6 +265,66 @@ func TestFitDiverges(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFitDivergeRatio checks FitConfig.DivergeRatio on a run whose loss
+// explodes while staying finite (SGD at rate 100 on blobs: 1.73, then 365,
+// then between 11 and 55): ratio 100 stops it at step 2 before that step's
+// update, with the parameters of step 1; ratio 1000 and 0 let it run; the
+// checkpoint keeps the first step's loss for a resumed run; a negative or
+// NaN ratio is a tensor.ErrParam error.
+func TestFitDivergeRatio(t *testing.T) {
+	run := func(ratio float64, stopAt int, ckpt string) (map[string]nn.HostTensor, []float64, error) {
+		m := blobModel(t, cpu64(t), tensor.Float64)
+		opt := nn.NewSGD(tensor.SGDParams{LR: 100})
+		defer opt.Close()
+		var losses []float64
+		_, err := m.Fit(blobs(60, 1), nn.FitConfig{Epochs: 3, BatchSize: 6, Loss: nn.CrossEntropyLoss(), Optimizer: opt,
+			DivergeRatio: ratio, Checkpoint: ckpt,
+			OnStep: func(s nn.StepInfo) error {
+				losses = append(losses, s.Loss)
+				if len(losses) == stopAt {
+					return nn.ErrStop
+				}
+				return nil
+			}})
+		sd, serr := m.StateDict()
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		return sd, losses, err
+	}
+	ckpt := filepath.Join(t.TempDir(), "run.ckpt")
+	_, free, err := run(0, 0, ckpt)
+	if err != nil || len(free) != 30 || !(free[1] > 100*free[0]) || slices.Max(free[2:]) > 1000*free[0] {
+		t.Fatalf("unguarded run: %v, losses %v; expected 30 finite losses, the second over 100 times the first, none over 1000 times", err, free)
+	}
+	st, err := nn.ReadCheckpoint(ckpt)
+	if err != nil || st.FirstLoss != free[0] {
+		t.Fatalf("checkpoint first loss %v (%v), expected %v", st.FirstLoss, err, free[0])
+	}
+	if _, _, err := run(1000, 0, ""); err != nil {
+		t.Errorf("ratio 1000: %v, expected no error", err)
+	}
+	stopped, _, err := run(100, 0, "")
+	if !errors.Is(err, nn.ErrDiverged) {
+		t.Fatalf("ratio 100: %v, expected ErrDiverged", err)
+	}
+	for _, s := range []string{"epoch 1 step 2", "DivergeRatio 100", "lower learning rate", "keep the values of the step before"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+	first, _, err := run(0, 1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, "weights after the stopped step", first, stopped)
+	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if _, _, err := run(bad, 0, ""); !errors.Is(err, tensor.ErrParam) || !strings.Contains(err.Error(), "DivergeRatio") {
+			t.Errorf("ratio %v: %v, expected an ErrParam error naming DivergeRatio", bad, err)
+		}
 	}
 }
 

@@ -148,6 +148,10 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train", "--batch", "-3"}, "--batch -3"},
 		{[]string{"train", "--loss", "hinge"}, "hinge"},
 		{[]string{"train", "--shift", "-2"}, "--shift -2"},
+		{[]string{"train", "--diverge", "-1"}, "--diverge -1"},
+		// a loss that explodes while staying finite: nn's DivergeRatio
+		{[]string{"train", "--model", "conv(1,4,3) relu maxpool(2) flatten dense(196,2)", "--dataset", "lines", "--optimizer", "sgd", "--lr", "5",
+			"--diverge", "3", "--epochs", "1", "--out", fresh, "--backend", "cpu"}, "DivergeRatio 3 times the first step's loss"},
 		{[]string{"train", "--backend", "tpu"}, "tpu"},
 		{[]string{"train", "extra"}, "no arguments"},
 		{[]string{"train", "--out", ""}, `--out ""`},

@@ -169,7 +169,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed of the weights, the shuffling, the shifts and the lines dataset")
 	initPath := fs.String("init", "", "safetensors `file` to start from instead of random weights")
 	outFlag := fs.String("out", "", "output `folder`, replaced as a whole when the run succeeds (default out/<model name>)")
-	diverge := fs.Float64("diverge", 1e4, "stop with an error when a step's training loss exceeds this `factor` times the first step's (or 1, if larger); 0: only NaN and ±Inf")
+	diverge := fs.Float64("diverge", 1e4, "stop with an error when a step's training loss exceeds this `factor` times the first step's (or 1, if larger; nn.FitConfig.DivergeRatio); 0: only NaN and ±Inf")
 	resume := fs.String("resume", "", "continue the run of this `folder` (an --out) from its last completed epoch, with its settings")
 	pictures := fs.Bool("pictures", true, "draw the pictures; a picture that cannot be drawn fails the run unless this is false")
 	progress := fs.Bool("progress", isTerminal(stdout), "draw a progress bar during each epoch (default: when the output is a terminal)")
@@ -184,6 +184,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := bf.check(); err != nil {
 		return err
+	}
+	if !(*diverge >= 0) || math.IsInf(*diverge, 0) {
+		return fmt.Errorf("--diverge %v, expected a factor ≥ 0 (0: only NaN and ±Inf): %w", *diverge, tensor.ErrParam)
 	}
 	set := fs.wasSet()
 
@@ -376,17 +379,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var bar *progressbar.ProgressBar
-	guard := divergence{ratio: *diverge, lr: s.LR}
-	if len(hist) > 0 {
-		guard.ref = hist[0].Loss
-	}
 	cfg := nn.FitConfig{Epochs: s.Epochs, BatchSize: s.Batch, Loss: loss, Optimizer: opt, Shuffle: true, Seed: s.Seed,
 		Validation: test, Schedule: sched, ClipNorm: s.Clip, LabelSmoothing: s.LabelSmoothing, Patience: s.Patience,
-		Checkpoint: od.file(fileCheckpoint),
+		Checkpoint: od.file(fileCheckpoint), DivergeRatio: *diverge,
 		OnStep: win.OnStep(func(st nn.StepInfo) error {
-			if err := guard.check(st); err != nil {
-				return err
-			}
 			if !*progress {
 				return nil
 			}
@@ -426,6 +422,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		hist, err = m.Fit(train, cfg)
 		return err
 	})
+	if errors.Is(err, nn.ErrDiverged) && *diverge > 0 {
+		return fmt.Errorf("%w (--diverge %g; 0 checks only for NaN and ±Inf)", err, *diverge)
+	}
 	if err != nil {
 		return err
 	}
@@ -475,33 +474,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "test accuracy %s (%d/%d), test loss %.4f, %d epochs in %.1f s on %s\n",
 		percent(res.Accuracy), correct, res.Samples, res.Loss, len(hist), seconds, info.Device)
 	fmt.Fprintf(stdout, "wrote %s: %s\n", out, strings.Join(files, " "))
-	return nil
-}
-
-// divergence stops a run whose loss explodes while staying finite (nn's
-// Fit stops on NaN and ±Inf itself): a step's loss above ratio × the
-// reference, the first step's loss or 1 if larger, is an nn.ErrDiverged
-// error.
-type divergence struct {
-	ratio, ref, lr float64
-}
-
-// check checks one step.
-func (d *divergence) check(st nn.StepInfo) error {
-	if d.ratio <= 0 || math.IsNaN(st.Loss) || math.IsInf(st.Loss, 0) {
-		return nil
-	}
-	if d.ref == 0 {
-		d.ref = st.Loss
-	}
-	if limit := d.ratio * max(d.ref, 1); st.Loss > limit {
-		lr := st.LR
-		if math.IsNaN(lr) {
-			lr = d.lr
-		}
-		return fmt.Errorf("epoch %d step %d: training loss %.4g is over %g times the first step's (%.4g): %w; try a lower learning rate (this step's was %g), or --diverge 0 to go on",
-			st.Epoch, st.Step, st.Loss, d.ratio, d.ref, nn.ErrDiverged, lr)
-	}
 	return nil
 }
 
