@@ -24,7 +24,9 @@
 # On a machine whose cores are busy with other work, PyTorch's OpenMP threads
 # lose most of their time spinning (small ops 10-60x slower); run
 # OMP_WAIT_POLICY=PASSIVE scripts/bench.sh there. Timings are only meaningful
-# on an otherwise idle machine.
+# on an otherwise idle machine. PyTorch runs with glibc's malloc keeping the
+# memory it frees (see bench_torch.py; its --system-malloc turns that off), so
+# that its training steps do not fault their activations in again each time.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }

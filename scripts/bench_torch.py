@@ -2,7 +2,7 @@
 """The vkcnn benchmark cases in PyTorch (CPU or CUDA), and the merge of both result files.
 
     bench_torch.py [--device cpu|cuda] [--threads N] [--reps N] [--warmup N] [--quick] [--cases RE]
-                   [--conv SHAPES] [--pool SHAPES] [--models NAMES] [--batch N]
+                   [--system-malloc] [--conv SHAPES] [--pool SHAPES] [--models NAMES] [--batch N]
                    [--predict-batch N] [--goroutines COUNTS] [--json FILE] [--list]
     bench_torch.py merge --go vkcnn.json [--torch torch.json] [--json merged.json]
 
@@ -16,6 +16,15 @@ False), and each timing starts and ends with torch.cuda.synchronize(); the
 device is named "cuda: <GPU name>" and threads is 0. It needs torch; merge does not: it prints one Markdown table of
 both files (case, backend, device, ms, throughput, PyTorch's time divided by
 this backend's) and writes the combined JSON.
+
+On the CPU with glibc, the run first tells malloc to keep the memory it frees
+(mallopt: no mmap below 32 MiB, no trimming), unless --system-malloc is
+given. PyTorch's CPU allocator gives every tensor back to malloc when it is
+freed, and glibc's defaults then return large blocks to the kernel, so each
+step of a training case faults its activations' pages in again: on a 2-vCPU
+machine that made the ResNet step 3x slower, time spent in the kernel rather
+than in PyTorch (vkcnn keeps its buffers in pools). This is the effect of the
+jemalloc or tcmalloc preload that PyTorch's performance guide recommends.
 
 Keep MODELS in step with models/models.go and the shape grammar with
 internal/bench/cases.go.
@@ -344,6 +353,19 @@ def predict_setup(name, batch, threads):
     return step
 
 
+def keep_freed_memory():
+    """Sets glibc's malloc to keep freed memory in the process (large blocks
+    from the heap, never trimmed); returns whether it could (False without
+    glibc)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return libc.mallopt(m_mmap_threshold, 32 << 20) == 1 and libc.mallopt(m_trim_threshold, 1 << 30) == 1
+    except (OSError, AttributeError):
+        return False
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -412,6 +434,8 @@ def run(argv):
                     help="comma-separated thread counts of the predict/ cases (default 1,2,4,8)")
     ap.add_argument("--cases", default="", help="only cases whose name matches this regular expression")
     ap.add_argument("--json", help="also write the results as JSON to this file")
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="leave glibc's malloc settings alone (by default freed memory stays in the process)")
     ap.add_argument("--list", action="store_true", help="list the selected cases and exit")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
     a = ap.parse_args(argv)
@@ -440,6 +464,9 @@ def run(argv):
         print("\n".join(c[0] for c in cases))
         return 0
 
+    malloc = ""
+    if a.device == "cpu" and not a.system_malloc:
+        malloc = ", malloc keeps freed memory" if keep_freed_memory() else ", system malloc (mallopt unavailable)"
     import torch
     global DEVICE
     DEVICE = a.device
@@ -457,6 +484,7 @@ def run(argv):
     rep = dict(tool="pytorch", date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                runtime=f"torch {torch.__version__}, python {platform.python_version()} {sys.platform}/{platform.machine()}"
                        + "".join(f", {k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS") if k in os.environ)
+                       + malloc
                        + (f", CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, TF32 off" if DEVICE == "cuda" else ""),
                cpu=cpu_model(), threads=threads, reps=reps, warmup=warmup, batch=a.batch, dtype="float32", results=[])
     failed = 0
