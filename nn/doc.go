@@ -17,16 +17,22 @@
 //
 // # Training
 //
+// Fit and Evaluate take their data as a *data.Dataset, the one dataset type
+// data.Load returns (Predict and Outputs take the inputs alone, laid out as
+// its Images); Fit shuffles and cuts it with data.Shuffle and data.Batches
+// and fills batches with data.Gather and data.OneHot.
+//
 // FitConfig adds what torch.optim and friends offer around the loop: a
-// per-step learning-rate Schedule (StepLR, CosineLR with linear warmup,
-// OneCycleLR), gradient clipping by global norm (ClipNorm), label smoothing
+// learning-rate Schedule (StepLR, CosineLR with linear warmup and OneCycleLR
+// per step, ExponentialLR per epoch), gradient clipping by global norm (ClipNorm), label smoothing
 // for cross-entropy (LabelSmoothing), early stopping on the validation loss
 // that keeps the best weights (Patience), and checkpoints: Fit writes the
 // whole training state (TrainState: parameters and buffers, optimizer
 // moments and step count, schedule position, epoch, shuffling and dropout
 // state, history) atomically after every epoch, and continues from one
 // (ReadCheckpoint, FitConfig.Resume) so that a resumed run ends bit-identical
-// to an uninterrupted one on the CPU. A loss that becomes NaN or ±Inf stops
+// to an uninterrupted one on the CPU. A loss that becomes NaN or ±Inf (or,
+// with DivergeRatio, explodes past that many times the first step's) stops
 // Fit with ErrDiverged before the update, naming the epoch and step.
 //
 // # Layers

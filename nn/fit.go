@@ -428,7 +428,7 @@ type FitConfig struct {
 	// leaves the previous checkpoint intact).
 	Checkpoint string
 	// Augment, when not nil, makes each epoch's training inputs from
-	// train.X before the epoch (e.g. RandomShift), drawing from the same
+	// train.Images before the epoch (e.g. RandomShift), drawing from the same
 	// generator as the shuffling (seeded by Seed, saved in checkpoints).
 	Augment Augmenter
 	// Transforms, when not empty, rewrite every training batch before its

@@ -77,9 +77,10 @@ type ExponentialLR struct {
 	EpochSteps int
 }
 
-// Rate returns LR·Gamma^⌊step/EpochSteps⌋.
+// Rate returns LR·Gamma^⌊step/EpochSteps⌋ (StepLR's rate with a step per
+// epoch).
 func (s ExponentialLR) Rate(step, total int) float64 {
-	return s.LR * math.Pow(s.Gamma, float64(step/max(s.EpochSteps, 1)))
+	return StepLR{LR: s.LR, Every: max(s.EpochSteps, 1), Gamma: s.Gamma}.Rate(step, total)
 }
 
 // PerEpoch returns s with EpochSteps set to steps when it is 0.
