@@ -38,6 +38,7 @@ func TestDatasetValidate(t *testing.T) {
 		{"classes", func(d *Dataset) { d.Classes = 0 }, tensor.ErrParam},
 		{"names", func(d *Dataset) { d.ClassNames = []string{"a"} }, tensor.ErrShape},
 		{"label", func(d *Dataset) { d.Labels[2] = 3 }, tensor.ErrParam},
+		{"targets", func(d *Dataset) { d.Targets = make([]float32, 7) }, tensor.ErrShape},
 	} {
 		d := toy(5)
 		c.break_(d)
@@ -63,6 +64,18 @@ func TestSubsetSplitKeepClasses(t *testing.T) {
 	if _, err := d.Subset("s", []int{10}); !errors.Is(err, tensor.ErrParam) {
 		t.Errorf("index 10 of 10: got %v, want ErrParam", err)
 	}
+	// Target rows travel with their images.
+	d.Targets = make([]float32, 2*d.Len())
+	for i := range d.Targets {
+		d.Targets[i] = float32(i)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := d.Subset("s", []int{9, 0}); err != nil || !slices.Equal(s.Targets, []float32{18, 19, 0, 1}) {
+		t.Errorf("subset targets %v, %v; want [18 19 0 1]", s.Targets, err)
+	}
+	d.Targets = nil
 
 	a, b, err := d.Split(7)
 	if err != nil {

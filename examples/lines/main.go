@@ -51,7 +51,8 @@ const (
 // reached 95% without padding and 9 with padding 1.
 func makeLines(n int, seed uint64) *data.Dataset {
 	r := rand.New(rand.NewPCG(seed, 0x6c696e6573))
-	d := &data.Dataset{Images: make([]float32, n*size*size), Labels: make([]int, n)}
+	d := &data.Dataset{Name: "lines (example)", Images: make([]float32, n*size*size), Labels: make([]int, n),
+		Shape: tensor.Shape{1, size, size}, Classes: 2, ClassNames: []string{"vertical", "horizontal"}}
 	for i := range n {
 		img := d.Images[i*size*size : (i+1)*size*size]
 		d.Labels[i] = i % 2
