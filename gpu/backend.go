@@ -9,7 +9,11 @@
 // index from Devices, or a case-insensitive substring of its name).
 //
 // The backend holds float32 tensors in pooled device memory (64 MiB blocks,
-// sub-allocated; bigger tensors get their own allocation), records ops into a
+// sub-allocated; bigger tensors get their own allocation). A dispatch that
+// touches a tensor larger than one storage-buffer binding covers
+// (maxStorageBufferRange) runs the shader's _addr variant, which reaches its
+// tensors through device addresses (VK_KHR_buffer_device_address) instead of
+// bindings. The backend records ops into a
 // command buffer with a barrier only before a command whose buffer ranges
 // conflict with an earlier unordered one (hazard.go), and submits when a
 // batch fills, on Download and on Sync. Stats counts what was recorded and,

@@ -176,19 +176,87 @@ static int32_t vkcnn_queue_families(void* gipa, void* instance, void* phys, uint
 typedef void (*vkcnn_props2_fn)(void*, void*);
 
 // vkcnn_max_allocation returns VkPhysicalDeviceMaintenance3Properties::
-// maxMemoryAllocationSize (Vulkan 1.1), or 0 when it cannot be queried.
-static uint64_t vkcnn_max_allocation(void* gipa, void* instance, void* phys) {
+// maxMemoryAllocationSize (Vulkan 1.1), or 0 when it cannot be queried, and,
+// when maintenance4 is set (the device offers VK_KHR_maintenance4),
+// VkPhysicalDeviceMaintenance4Properties::maxBufferSize in *maxBuffer (else
+// 0).
+static uint64_t vkcnn_max_allocation(void* gipa, void* instance, void* phys, int maintenance4, uint64_t* maxBuffer) {
+	*maxBuffer = 0;
 	vkcnn_props2_fn f = (vkcnn_props2_fn)((vkcnn_gipa_fn)gipa)(instance, "vkGetPhysicalDeviceProperties2");
 	if (f == NULL) return 0;
+	struct { int32_t sType; void* pNext; uint64_t maxBufferSize; } m4;
 	struct { int32_t sType; void* pNext; uint32_t maxPerSetDescriptors; uint64_t maxMemoryAllocationSize; } m3;
 	struct { int32_t sType; void* pNext; uint8_t properties[2048]; } p2;
+	memset(&m4, 0, sizeof m4);
 	memset(&m3, 0, sizeof m3);
 	memset(&p2, 0, sizeof p2);
+	m4.sType = 1000413001; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES
 	m3.sType = 1000168000; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES
 	p2.sType = 1000059001; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2
 	p2.pNext = &m3;
+	if (maintenance4) m3.pNext = &m4;
 	f(phys, &p2);
+	*maxBuffer = m4.maxBufferSize;
 	return m3.maxMemoryAllocationSize;
+}
+
+typedef void (*vkcnn_features2_fn)(void*, void*);
+
+// VkPhysicalDeviceBufferDeviceAddressFeatures.
+typedef struct { int32_t sType; void* pNext; uint32_t bufferDeviceAddress, captureReplay, multiDevice; } vkcnn_bda_features;
+
+// vkcnn_has_bda reports whether the device supports the bufferDeviceAddress
+// feature (VK_KHR_buffer_device_address).
+static int vkcnn_has_bda(void* gipa, void* instance, void* phys) {
+	vkcnn_features2_fn f = (vkcnn_features2_fn)((vkcnn_gipa_fn)gipa)(instance, "vkGetPhysicalDeviceFeatures2");
+	if (f == NULL) return 0;
+	vkcnn_bda_features bda;
+	struct { int32_t sType; void* pNext; uint32_t features[64]; } f2;
+	memset(&bda, 0, sizeof bda);
+	memset(&f2, 0, sizeof f2);
+	bda.sType = 1000257000; // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_BUFFER_DEVICE_ADDRESS_FEATURES
+	f2.sType = 1000059000;  // VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2
+	f2.pNext = &bda;
+	f(phys, &f2);
+	return bda.bufferDeviceAddress != 0;
+}
+
+// vkcnn_bda_enable returns a feature struct, in C memory, that turns
+// bufferDeviceAddress on in vkCreateDevice's pNext chain; the caller frees it.
+static void* vkcnn_bda_enable(void) {
+	vkcnn_bda_features* f = calloc(1, sizeof *f);
+	if (f == NULL) return NULL;
+	f->sType = 1000257000;
+	f->bufferDeviceAddress = 1;
+	return f;
+}
+
+// VkMemoryAllocateFlagsInfo.
+typedef struct { int32_t sType; const void* pNext; uint32_t flags; uint32_t deviceMask; } vkcnn_alloc_flags;
+
+// vkcnn_alloc_address returns, in C memory, the vkAllocateMemory pNext
+// struct that lets buffers bound to the memory have device addresses; the
+// caller frees it.
+static void* vkcnn_alloc_address(void) {
+	vkcnn_alloc_flags* f = calloc(1, sizeof *f);
+	if (f == NULL) return NULL;
+	f->sType = 1000060000; // VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO
+	f->flags = 0x2;        // VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT
+	return f;
+}
+
+typedef void* (*vkcnn_gdpa_fn)(void*, const char*);
+typedef uint64_t (*vkcnn_buffer_address_fn)(void*, const void*);
+
+// vkcnn_buffer_address returns the device address of buf
+// (vkGetBufferDeviceAddressKHR), or 0 when the command is missing.
+static uint64_t vkcnn_buffer_address(void* gipa, void* instance, void* device, uint64_t buf) {
+	vkcnn_gdpa_fn gdpa = (vkcnn_gdpa_fn)((vkcnn_gipa_fn)gipa)(instance, "vkGetDeviceProcAddr");
+	if (gdpa == NULL) return 0;
+	vkcnn_buffer_address_fn f = (vkcnn_buffer_address_fn)gdpa(device, "vkGetBufferDeviceAddressKHR");
+	if (f == NULL) return 0;
+	struct { int32_t sType; const void* pNext; uint64_t buffer; } info = {1000244001, NULL, buf}; // VkBufferDeviceAddressInfo
+	return f(device, &info);
 }
 */
 import "C"
@@ -198,6 +266,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -649,6 +718,25 @@ func (b *Backend) openDevice() error {
 	feats.Deref()
 	b.arrayIndexing = feats.ShaderStorageBufferArrayDynamicIndexing == vk.True
 	enabled := []vk.PhysicalDeviceFeatures{{ShaderStorageBufferArrayDynamicIndexing: feats.ShaderStorageBufferArrayDynamicIndexing}}
+	// Device addresses let a shader reach a tensor bigger than one binding
+	// may cover (maxStorageBufferRange): the _addr shader variants
+	// (shaders/buf.glsl) run the dispatches that touch one. They are enabled
+	// where the device has them (VK_KHR_buffer_device_address: Vulkan 1.2
+	// drivers, lavapipe, NVIDIA, AMD, Intel); without them such tensors are
+	// refused at allocation.
+	var next unsafe.Pointer
+	if p.exts[addressExtension] && C.vkcnn_has_bda(loader.gipa, unsafe.Pointer(b.in.inst), unsafe.Pointer(p.pd)) != 0 {
+		if next = C.vkcnn_bda_enable(); next == nil {
+			return fmt.Errorf("gpu: allocating a feature struct: %w", tensor.ErrOutOfMemory)
+		}
+		defer C.free(next)
+		if b.mem.allocFlags = C.vkcnn_alloc_address(); b.mem.allocFlags == nil {
+			return fmt.Errorf("gpu: allocating a memory flags struct: %w", tensor.ErrOutOfMemory)
+		}
+		if !slices.Contains(enable, cstr(addressExtension)) {
+			enable = append(enable, cstr(addressExtension))
+		}
+	}
 	info := vk.DeviceCreateInfo{
 		SType:                vk.StructureTypeDeviceCreateInfo,
 		QueueCreateInfoCount: 1,
@@ -661,6 +749,7 @@ func (b *Backend) openDevice() error {
 		EnabledExtensionCount:   uint32(len(enable)),
 		PpEnabledExtensionNames: enable,
 		PEnabledFeatures:        enabled,
+		PNext:                   next,
 	}
 	defer info.Free()
 	var dev vk.Device
@@ -680,8 +769,10 @@ func (b *Backend) openDevice() error {
 	if int(p.family) < len(p.tsBits) {
 		b.tsBits = p.tsBits[p.family]
 	}
-	maxAlloc := uint64(C.vkcnn_max_allocation(loader.gipa, unsafe.Pointer(b.in.inst), unsafe.Pointer(p.pd)))
-	if err := b.initMemory(maxAlloc); err != nil {
+	var maxBuffer C.uint64_t
+	maxAlloc := uint64(C.vkcnn_max_allocation(loader.gipa, unsafe.Pointer(b.in.inst), unsafe.Pointer(p.pd),
+		cbool(p.exts["VK_KHR_maintenance4"]), &maxBuffer))
+	if err := b.initMemory(maxAlloc, uint64(maxBuffer)); err != nil {
 		return err
 	}
 	if err := b.initStream(); err != nil {
@@ -689,6 +780,12 @@ func (b *Backend) openDevice() error {
 	}
 	b.initProfiler(b.profile, b.tsBits, l.TimestampPeriod)
 	return nil
+}
+
+// bufferAddress returns the device address of buf, which was created with
+// device addresses, or 0 when the driver gives none.
+func (b *Backend) bufferAddress(buf vk.Buffer) uint64 {
+	return uint64(C.vkcnn_buffer_address(loader.gipa, unsafe.Pointer(b.in.inst), unsafe.Pointer(b.dev), h64(buf)))
 }
 
 // destroy releases every Vulkan object in reverse order of creation; it is
@@ -702,6 +799,10 @@ func (b *Backend) destroy() {
 		b.closeMemory()
 		vk.DestroyDevice(b.dev, nil)
 		b.dev = nil
+	}
+	if b.mem.allocFlags != nil {
+		C.free(b.mem.allocFlags)
+		b.mem.allocFlags = nil
 	}
 	if b.in != nil {
 		b.drain()

@@ -90,3 +90,28 @@ func SPIRVWrites(words []uint32) (uint64, error) { return spirvWrites(words) }
 
 // BatchParams exposes batchParams.
 func (b *Backend) BatchParams() int { return b.batchParams() }
+
+// SetBindLimit sets the most bytes one storage-buffer binding covers, so
+// that dispatches touching bigger tensors take the device-address path, and
+// returns the old value. Allocation limits are not changed.
+func (b *Backend) SetBindLimit(n uint64) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	old := b.mem.bindLimit
+	b.mem.bindLimit = n
+	return old
+}
+
+// HasAddresses reports whether the device has device addresses.
+func (b *Backend) HasAddresses() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mem.allocFlags != nil
+}
+
+// BindLimit returns the most bytes one storage-buffer binding covers.
+func (b *Backend) BindLimit() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mem.bindLimit
+}

@@ -76,7 +76,6 @@ func (j gemmJob) run(b *Backend, bufs ...*tensor.Tensor) error {
 		u32(g.N), u32(g.C), u32(g.H), u32(g.W),
 		u32(g.K), u32(g.KH), u32(g.KW),
 		u32(g.OH), u32(g.OW),
-		u32(g.C / groups), u32(g.K / groups),
 		u32(g.Stride[0]), u32(g.Stride[1]), u32(g.Pad[0]), u32(g.Pad[1]),
 		u32(g.Dilation[0]), u32(g.Dilation[1]),
 	}

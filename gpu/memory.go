@@ -33,6 +33,7 @@ type span struct{ off, size uint64 }
 type block struct {
 	buf       vk.Buffer
 	mem       vk.DeviceMemory
+	addr      uint64 // device address of the buffer, 0 without device addresses
 	size      uint64
 	free      []span // sorted by offset, coalesced
 	live      int    // spans handed out and not yet given back
@@ -67,13 +68,21 @@ type allocator struct {
 	blockSize uint64
 	maxTensor uint64 // largest tensor in bytes
 	limitText string // why maxTensor is what it is, for error messages
-	blocks    []*block
-	used      uint64        // bytes of all blocks
-	budget    uint64        // cap on used, 0 for none (MemoryBudget)
-	pending   []pendingFree // in order of at
-	stage     staging
-	allocs    int // vkAllocateMemory calls, for tests
-	live      int // tensors allocated and not freed, for tests
+	// bindLimit is the most bytes one storage-buffer binding covers
+	// (maxStorageBufferRange, lowered by tests): a dispatch that touches a
+	// bigger tensor runs the shader's _addr variant through device
+	// addresses.
+	bindLimit uint64
+	// allocFlags is the VkMemoryAllocateFlagsInfo (C memory) that gives
+	// tensor memory device addresses, or nil when the device has none.
+	allocFlags unsafe.Pointer
+	blocks     []*block
+	used       uint64        // bytes of all blocks
+	budget     uint64        // cap on used, 0 for none (MemoryBudget)
+	pending    []pendingFree // in order of at
+	stage      staging
+	allocs     int // vkAllocateMemory calls, for tests
+	live       int // tensors allocated and not freed, for tests
 }
 
 // storage is the tensor.Storage of the Vulkan backend: a range of a block.
@@ -113,9 +122,14 @@ func (s *storage) releaseLocked() error {
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
 
+// maxIndexed is the largest tensor in bytes that the shaders' 32-bit signed
+// element indices reach.
+const maxIndexed = (1<<31 - 1) * 4
+
 // initMemory picks the memory types and limits. maxAlloc is the device's
-// maxMemoryAllocationSize, or 0 when unknown.
-func (b *Backend) initMemory(maxAlloc uint64) error {
+// maxMemoryAllocationSize and maxBuffer its maxBufferSize, each 0 when
+// unknown.
+func (b *Backend) initMemory(maxAlloc, maxBuffer uint64) error {
 	a := &b.mem
 	const usage = vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit
 	bits, err := b.memoryTypeBits(usage)
@@ -164,8 +178,20 @@ func (b *Backend) initMemory(maxAlloc uint64) error {
 	l := &b.phys.limits
 	a.align = max(uint64(l.MinStorageBufferOffsetAlignment), minAlign)
 	heap := heapOf(a.memType)
-	a.maxTensor = uint64(l.MaxStorageBufferRange)
-	a.limitText = fmt.Sprintf("maxStorageBufferRange %s", mib(a.maxTensor))
+	a.bindLimit = uint64(l.MaxStorageBufferRange) &^ 3
+	// A tensor bigger than one binding's range is reached through device
+	// addresses; without them the binding range is the limit.
+	a.maxTensor = maxIndexed
+	a.limitText = fmt.Sprintf("%s, what 32-bit shader indices reach", mib(maxIndexed))
+	if a.allocFlags == nil && a.bindLimit < a.maxTensor {
+		a.maxTensor = a.bindLimit
+		a.limitText = fmt.Sprintf("maxStorageBufferRange %s, without device addresses (%s) for bigger tensors",
+			mib(a.bindLimit), addressExtension)
+	}
+	if maxBuffer > 0 && maxBuffer < a.maxTensor {
+		a.maxTensor = maxBuffer
+		a.limitText = fmt.Sprintf("maxBufferSize %s", mib(maxBuffer))
+	}
 	if maxAlloc > 0 && maxAlloc < a.maxTensor {
 		a.maxTensor = maxAlloc
 		a.limitText = fmt.Sprintf("maxMemoryAllocationSize %s", mib(maxAlloc))
@@ -207,8 +233,12 @@ func (b *Backend) requirements(buf vk.Buffer) vk.MemoryRequirements {
 }
 
 // newBuffer creates a buffer of size bytes with its own memory of type
-// memType, bound at offset 0.
-func (b *Backend) newBuffer(size uint64, usage vk.BufferUsageFlagBits, memType uint32) (vk.Buffer, vk.DeviceMemory, error) {
+// memType, bound at offset 0. With addressed (only where the device has
+// device addresses) the buffer has a device address.
+func (b *Backend) newBuffer(size uint64, usage vk.BufferUsageFlagBits, memType uint32, addressed bool) (vk.Buffer, vk.DeviceMemory, error) {
+	if addressed {
+		usage |= bufferUsageDeviceAddress
+	}
 	info := vk.BufferCreateInfo{SType: vk.StructureTypeBufferCreateInfo, Size: vk.DeviceSize(size),
 		Usage: vk.BufferUsageFlags(usage), SharingMode: vk.SharingModeExclusive}
 	defer info.Free()
@@ -223,6 +253,9 @@ func (b *Backend) newBuffer(size uint64, usage vk.BufferUsageFlagBits, memType u
 			mib(size), memType, req.MemoryTypeBits, tensor.ErrUnsupported)
 	}
 	alloc := vk.MemoryAllocateInfo{SType: vk.StructureTypeMemoryAllocateInfo, AllocationSize: req.Size, MemoryTypeIndex: memType}
+	if addressed {
+		alloc.PNext = b.mem.allocFlags
+	}
 	defer alloc.Free()
 	var mem vk.DeviceMemory
 	if err := check(fmt.Sprintf("vkAllocateMemory of %s", mib(uint64(req.Size))), int32(vk.AllocateMemory(b.dev, &alloc, nil, &mem))); err != nil {
@@ -240,17 +273,31 @@ func (b *Backend) newBuffer(size uint64, usage vk.BufferUsageFlagBits, memType u
 
 const tensorUsage = vk.BufferUsageStorageBufferBit | vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit
 
+// bufferUsageDeviceAddress is VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT.
+const bufferUsageDeviceAddress vk.BufferUsageFlagBits = 0x20000
+
+// addressExtension is the device extension of device addresses.
+const addressExtension = "VK_KHR_buffer_device_address"
+
 // newBlock allocates a block of size bytes.
 func (b *Backend) newBlock(size uint64, dedicated bool) (*block, error) {
 	if a := &b.mem; a.budget > 0 && a.used+size > a.budget {
 		return nil, fmt.Errorf("gpu: %s more device memory would exceed the budget of %s (%s in use): %w",
 			mib(size), mib(a.budget), mib(a.used), tensor.ErrOutOfMemory)
 	}
-	buf, mem, err := b.newBuffer(size, tensorUsage, b.mem.memType)
+	addressed := b.mem.allocFlags != nil
+	buf, mem, err := b.newBuffer(size, tensorUsage, b.mem.memType, addressed)
 	if err != nil {
 		return nil, err
 	}
 	blk := &block{buf: buf, mem: mem, size: size, dedicated: dedicated}
+	if addressed {
+		if blk.addr = b.bufferAddress(buf); blk.addr == 0 {
+			vk.DestroyBuffer(b.dev, buf, nil)
+			vk.FreeMemory(b.dev, mem, nil)
+			return nil, fmt.Errorf("gpu: vkGetBufferDeviceAddressKHR gave no address for a buffer of %s: %w", mib(size), tensor.ErrUnsupported)
+		}
+	}
 	if !dedicated {
 		blk.free = []span{{0, size}}
 	}
@@ -417,7 +464,7 @@ func (b *Backend) stageSpace(n uint64) (uint64, error) {
 		if n > st.size {
 			b.freeStaging()
 			size := max(n, 2*st.size, 1<<20)
-			buf, mem, err := b.newBuffer(size, vk.BufferUsageTransferSrcBit|vk.BufferUsageTransferDstBit, b.mem.stageType)
+			buf, mem, err := b.newBuffer(size, vk.BufferUsageTransferSrcBit|vk.BufferUsageTransferDstBit, b.mem.stageType, false)
 			if err != nil {
 				return 0, err
 			}

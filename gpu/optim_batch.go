@@ -14,7 +14,8 @@ import (
 // (parameter, gradient, m, v) as an array of storage buffers and giving each
 // parameter its own run of workgroups. It computes what optim.comp does for
 // each parameter (the formulas are shared, in optim.glsl). Devices without
-// shaderStorageBufferArrayDynamicIndexing run the single steps instead.
+// shaderStorageBufferArrayDynamicIndexing, and steps with a parameter
+// larger than one binding's range, run the single steps instead.
 
 // maxBatchParams is the most parameters one optim_batch dispatch updates (its
 // push constants hold 16 element counts).
@@ -28,6 +29,21 @@ func (b *Backend) batchParams() int {
 		return 0
 	}
 	return min(maxBatchParams, b.maxBindings/4)
+}
+
+// beyondBinding reports whether a tensor of es is larger than one binding's
+// range: optim_batch.comp binds arrays of buffers and has no addressed
+// variant, so such steps run one by one through optim.comp's.
+func (b *Backend) beyondBinding(es []optEntry) bool {
+	b.mu.Lock()
+	limit := b.mem.bindLimit
+	b.mu.Unlock()
+	for _, e := range es {
+		if uint64(e.n)*4 > limit {
+			return true
+		}
+	}
+	return false
 }
 
 // optEntry is one parameter of a batched step with its bound tensors.
@@ -66,7 +82,7 @@ func (b *Backend) SGDSteps(params, grads, velocities []*tensor.Tensor, o tensor.
 		}
 		es[i] = optEntry{param: params[i], grad: grads[i], m: vel, v: vel, n: n}
 	}
-	if b.batchParams() == 0 {
+	if b.batchParams() == 0 || b.beyondBinding(es) {
 		for i := range es {
 			if err := b.SGDStep(params[i], grads[i], es[i].m, o); err != nil {
 				return fmt.Errorf("entry %d: %w", i, err)
@@ -98,7 +114,7 @@ func (b *Backend) AdamSteps(params, grads, m, v []*tensor.Tensor, o tensor.AdamP
 		}
 		es[i] = optEntry{param: params[i], grad: grads[i], m: m[i], v: v[i], n: n}
 	}
-	if b.batchParams() == 0 {
+	if b.batchParams() == 0 || b.beyondBinding(es) {
 		for i := range es {
 			if err := b.AdamStep(params[i], grads[i], m[i], v[i], o, step); err != nil {
 				return fmt.Errorf("entry %d: %w", i, err)

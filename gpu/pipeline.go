@@ -47,6 +47,7 @@ import "C"
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"unsafe"
 
 	vk "github.com/vulkan-go/vulkan"
@@ -155,6 +156,14 @@ func (b *Backend) module(name string) (vk.ShaderModule, error) {
 	writes, err := spirvWrites(words)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: shader %q: %w: %w", name, err, tensor.ErrUnsupported)
+	}
+	if base, ok := strings.CutSuffix(name, addrSuffix); ok {
+		// The addressed variant binds nothing; its slots are the plain
+		// shader's bindings, and so are the ones it writes.
+		if _, err := b.module(base); err != nil {
+			return nil, err
+		}
+		writes = b.pipes.writes[base]
 	}
 	info := vk.ShaderModuleCreateInfo{
 		SType:    vk.StructureTypeShaderModuleCreateInfo,

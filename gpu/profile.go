@@ -25,6 +25,7 @@ import (
 // counters are the running counts behind Stats.
 type counters struct {
 	dispatches, transfers, barriers, submits int
+	addressed                                int
 	uploaded, downloaded                     int64
 }
 
@@ -126,7 +127,7 @@ func (b *Backend) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c := b.str.stats
-	s := Stats{Dispatches: c.dispatches, Transfers: c.transfers, Barriers: c.barriers, Submits: c.submits,
+	s := Stats{Dispatches: c.dispatches, Addressed: c.addressed, Transfers: c.transfers, Barriers: c.barriers, Submits: c.submits,
 		Uploaded: c.uploaded, Downloaded: c.downloaded}
 	if p := b.str.prof; p != nil {
 		s.Profiling, s.Timestamps, s.TimestampPeriod, s.TimestampBits = true, p.ok, p.period, p.bits

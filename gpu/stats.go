@@ -11,6 +11,10 @@ import (
 type Stats struct {
 	// Dispatches counts compute dispatches.
 	Dispatches int
+	// Addressed counts the dispatches, among Dispatches, that reached their
+	// tensors through device addresses because one of them was larger than
+	// a storage-buffer binding may cover (maxStorageBufferRange).
+	Addressed int
 	// Transfers counts fill and copy commands (uploads, downloads, zeroing).
 	Transfers int
 	// Barriers counts pipeline barriers between commands; the barrier that
@@ -72,5 +76,8 @@ func (s Stats) String() string {
 	}
 	out = fmt.Appendf(out, "%d dispatches, %d transfers, %d barriers, %d submits, %d bytes uploaded, %d bytes downloaded",
 		s.Dispatches, s.Transfers, s.Barriers, s.Submits, s.Uploaded, s.Downloaded)
+	if s.Addressed > 0 {
+		out = fmt.Appendf(out, ", %d dispatches through device addresses", s.Addressed)
+	}
 	return string(out)
 }

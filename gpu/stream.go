@@ -207,10 +207,12 @@ import "C"
 import (
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	vk "github.com/vulkan-go/vulkan"
 
+	"github.com/vkcnn/vkcnn/shaders"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -577,6 +579,8 @@ func (b *Backend) dispatchArrays(name string, spec, push []uint32, groups [3]uin
 		}
 	}
 	var infos [maxBindings]C.vkcnn_buffer_info
+	var addrs [maxBindings]uint64
+	addressed := false
 	acc := b.str.acc[:0]
 	for i, t := range bufs {
 		if t == nil {
@@ -590,6 +594,8 @@ func (b *Backend) dispatchArrays(name string, spec, push []uint32, groups [3]uin
 			return err
 		}
 		infos[i] = C.vkcnn_buffer_info{buffer: h64(s.blk.buf), offset: C.uint64_t(s.off), _range: C.uint64_t(s.size)}
+		addrs[i] = s.blk.addr + s.off
+		addressed = addressed || s.size > b.mem.bindLimit
 		acc = append(acc, access{buf: uint64(h64(s.blk.buf)), off: s.off, end: s.off + s.size})
 	}
 	b.str.acc = acc
@@ -599,7 +605,18 @@ func (b *Backend) dispatchArrays(name string, spec, push []uint32, groups [3]uin
 	if arr < 1 || len(bufs)%arr != 0 {
 		return fmt.Errorf("gpu: dispatch %s: %d buffers in arrays of %d: %w", name, len(bufs), arr, tensor.ErrParam)
 	}
-	p, err := b.pipeline(name, spec, len(bufs), arr)
+	nbind := len(bufs)
+	if addressed {
+		// A tensor larger than one binding's range: run the shader's
+		// variant that reaches every tensor through its device address,
+		// passed in the last push-constant words (shaders/buf.glsl).
+		var err error
+		if push, err = b.addressPush(name, push, arr, addrs[:len(bufs)], bufs); err != nil {
+			return err
+		}
+		name, nbind = name+addrSuffix, 0
+	}
+	p, err := b.pipeline(name, spec, nbind, arr)
 	if err != nil {
 		return err
 	}
@@ -616,12 +633,14 @@ func (b *Backend) dispatchArrays(name string, spec, push []uint32, groups [3]uin
 	}
 	barrier := b.order(acc)
 	for fresh := false; ; fresh = true {
-		pool, err := b.descriptorPool(bt, fresh)
-		if err != nil {
-			return err
+		var pool vk.DescriptorPool
+		if nbind > 0 {
+			if pool, err = b.descriptorPool(bt, fresh); err != nil {
+				return err
+			}
 		}
 		r := int32(C.vkcnn_dispatch(b.str.fns, unsafe.Pointer(b.dev), unsafe.Pointer(bt.cmd), h64(pool), h64(p.layout.set),
-			h64(p.pipe), h64(p.layout.pipe), C.uint32_t(len(bufs)), &infos[0],
+			h64(p.pipe), h64(p.layout.pipe), C.uint32_t(nbind), &infos[0],
 			C.uint32_t(len(push)), pushPtr, C.uint32_t(groups[0]), C.uint32_t(groups[1]), C.uint32_t(groups[2]), C.uint32_t(arr), cbool(barrier)))
 		if r == 0 {
 			break
@@ -632,8 +651,54 @@ func (b *Backend) dispatchArrays(name string, spec, push []uint32, groups [3]uin
 		}
 	}
 	b.str.stats.dispatches++
+	if addressed {
+		b.str.stats.addressed++
+	}
 	b.drain()
 	return b.recorded(bt)
+}
+
+// addrSuffix names the variant of a shader that reaches its tensors through
+// device addresses (shaders/buf.glsl).
+const addrSuffix = "_addr"
+
+// addressPush returns the push constants of an addressed dispatch of shader
+// name: push padded to the full 128-byte range, the device addresses of bufs
+// (low word first) in its last 2·len(bufs) words. It returns an
+// ErrUnsupported error naming the biggest tensor when the device has no
+// device addresses, the shader binds arrays or has no addressed variant, and
+// an ErrParam error when push leaves no room for the addresses.
+func (b *Backend) addressPush(name string, push []uint32, arr int, addrs []uint64, bufs []*tensor.Tensor) ([]uint32, error) {
+	big := 0
+	for i, t := range bufs {
+		if t.Len() > bufs[big].Len() {
+			big = i
+		}
+	}
+	why := ""
+	switch {
+	case b.mem.allocFlags == nil:
+		why = "the device has no device addresses (" + addressExtension + ")"
+	case arr != 1:
+		why = "the shader binds arrays of buffers"
+	case !slices.Contains(shaders.Names(), name+addrSuffix):
+		why = "the shader has no " + name + addrSuffix + " variant (shaders/buf.glsl)"
+	}
+	if why != "" {
+		return nil, fmt.Errorf("gpu: dispatch %s: buffer %d %v holds %s, more than one binding covers (%s), and %s: %w",
+			name, big, bufs[big], mib(uint64(bufs[big].Len())*4), mib(b.mem.bindLimit), why, tensor.ErrUnsupported)
+	}
+	words := make([]uint32, maxPushWords)
+	first := maxPushWords - 2*len(addrs)
+	if len(push) > first || b.maxPush < maxPushWords {
+		return nil, fmt.Errorf("gpu: dispatch %s: %d push-constant words and %d addresses, expected at most %d words in all: %w",
+			name, len(push), len(addrs), b.maxPush, tensor.ErrParam)
+	}
+	copy(words, push)
+	for i, a := range addrs {
+		words[first+2*i], words[first+2*i+1] = uint32(a), uint32(a>>32)
+	}
+	return words, nil
 }
 
 // order returns whether a command with accesses acc needs a barrier before

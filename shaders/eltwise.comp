@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // eltwise.comp: every elementwise op, chosen by the OP specialization
 // constant; invocation i computes dst[i] from a[i] and b[i] (or a broadcast
 // element). dst may alias a or b: each invocation reads its inputs before it
@@ -24,9 +25,11 @@ layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint OP = 0;
 
-layout(std430, set = 0, binding = 0) writeonly buffer Dst { float dst[]; };
-layout(std430, set = 0, binding = 1) readonly buffer InA { float a[]; };
-layout(std430, set = 0, binding = 2) readonly buffer InB { float b[]; };
+#include "buf.glsl"
+
+BUFFER(0, writeonly, float, dst)
+BUFFER(1, readonly, float, a)
+BUFFER(2, readonly, float, b)
 
 layout(push_constant) uniform Params {
     uint n;          // element count of dst
@@ -37,6 +40,7 @@ layout(push_constant) uniform Params {
     uint seedHi;
     uint threshold;  // dropout: drop where the 24-bit draw is below this
     float keep;      // dropout: value of kept elements, 1/(1 − rate)
+    ADDRESSES(3)
 } p;
 
 // hash32 is the "lowbias32" integer hash, as tensor.DropoutUniform uses it.
@@ -82,43 +86,43 @@ void main() {
     }
     float r;
     if (OP == 0) {
-        r = a[i] + b[i];
+        r = AT(a, i) + AT(b, i);
     } else if (OP == 1) {
-        r = a[i] * b[i];
+        r = AT(a, i) * AT(b, i);
     } else if (OP == 2) {
-        r = p.alpha * a[i];
+        r = p.alpha * AT(a, i);
     } else if (OP == 3) {
-        float x = a[i];
+        float x = AT(a, i);
         r = x > 0.0 ? x : 0.0;
     } else if (OP == 4) {
-        r = b[i] > 0.0 ? a[i] : 0.0;
+        r = AT(b, i) > 0.0 ? AT(a, i) : 0.0;
     } else if (OP == 5) {
-        r = sigmoid(a[i]);
+        r = sigmoid(AT(a, i));
     } else if (OP == 6) {
-        float y = b[i];
-        r = a[i] * y * (1.0 - y);
+        float y = AT(b, i);
+        r = AT(a, i) * y * (1.0 - y);
     } else if (OP == 7) {
-        r = tanhSafe(a[i]);
+        r = tanhSafe(AT(a, i));
     } else if (OP == 8) {
-        float y = b[i];
-        r = a[i] * (1.0 - y * y);
+        float y = AT(b, i);
+        r = AT(a, i) * (1.0 - y * y);
     } else if (OP == 9) {
-        r = a[i] + b[(i / p.inner) % p.channels];
+        r = AT(a, i) + AT(b, (i / p.inner) % p.channels);
     } else if (OP == 10) {
-        r = a[i / p.inner] / p.alpha;
+        r = AT(a, i / p.inner) / p.alpha;
     } else if (OP == 12) {
-        float x = a[i];
+        float x = AT(a, i);
         r = x > 0.0 ? x : p.alpha * x;
     } else if (OP == 13) {
-        float g = a[i];
-        r = b[i] > 0.0 ? g : p.alpha * g;
+        float g = AT(a, i);
+        r = AT(b, i) > 0.0 ? g : p.alpha * g;
     } else if (OP == 14) {
-        float x = a[i];
+        float x = AT(a, i);
         r = x * sigmoid(x);
     } else if (OP == 15) {
-        float x = b[i];
+        float x = AT(b, i);
         float s = sigmoid(x);
-        r = a[i] * s * (1.0 + x * (1.0 - s));
+        r = AT(a, i) * s * (1.0 + x * (1.0 - s));
     } else {
         // tensor.DropoutUniform(seed, i) is (h >> 8)·2^−24 with
         // h = hash32((lo ^ hash32(hi ^ 0x9e3779b9)) ^ hash32(i)); the element
@@ -128,5 +132,5 @@ void main() {
         h = hash32(h ^ hash32(i));
         r = (h >> 8) < p.threshold ? 0.0 : p.keep;
     }
-    dst[i] = r;
+    AT(dst, i) = r;
 }

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_EXT_control_flow_attributes : enable
+#extension GL_GOOGLE_include_directive : require
 // gemm.comp: one shared-memory tiled matrix product C[m, n] = Σ_k A(m, k)·B(k, n)
 // behind four ops, chosen by the MODE specialization constant. Each workgroup
 // of 64 invocations computes a BM×BN tile of C, staging BK reduction indices of
@@ -51,10 +52,12 @@ layout(constant_id = 3) const uint HAS_BIAS = 0; // conv forward: add bias[k]; m
 layout(constant_id = 4) const int TM = 8;        // invocations along M: 2, 4, 8, 16 or 32
 layout(constant_id = 5) const uint ACT = 0;      // matmul, conv forward: 1 applies ReLU after the bias
 
-layout(std430, set = 0, binding = 0) writeonly buffer OutC { float c[]; };
-layout(std430, set = 0, binding = 1) readonly buffer InA { float a[]; };
-layout(std430, set = 0, binding = 2) readonly buffer InB { float b[]; };
-layout(std430, set = 0, binding = 3) readonly buffer InBias { float bias[]; };
+#include "buf.glsl"
+
+BUFFER(0, writeonly, float, c)
+BUFFER(1, readonly, float, a)
+BUFFER(2, readonly, float, b)
+BUFFER(3, readonly, float, bias)
 
 layout(push_constant) uniform Params {
     int M, N, K;        // the product's rows, columns and reduction length
@@ -66,8 +69,8 @@ layout(push_constant) uniform Params {
     int batch, C, H, W; // conv input [batch, C, H, W]
     int Kout, KH, KW;   // conv kernel [Kout, Cg, KH, KW]
     int OH, OW;         // conv output spatial size
-    int Cg, Kg;         // channels per group: input, output
     int sh, sw, ph, pw, dh, dw; // stride, padding, dilation (height, width)
+    ADDRESSES(4)
 } p;
 
 const int NT = 64;       // invocations per workgroup
@@ -91,6 +94,10 @@ shared float Bs[BK][BN + 1];
 //   MODE 3: T0 = dy offset of (img, ·, oh, ow), T1 = x offset of the window's
 //           corner (img, ·, ih0, iw0), T2 = ih0, T3 = iw0.
 shared int T0[MAXBK], T1[MAXBK], T2[MAXBK], T3[MAXBK];
+
+// The channels per group, input and output: C/groups and Kout/groups, set
+// first thing in main.
+int Cg, Kg;
 
 // The stride phase of a MODE 2 workgroup (uniform over it). Its input rows
 // are ih = ihStart + sh·t for t < phRows, and its kernel rows kh = kh0 + stepH·j
@@ -139,7 +146,7 @@ void fillTable(int kk, int k) {
         int jw = rem - jh * tapsW;
         int kh = kh0 + jh * stepH;
         int kw = kw0 + jw * stepW;
-        T0[kk] = (ko * p.Cg * p.KH + kh) * p.KW + kw;
+        T0[kk] = (ko * Cg * p.KH + kh) * p.KW + kw;
         T1[kk] = ko * p.OH * p.OW;
         T2[kk] = jh * Dh;
         T3[kk] = jw * Dw;
@@ -159,6 +166,8 @@ void fillTable(int kk, int k) {
 }
 
 void main() {
+    Cg = p.C / p.groups;
+    Kg = p.Kout / p.groups;
     int tid = int(gl_LocalInvocationIndex);
     int tx = tid % TN;
     int ty = tid / TN;
@@ -175,7 +184,7 @@ void main() {
         phaseAxis(s % p.sw, p.sw, p.pw, p.dw, p.KW, p.W, iwStart, phCols, kw0, stepW, tapsW, Dw);
         N = p.batch * phRows * phCols;
         kBegin = 0;
-        kEnd = p.Kg * tapsH * tapsW; // 0 when stride skips every tap: dx is 0 there
+        kEnd = Kg * tapsH * tapsW; // 0 when stride skips every tap: dx is 0 there
         if (n0 >= N) {
             return; // the whole workgroup: this phase has fewer positions
         }
@@ -204,7 +213,7 @@ void main() {
             int ow = pos - oh * p.OW;
             colH[sl] = oh * p.sh - p.ph;
             colW[sl] = ow * p.sw - p.pw;
-            colBase[sl] = ((img * p.C + g * p.Cg) * p.H + colH[sl]) * p.W + colW[sl];
+            colBase[sl] = ((img * p.C + g * Cg) * p.H + colH[sl]) * p.W + colW[sl];
         } else if (MODE == 2) {
             // n = (img, t, u): input row ihStart + sh·t, column iwStart + sw·u;
             // the phase's first tap (kh0, kw0) puts it under output
@@ -216,7 +225,7 @@ void main() {
             int u = pos - t * phCols;
             colH[sl] = (ihStart + p.sh * t + p.ph - kh0 * p.dh) / p.sh;
             colW[sl] = (iwStart + p.sw * u + p.pw - kw0 * p.dw) / p.sw;
-            colBase[sl] = (img * p.Kout + g * p.Kg) * p.OH * p.OW;
+            colBase[sl] = (img * p.Kout + g * Kg) * p.OH * p.OW;
         } else if (MODE == 3) {
             int khw = p.KH * p.KW;
             int ci = n / khw;
@@ -225,7 +234,7 @@ void main() {
             int kw = rem - kh * p.KW;
             colH[sl] = kh * p.dh;
             colW[sl] = kw * p.dw;
-            colBase[sl] = ((g * p.Cg + ci) * p.H + colH[sl]) * p.W + colW[sl];
+            colBase[sl] = ((g * Cg + ci) * p.H + colH[sl]) * p.W + colW[sl];
         } else {
             colH[sl] = 0;
             colW[sl] = 0;
@@ -255,13 +264,13 @@ void main() {
             float v = 0.0;
             if (m < p.M && k < kEnd) {
                 if (MODE == 0) {
-                    v = TRANS_A != 0 ? a[k * p.M + m] : a[m * p.K + k];
+                    v = TRANS_A != 0 ? AT(a, k * p.M + m) : AT(a, m * p.K + k);
                 } else if (MODE == 1) {
-                    v = a[(g * p.Kg + m) * p.K + k];
+                    v = AT(a, (g * Kg + m) * p.K + k);
                 } else if (MODE == 2) {
-                    v = a[(g * p.Kg * p.Cg + m) * p.KH * p.KW + T0[kk]];
+                    v = AT(a, (g * Kg * Cg + m) * p.KH * p.KW + T0[kk]);
                 } else {
-                    v = a[T0[kk] + (g * p.Kg + m) * p.OH * p.OW];
+                    v = AT(a, T0[kk] + (g * Kg + m) * p.OH * p.OW);
                 }
             }
             As[kk][mm] = v;
@@ -276,24 +285,24 @@ void main() {
             float v = 0.0;
             if (n < N && k < kEnd) {
                 if (MODE == 0) {
-                    v = TRANS_B != 0 ? b[n * p.K + k] : b[k * p.N + n];
+                    v = TRANS_B != 0 ? AT(b, n * p.K + k) : AT(b, k * p.N + n);
                 } else if (MODE == 1) {
                     int ih = colH[sl] + T1[kk];
                     int iw = colW[sl] + T2[kk];
                     if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
-                        v = b[colBase[sl] + T0[kk]];
+                        v = AT(b, colBase[sl] + T0[kk]);
                     }
                 } else if (MODE == 2) {
                     int oh = colH[sl] - T2[kk];
                     int ow = colW[sl] - T3[kk];
                     if (oh >= 0 && oh < p.OH && ow >= 0 && ow < p.OW) {
-                        v = b[colBase[sl] + T1[kk] + oh * p.OW + ow];
+                        v = AT(b, colBase[sl] + T1[kk] + oh * p.OW + ow);
                     }
                 } else {
                     int ih = T2[kk] + colH[sl];
                     int iw = T3[kk] + colW[sl];
                     if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
-                        v = b[T1[kk] + colBase[sl]];
+                        v = AT(b, T1[kk] + colBase[sl]);
                     }
                 }
             }
@@ -347,26 +356,26 @@ void main() {
             float v = acc[i][j];
             if (MODE == 0) {
                 if (HAS_BIAS != 0) {
-                    v += bias[n];
+                    v += AT(bias, n);
                 }
                 if (ACT == 1) {
                     v = v > 0.0 ? v : 0.0;
                 }
-                c[m * p.N + n] = v;
+                AT(c, m * p.N + n) = v;
             } else if (MODE == 1) {
-                int k = g * p.Kg + m;
+                int k = g * Kg + m;
                 if (HAS_BIAS != 0) {
-                    v += bias[k];
+                    v += AT(bias, k);
                 }
                 if (ACT == 1) {
                     v = v > 0.0 ? v : 0.0;
                 }
-                c[(img * p.Kout + k) * p.OH * p.OW + pos] = v;
+                AT(c, (img * p.Kout + k) * p.OH * p.OW + pos) = v;
             } else if (MODE == 2) {
-                c[(img * p.C + g * p.Cg + m) * p.H * p.W + pos] = v;
+                AT(c, (img * p.C + g * Cg + m) * p.H * p.W + pos) = v;
             } else {
                 // dw[g·Kg + m, n] in slice s of the split-K partial sums.
-                c[(s * p.Kout + g * p.Kg + m) * p.N + n] = v;
+                AT(c, (s * p.Kout + g * Kg + m) * p.N + n) = v;
             }
         }
     }

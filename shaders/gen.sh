@@ -1,6 +1,8 @@
 #!/bin/sh
 # Compiles every shaders/*.comp to shaders/<name>.spv with glslc (Vulkan 1.1
-# target, optimized). Each output is written to a temporary file and renamed,
+# target, optimized), and each one that includes buf.glsl a second time with
+# -DADDRESSED to shaders/<name>_addr.spv (its tensors reached through device
+# addresses, see buf.glsl). Each output is written to a temporary file and renamed,
 # so a failed compile never leaves a truncated .spv. Run it through
 # `go generate ./shaders` or directly.
 set -eu
@@ -16,5 +18,10 @@ for src in *.comp; do
 	tmp="$name.spv.tmp"
 	glslc -O --target-env=vulkan1.1 -o "$tmp" "$src"
 	mv "$tmp" "$name.spv"
+	if grep -q '^#include "buf.glsl"' "$src"; then
+		tmp="${name}_addr.spv.tmp"
+		glslc -O --target-env=vulkan1.1 -DADDRESSED -o "$tmp" "$src"
+		mv "$tmp" "${name}_addr.spv"
+	fi
 done
 tmp=""

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // loss.comp: the per-element terms of the elementwise losses, chosen by the
 // MODE specialization constant: term[i] for a later deterministic sum (the
 // loss is that sum divided by n) and, when HAS_GRAD, grad[i].
@@ -11,15 +12,18 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const uint HAS_GRAD = 0;
 
-layout(std430, set = 0, binding = 0) writeonly buffer Term { float term[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Grad { float grad[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Pred { float pred[]; };
-layout(std430, set = 0, binding = 3) readonly buffer Target { float target[]; };
+#include "buf.glsl"
+
+BUFFER(0, writeonly, float, term)
+BUFFER(1, writeonly, float, grad)
+BUFFER(2, readonly, float, pred)
+BUFFER(3, readonly, float, target)
 
 layout(push_constant) uniform Params {
     uint n;
     float nf;   // n as a float: the mean's divisor
     float eps;  // BCE clamp
+    ADDRESSES(4)
 } p;
 
 void main() {
@@ -29,20 +33,20 @@ void main() {
     if (i >= p.n) {
         return;
     }
-    float x = pred[i];
-    float t = target[i];
+    float x = AT(pred, i);
+    float t = AT(target, i);
     if (MODE == 0) {
         float d = x - t;
-        term[i] = d * d;
+        AT(term, i) = d * d;
         if (HAS_GRAD != 0) {
-            grad[i] = 2.0 * d / p.nf;
+            AT(grad, i) = 2.0 * d / p.nf;
         }
     } else {
         float q = max(x, p.eps);
         float r = max(1.0 - x, p.eps);
-        term[i] = -(t * log(q) + (1.0 - t) * log(r));
+        AT(term, i) = -(t * log(q) + (1.0 - t) * log(r));
         if (HAS_GRAD != 0) {
-            grad[i] = (-t / q + (1.0 - t) / r) / p.nf;
+            AT(grad, i) = (-t / q + (1.0 - t) / r) / p.nf;
         }
     }
 }

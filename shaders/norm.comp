@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // norm.comp: batch normalization over the channels (axis 1) of x, whose
 // channel c holds n = outer·inner elements: element k < n of channel c is
 // x[((k / inner)·C + c)·inner + k % inner]. The MODE specialization constant
@@ -40,10 +41,12 @@ layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint MODE = 0;
 
-layout(std430, set = 0, binding = 0) buffer B0 { float b0[]; };
-layout(std430, set = 0, binding = 1) buffer B1 { float b1[]; };
-layout(std430, set = 0, binding = 2) buffer B2 { float b2[]; };
-layout(std430, set = 0, binding = 3) buffer B3 { float b3[]; };
+#include "buf.glsl"
+
+BUFFER(0, , float, b0)
+BUFFER(1, , float, b1)
+BUFFER(2, , float, b2)
+BUFFER(3, , float, b3)
 
 layout(push_constant) uniform Params {
     uint C;         // channels
@@ -57,6 +60,7 @@ layout(push_constant) uniform Params {
     float momentum;
     float varScale;  // momentum·n/(n − 1): the unbiased variance's weight
     float invN;      // 1/n
+    ADDRESSES(4)
 } p;
 
 const uint HAS_GAMMA = 1u, HAS_BETA = 2u, RUNNING = 4u, WANT_DGAMMA = 8u, WANT_DBETA = 16u;
@@ -100,7 +104,7 @@ void main() {
         if (MODE == 0u) {
             float acc = 0.0;
             for (uint k = lo + t; k < hi; k += 256u) {
-                acc += b0[at(c, k)];
+                acc += AT(b0, at(c, k));
             }
             sa[t] = acc;
             sb[t] = 0.0;
@@ -109,30 +113,30 @@ void main() {
             barrier();
             float q = 0.0;
             for (uint k = lo + t; k < hi; k += 256u) {
-                float d = b0[at(c, k)] - m;
+                float d = AT(b0, at(c, k)) - m;
                 q += d * d;
             }
             sa[t] = q;
             reduce2();
             if (t == 0u) {
-                b1[(c * p.S + s) * 2u] = m;
-                b1[(c * p.S + s) * 2u + 1u] = sa[0];
+                AT(b1, (c * p.S + s) * 2u) = m;
+                AT(b1, (c * p.S + s) * 2u + 1u) = sa[0];
             }
         } else {
-            float mu = b2[c];
+            float mu = AT(b2, c);
             float g = 0.0, gx = 0.0;
             for (uint k = lo + t; k < hi; k += 256u) {
                 uint i = at(c, k);
-                float dy = b0[i];
+                float dy = AT(b0, i);
                 g += dy;
-                gx += dy * (b1[i] - mu);
+                gx += dy * (AT(b1, i) - mu);
             }
             sa[t] = g;
             sb[t] = gx;
             reduce2();
             if (t == 0u) {
-                b3[(c * p.S + s) * 2u] = sa[0];
-                b3[(c * p.S + s) * 2u + 1u] = sb[0];
+                AT(b3, (c * p.S + s) * 2u) = sa[0];
+                AT(b3, (c * p.S + s) * 2u + 1u) = sb[0];
             }
         }
         return;
@@ -146,15 +150,15 @@ void main() {
         uint c = (i / p.inner) % p.C;
         if (MODE == 4u) {
             // b0 = y, b1 = x, b2 = tab, b3 = γ.
-            float g = (p.flags & HAS_GAMMA) != 0u ? b3[c] : 1.0;
-            float x = b1[i];
-            b0[i] = (x - b2[3u * c]) * (g * b2[3u * c + 1u]) + b2[3u * c + 2u];
+            float g = (p.flags & HAS_GAMMA) != 0u ? AT(b3, c) : 1.0;
+            float x = AT(b1, i);
+            AT(b0, i) = (x - AT(b2, 3u * c)) * (g * AT(b2, 3u * c + 1u)) + AT(b2, 3u * c + 2u);
         } else {
             // b0 = dx, b1 = dy, b2 = x, b3 = tab.
-            float mu = b3[5u * c], is = b3[5u * c + 1u];
-            float xh = (b2[i] - mu) * is;
-            float dy = b1[i];
-            b0[i] = b3[5u * c + 4u] * is * (dy - b3[5u * c + 2u] * p.invN - xh * (b3[5u * c + 3u] * p.invN));
+            float mu = AT(b3, 5u * c), is = AT(b3, 5u * c + 1u);
+            float xh = (AT(b2, i) - mu) * is;
+            float dy = AT(b1, i);
+            AT(b0, i) = AT(b3, 5u * c + 4u) * is * (dy - AT(b3, 5u * c + 2u) * p.invN - xh * (AT(b3, 5u * c + 3u) * p.invN));
         }
         return;
     }
@@ -168,7 +172,7 @@ void main() {
         float na = 0.0, ma = 0.0, qa = 0.0;
         for (uint s = 0u; s < p.S; s++) {
             float nb = float(min(p.chunk, p.n - s * p.chunk));
-            float mb = b0[(c * p.S + s) * 2u], qb = b0[(c * p.S + s) * 2u + 1u];
+            float mb = AT(b0, (c * p.S + s) * 2u), qb = AT(b0, (c * p.S + s) * 2u + 1u);
             float nab = na + nb;
             float d = mb - ma;
             float fb = nb / nab;
@@ -177,42 +181,42 @@ void main() {
             na = nab;
         }
         float v = qa * p.invN;
-        b1[3u * c] = ma;
-        b1[3u * c + 1u] = 1.0 / sqrt(v + p.eps);
+        AT(b1, 3u * c) = ma;
+        AT(b1, 3u * c + 1u) = 1.0 / sqrt(v + p.eps);
         if ((p.flags & RUNNING) != 0u) {
-            b2[c] = (1.0 - p.momentum) * b2[c] + p.momentum * ma;
-            b3[c] = (1.0 - p.momentum) * b3[c] + p.varScale * v;
+            AT(b2, c) = (1.0 - p.momentum) * AT(b2, c) + p.momentum * ma;
+            AT(b3, c) = (1.0 - p.momentum) * AT(b3, c) + p.varScale * v;
         }
     } else if (MODE == 2u) {
         // b0 = tab, b1 = β, b2 = mean, b3 = invStd.
-        b0[3u * c + 2u] = (p.flags & HAS_BETA) != 0u ? b1[c] : 0.0;
-        b2[c] = b0[3u * c];
-        b3[c] = b0[3u * c + 1u];
+        AT(b0, 3u * c + 2u) = (p.flags & HAS_BETA) != 0u ? AT(b1, c) : 0.0;
+        AT(b2, c) = AT(b0, 3u * c);
+        AT(b3, c) = AT(b0, 3u * c + 1u);
     } else if (MODE == 3u) {
         // b0 = tab, b1 = runningMean, b2 = runningVar, b3 = β.
-        b0[3u * c] = b1[c];
-        b0[3u * c + 1u] = 1.0 / sqrt(b2[c] + p.eps);
-        b0[3u * c + 2u] = (p.flags & HAS_BETA) != 0u ? b3[c] : 0.0;
+        AT(b0, 3u * c) = AT(b1, c);
+        AT(b0, 3u * c + 1u) = 1.0 / sqrt(AT(b2, c) + p.eps);
+        AT(b0, 3u * c + 2u) = (p.flags & HAS_BETA) != 0u ? AT(b3, c) : 0.0;
     } else if (MODE == 6u) {
         // b0 = part, b1 = tab, b2 = mean, b3 = invStd.
         float g = 0.0, gx = 0.0;
         for (uint s = 0u; s < p.S; s++) {
-            g += b0[(c * p.S + s) * 2u];
-            gx += b0[(c * p.S + s) * 2u + 1u];
+            g += AT(b0, (c * p.S + s) * 2u);
+            gx += AT(b0, (c * p.S + s) * 2u + 1u);
         }
-        float is = b3[c];
-        b1[5u * c] = b2[c];
-        b1[5u * c + 1u] = is;
-        b1[5u * c + 2u] = g;
-        b1[5u * c + 3u] = gx * is;
+        float is = AT(b3, c);
+        AT(b1, 5u * c) = AT(b2, c);
+        AT(b1, 5u * c + 1u) = is;
+        AT(b1, 5u * c + 2u) = g;
+        AT(b1, 5u * c + 3u) = gx * is;
     } else if (MODE == 7u) {
         // b0 = tab, b1 = γ, b2 = dgamma, b3 = dbeta.
-        b0[5u * c + 4u] = (p.flags & HAS_GAMMA) != 0u ? b1[c] : 1.0;
+        AT(b0, 5u * c + 4u) = (p.flags & HAS_GAMMA) != 0u ? AT(b1, c) : 1.0;
         if ((p.flags & WANT_DGAMMA) != 0u) {
-            b2[c] = b0[5u * c + 3u];
+            AT(b2, c) = AT(b0, 5u * c + 3u);
         }
         if ((p.flags & WANT_DBETA) != 0u) {
-            b3[c] = b0[5u * c + 2u];
+            AT(b3, c) = AT(b0, 5u * c + 2u);
         }
     }
 }

@@ -9,10 +9,12 @@ layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const uint MOMENTUM = 0;
 layout(constant_id = 2) const uint NESTEROV = 0;
 
-layout(std430, set = 0, binding = 0) buffer Param { float param[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Grad { float grad[]; };
-layout(std430, set = 0, binding = 2) buffer M { float m[]; };  // SGD: the velocity
-layout(std430, set = 0, binding = 3) buffer V { float v[]; };
+#include "buf.glsl"
+
+BUFFER(0, , float, param)
+BUFFER(1, readonly, float, grad)
+BUFFER(2, , float, m)  // SGD: the velocity
+BUFFER(3, , float, v)
 
 layout(push_constant) uniform Params {
     uint n;
@@ -21,6 +23,7 @@ layout(push_constant) uniform Params {
     float bc1, bc2;
     float omb1, omb2;
     float decay;
+    ADDRESSES(4)
 } p;
 
 #include "optim.glsl"
@@ -32,15 +35,15 @@ void main() {
     if (i >= p.n) {
         return;
     }
-    float w = param[i];
-    float mi = usesM ? m[i] : 0.0;
-    float vi = usesV ? v[i] : 0.0;
-    optimStep(w, grad[i], mi, vi);
+    float w = AT(param, i);
+    float mi = usesM ? AT(m, i) : 0.0;
+    float vi = usesV ? AT(v, i) : 0.0;
+    optimStep(w, AT(grad, i), mi, vi);
     if (usesM) {
-        m[i] = mi;
+        AT(m, i) = mi;
     }
     if (usesV) {
-        v[i] = vi;
+        AT(v, i) = vi;
     }
-    param[i] = w;
+    AT(param, i) = w;
 }

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // pool.comp: 2-D max and average pooling over NCHW planes, forward and
 // backward, chosen by the MODE specialization constant. The backward modes are
 // gathers: each invocation owns one input-gradient element and sums over the
@@ -18,9 +19,11 @@ layout(local_size_x = 256) in;
 
 layout(constant_id = 0) const uint MODE = 0;
 
-layout(std430, set = 0, binding = 0) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 1) readonly buffer InA { float a[]; };
-layout(std430, set = 0, binding = 2) readonly buffer InB { float b[]; };
+#include "buf.glsl"
+
+BUFFER(0, writeonly, float, o)
+BUFFER(1, readonly, float, a)
+BUFFER(2, readonly, float, b)
 
 layout(push_constant) uniform Params {
     int planes;      // N·C
@@ -29,6 +32,7 @@ layout(push_constant) uniform Params {
     int sh, sw;      // stride
     int ph, pw;      // padding
     int excludePad;  // average pooling divides by the in-bounds count
+    ADDRESSES(3)
 } p;
 
 // greater reports whether v beats the running maximum best: it is larger, or
@@ -54,7 +58,7 @@ int firstMax(int base, int oh, int ow) {
             if (w < 0 || w >= p.W) {
                 continue;
             }
-            float v = b[base + h * p.W + w];
+            float v = AT(b, base + h * p.W + w);
             if (best < 0 || greater(v, bv)) {
                 best = h * p.W + w;
                 bv = v;
@@ -104,7 +108,7 @@ void main() {
                 if (w < 0 || w >= p.W) {
                     continue;
                 }
-                float v = a[base + h * p.W + w];
+                float v = AT(a, base + h * p.W + w);
                 if (MODE == 0) {
                     if (!found || greater(v, acc)) {
                         acc = v;
@@ -115,7 +119,7 @@ void main() {
                 }
             }
         }
-        o[idx] = MODE == 0 ? acc : acc / divisor(oh, ow);
+        AT(o, idx) = MODE == 0 ? acc : acc / divisor(oh, ow);
         return;
     }
 
@@ -136,7 +140,7 @@ void main() {
     float acc = 0.0;
     for (int oh = ohLo; oh <= ohHi; oh++) {
         for (int ow = owLo; ow <= owHi; ow++) {
-            float g = a[ybase + oh * p.OW + ow];
+            float g = AT(a, ybase + oh * p.OW + ow);
             if (MODE == 2) {
                 if (firstMax(plane * hw, oh, ow) == pos) {
                     acc += g;
@@ -146,5 +150,5 @@ void main() {
             }
         }
     }
-    o[idx] = acc;
+    AT(o, idx) = acc;
 }

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // rows.comp: row-wise ops over the last axis, one invocation per row, chosen
 // by the MODE specialization constant. Every mode reads a row's inputs before
 // writing its outputs element by element, so out may alias an input.
@@ -15,14 +16,17 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const uint HAS_GRAD = 0;
 
-layout(std430, set = 0, binding = 0) writeonly buffer Out { float o[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer Grad { float grad[]; };
-layout(std430, set = 0, binding = 2) readonly buffer InA { float a[]; };
-layout(std430, set = 0, binding = 3) readonly buffer InB { float b[]; };
+#include "buf.glsl"
+
+BUFFER(0, writeonly, float, o)
+BUFFER(1, writeonly, float, grad)
+BUFFER(2, readonly, float, a)
+BUFFER(3, readonly, float, b)
 
 layout(push_constant) uniform Params {
     uint rows, cols;
     float div;  // the gradient's divisor (MODE 3): the batch size
+    ADDRESSES(4)
 } p;
 
 void main() {
@@ -36,51 +40,51 @@ void main() {
     if (MODE == 1) {
         float dot = 0.0;
         for (uint j = 0; j < p.cols; j++) {
-            dot += a[base + j] * b[base + j];
+            dot += AT(a, base + j) * AT(b, base + j);
         }
         for (uint j = 0; j < p.cols; j++) {
-            float y = b[base + j];
-            o[base + j] = y * (a[base + j] - dot);
+            float y = AT(b, base + j);
+            AT(o, base + j) = y * (AT(a, base + j) - dot);
         }
         return;
     }
 
     // The row maximum, and (argmax) where it first occurs; the first NaN beats
     // every number, as on the CPU backend.
-    float mx = a[base];
+    float mx = AT(a, base);
     uint at = 0;
     for (uint j = 1; j < p.cols; j++) {
-        float v = a[base + j];
+        float v = AT(a, base + j);
         if (v > mx || (isnan(v) && !isnan(mx))) {
             mx = v;
             at = j;
         }
     }
     if (MODE == 2) {
-        o[row] = float(at);
+        AT(o, row) = float(at);
         return;
     }
     float sum = 0.0;
     for (uint j = 0; j < p.cols; j++) {
-        sum += exp(a[base + j] - mx);
+        sum += exp(AT(a, base + j) - mx);
     }
     if (MODE == 0) {
         for (uint j = 0; j < p.cols; j++) {
-            o[base + j] = exp(a[base + j] - mx) / sum;
+            AT(o, base + j) = exp(AT(a, base + j) - mx) / sum;
         }
         return;
     }
     float lse = mx + log(sum);
     float loss = 0.0;
     for (uint j = 0; j < p.cols; j++) {
-        float l = a[base + j];
-        float t = b[base + j];
+        float l = AT(a, base + j);
+        float t = AT(b, base + j);
         if (t != 0.0) {
             loss += t * (lse - l);
         }
         if (HAS_GRAD != 0) {
-            grad[base + j] = (exp(l - mx) / sum - t) / p.div;
+            AT(grad, base + j) = (exp(l - mx) / sum - t) / p.div;
         }
     }
-    o[row] = loss;
+    AT(o, row) = loss;
 }

@@ -11,35 +11,62 @@ import (
 	"testing"
 )
 
-// sources returns the names of the shaders that have GLSL source here.
-func sources(t *testing.T) []string {
+// variant is one compiled shader: the .spv name, its .comp source and the
+// extra glslc flags.
+type variant struct {
+	name, src string
+	flags     []string
+}
+
+// sources returns the shaders that have GLSL source here: every <name>.comp,
+// and <name>_addr (compiled with -DADDRESSED) for each that includes
+// buf.glsl.
+func sources(t *testing.T) []variant {
 	t.Helper()
 	comps, err := filepath.Glob("*.comp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
+	var vs []variant
 	for _, c := range comps {
-		names = append(names, strings.TrimSuffix(c, ".comp"))
+		name := strings.TrimSuffix(c, ".comp")
+		vs = append(vs, variant{name: name, src: c})
+		text, err := os.ReadFile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(text, []byte("\n#include \"buf.glsl\"")) {
+			vs = append(vs, variant{name: name + "_addr", src: c, flags: []string{"-DADDRESSED"}})
+		}
 	}
-	return names
+	return vs
+}
+
+// names returns the .spv names of vs.
+func names(vs []variant) []string {
+	var ns []string
+	for _, v := range vs {
+		ns = append(ns, v.name)
+	}
+	return ns
 }
 
 // TestSourcesMatchEmbedded checks that every .comp has an embedded .spv and
 // every embedded .spv has its .comp.
 func TestSourcesMatchEmbedded(t *testing.T) {
-	src, emb := sources(t), Names()
-	for _, n := range src {
-		if !slices.Contains(emb, n) {
-			t.Errorf("%s.comp has no %s.spv: run `go generate ./shaders`", n, n)
+	vs, emb := sources(t), Names()
+	src := names(vs)
+	for _, v := range vs {
+		if !slices.Contains(emb, v.name) {
+			t.Errorf("%s has no %s.spv: run `go generate ./shaders`", v.src, v.name)
 		}
 	}
 	for _, n := range emb {
 		if !slices.Contains(src, n) {
-			t.Errorf("%s.spv has no %s.comp source", n, n)
+			t.Errorf("%s.spv has no source: no %s.comp, nor a .comp including buf.glsl for an _addr variant", n, n)
 		}
 	}
-	for _, n := range []string{"fill", "copy"} {
+	for _, n := range []string{"fill", "copy", "fill_addr", "gemm_addr"} {
 		if !slices.Contains(emb, n) {
 			t.Errorf("Names() = %v lacks %q", emb, n)
 		}
@@ -98,12 +125,15 @@ func TestValid(t *testing.T) {
 func TestUpToDate(t *testing.T) {
 	glslc := tool(t, "glslc")
 	dir := t.TempDir()
-	for _, n := range sources(t) {
+	for _, v := range sources(t) {
+		n := v.name
 		t.Run(n, func(t *testing.T) {
 			t.Parallel()
 			out := filepath.Join(dir, n+".spv")
-			if msg, err := exec.Command(glslc, "-O", "--target-env=vulkan1.1", "-o", out, n+".comp").CombinedOutput(); err != nil {
-				t.Fatalf("glslc %s.comp: %v\n%s", n, err, msg)
+			args := append([]string{"-O", "--target-env=vulkan1.1"}, v.flags...)
+			args = append(args, "-o", out, v.src)
+			if msg, err := exec.Command(glslc, args...).CombinedOutput(); err != nil {
+				t.Fatalf("glslc %v: %v\n%s", args, err, msg)
 			}
 			fresh, err := os.ReadFile(out)
 			if err != nil {
@@ -114,7 +144,7 @@ func TestUpToDate(t *testing.T) {
 				t.Fatalf("%s.spv: %v", n, err)
 			}
 			if !bytes.Equal(fresh, committed) {
-				t.Errorf("%s.spv is stale: it differs from what glslc makes of %s.comp; run `go generate ./shaders`", n, n)
+				t.Errorf("%s.spv is stale: it differs from what glslc %v makes of %s; run `go generate ./shaders`", n, v.flags, v.src)
 			}
 		})
 	}

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // sum.comp: the generic strided reduction. The source is viewed as
 // [outer, R, inner]; the reduced axis R is cut into S chunks of `chunk`
 // indices, and invocation (o, s, i) writes
@@ -9,12 +10,15 @@
 // element count for means.
 layout(local_size_x = 256) in;
 
-layout(std430, set = 0, binding = 0) writeonly buffer Dst { float dst[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Src { float src[]; };
+#include "buf.glsl"
+
+BUFFER(0, writeonly, float, dst)
+BUFFER(1, readonly, float, src)
 
 layout(push_constant) uniform Params {
     uint outer, R, inner, S, chunk;
     float div;
+    ADDRESSES(2)
 } p;
 
 void main() {
@@ -33,8 +37,8 @@ void main() {
     uint at = (o * p.R + r0) * p.inner + i;
     float acc = 0.0;
     for (uint r = r0; r < r1; r++) {
-        acc += src[at];
+        acc += AT(src, at);
         at += p.inner;
     }
-    dst[idx] = acc / p.div;
+    AT(dst, idx) = acc / p.div;
 }

@@ -546,3 +546,49 @@ func TestResolveModelPresetSettings(t *testing.T) {
 		t.Errorf("resnet preset lost its schedule, Nesterov or weight decay: %+v", p)
 	}
 }
+
+// TestEdgesBeyondBindingRange runs `vkcnn edges` on a 4000×4000 picture on
+// the CPU and on the Vulkan backend, whose four output channels (244 MiB)
+// exceed lavapipe's maxStorageBufferRange of 128 MiB, and checks that the
+// five pictures are the same files. It takes one to two minutes on lavapipe, so
+// it runs only with VKCNN_BIG_TESTS=1; gpu's TestTensorBeyondBindingRange
+// covers tensors past the limit in every run.
+func TestEdgesBeyondBindingRange(t *testing.T) {
+	if os.Getenv("VKCNN_BIG_TESTS") != "1" {
+		t.Skip("set VKCNN_BIG_TESTS=1 to run the 4000×4000 case (one to two minutes on lavapipe)")
+	}
+	vktest.Open(t)
+	dir := t.TempDir()
+	const h, w = 4000, 4000
+	pix := make([]float32, h*w)
+	for y := range h {
+		for x := range w {
+			pix[y*w+x] = float32((x*7+y*13)%256) / 255
+			if x >= 1200 && x < 2800 && y >= 1000 && y < 3000 {
+				pix[y*w+x] = 1
+			}
+		}
+	}
+	in := filepath.Join(dir, "big.png")
+	if err := viz.WriteGrayPNG(in, pix, h, w, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, backend := range []string{"cpu", "vulkan"} {
+		if stdout, err := runCLI(t, "edges", in, "--out", filepath.Join(dir, backend), "--backend", backend); err != nil {
+			t.Fatalf("edges --backend %s: %v\n%s", backend, err, stdout)
+		}
+	}
+	for _, name := range []string{"sobel_x.png", "sobel_y.png", "laplacian.png", "sharpen.png", "magnitude.png"} {
+		c, err := os.ReadFile(filepath.Join(dir, "cpu", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := os.ReadFile(filepath.Join(dir, "vulkan", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(c, v) {
+			t.Errorf("%s differs between the CPU (%d bytes) and Vulkan (%d bytes)", name, len(c), len(v))
+		}
+	}
+}
