@@ -3,6 +3,8 @@
 package gpu_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/internal/vktest"
@@ -93,5 +95,79 @@ func TestTensorBeyondBindingRange(t *testing.T) {
 	}
 	if st := b.Stats(); st.Addressed < 3 {
 		t.Errorf("%d dispatches through device addresses, want at least 3 (scale, add, sum): %v", st.Addressed, st)
+	}
+}
+
+// TestBeyondBindingUnsupported checks the error of the one shader without a
+// device-address variant (view_compose) on a tensor past the binding range,
+// and that batched optimizer steps with such a parameter still run (one by
+// one) and match the single steps.
+func TestBeyondBindingUnsupported(t *testing.T) {
+	b := vktest.Open(t)
+	if !b.HasAddresses() {
+		t.Skipf("device %q has no device addresses", b.Info().Name)
+	}
+	img, err := b.Alloc(tensor.Float32, tensor.Shape{1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Free()
+	defer b.SetBindLimit(b.SetBindLimit(1024))
+	err = b.Compose([]uint32{0, 32, 32, 0, 0, 0, 32, 32, 0xff0000}, b.Groups1D(32*32, 256), img, img)
+	if !errors.Is(err, tensor.ErrUnsupported) {
+		t.Fatalf("compose on a 4 KiB tensor with a 1 KiB binding range: %v, want ErrUnsupported", err)
+	}
+	for _, want := range []string{"compose", "view_compose", "4 KiB", "maxStorageBufferRange 1 KiB"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+
+	// SGDSteps over a small and a big parameter against SGDStep.
+	o := tensor.SGDParams{LR: 0.1, Momentum: 0.9}
+	sizes := []int{100, 1000}
+	var ps, gs, vs, qs, hs, us []*tensor.Tensor
+	for i, n := range sizes {
+		data := make([]float32, n)
+		for j := range data {
+			data[j] = float32((j*7+i)%13) - 6
+		}
+		for _, list := range []*[]*tensor.Tensor{&ps, &gs, &vs, &qs, &hs, &us} {
+			x, err := b.Alloc(tensor.Float32, tensor.Shape{n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Free()
+			if err := b.Upload(x, data); err != nil {
+				t.Fatal(err)
+			}
+			*list = append(*list, x)
+		}
+	}
+	before := b.Stats().Addressed
+	if err := b.SGDSteps(ps, gs, vs, o); err != nil {
+		t.Fatal(err)
+	}
+	for i := range qs {
+		if err := b.SGDStep(qs[i], hs[i], us[i], o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := b.Stats().Addressed - before; n != 2 {
+		t.Errorf("%d dispatches through device addresses, want 2 (the big parameter's batched and single step)", n)
+	}
+	for i, n := range sizes {
+		got, want := make([]float32, n), make([]float32, n)
+		if err := b.Download(got, ps[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Download(want, qs[i]); err != nil {
+			t.Fatal(err)
+		}
+		for j := range got {
+			if got[j] != want[j] {
+				t.Fatalf("parameter %d [%d]: batched %v, single %v", i, j, got[j], want[j])
+			}
+		}
 	}
 }

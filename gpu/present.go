@@ -297,8 +297,10 @@ const ComposeWords = 32
 // elements hold packed 8-bit pixels, reading src. The shader checks every
 // access against the buffers' sizes, so any words are memory-safe. Errors
 // wrap ErrParam for more than ComposeWords words or too many workgroups,
-// ErrShape, ErrFreed, ErrBackend or ErrDType for bad tensors, and ErrClosed
-// after Close.
+// ErrShape, ErrFreed, ErrBackend or ErrDType for bad tensors, ErrUnsupported
+// for a tensor larger than one storage-buffer binding covers
+// (maxStorageBufferRange: the shader has no device-address variant), and
+// ErrClosed after Close.
 func (b *Backend) Compose(push []uint32, groups [3]uint32, img, src *tensor.Tensor) error {
 	const op = "compose"
 	if err := b.usable(op); err != nil {

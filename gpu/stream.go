@@ -685,8 +685,8 @@ func (b *Backend) addressPush(name string, push []uint32, arr int, addrs []uint6
 		why = "the shader has no " + name + addrSuffix + " variant (shaders/buf.glsl)"
 	}
 	if why != "" {
-		return nil, fmt.Errorf("gpu: dispatch %s: buffer %d %v holds %s, more than one binding covers (%s), and %s: %w",
-			name, big, bufs[big], mib(uint64(bufs[big].Len())*4), mib(b.mem.bindLimit), why, tensor.ErrUnsupported)
+		return nil, fmt.Errorf("gpu: %s (shader %s): buffer %d %v holds %s, more than one storage-buffer binding covers on %q (maxStorageBufferRange %s), and %s: %w",
+			b.label, name, big, bufs[big], mib(uint64(bufs[big].Len())*4), b.info.Name, mib(b.mem.bindLimit), why, tensor.ErrUnsupported)
 	}
 	words := make([]uint32, maxPushWords)
 	first := maxPushWords - 2*len(addrs)
