@@ -13,15 +13,16 @@ import (
 )
 
 // TestConformanceAddressed runs the conformance suite with the binding range
-// forced down to 256 bytes, so that almost every dispatch touches a tensor
-// "larger than one binding" and runs its shader's _addr variant through
-// device addresses, as tensors over maxStorageBufferRange do for real.
+// forced down to 4 bytes, so that every dispatch that touches a tensor of
+// more than one element counts it "larger than one binding" and runs its
+// shader's _addr variant through device addresses, as tensors over
+// maxStorageBufferRange do for real.
 func TestConformanceAddressed(t *testing.T) {
 	b := vktest.Open(t)
 	if !b.HasAddresses() {
 		t.Skipf("device %q has no device addresses (VK_KHR_buffer_device_address)", b.Info().Name)
 	}
-	b.SetBindLimit(256)
+	b.SetBindLimit(4)
 	tensortest.RunAll(t, b, tensor.Float32)
 	if s := b.Stats(); s.Addressed == 0 {
 		t.Fatalf("no dispatch went through device addresses: %v", s)

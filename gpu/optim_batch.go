@@ -82,6 +82,9 @@ func (b *Backend) SGDSteps(params, grads, velocities []*tensor.Tensor, o tensor.
 		}
 		es[i] = optEntry{param: params[i], grad: grads[i], m: vel, v: vel, n: n}
 	}
+	if err := b.distinct(op, es, o.Momentum != 0); err != nil {
+		return err
+	}
 	if b.batchParams() == 0 || b.beyondBinding(es) {
 		for i := range es {
 			if err := b.SGDStep(params[i], grads[i], es[i].m, o); err != nil {
@@ -91,7 +94,7 @@ func (b *Backend) SGDSteps(params, grads, velocities []*tensor.Tensor, o tensor.
 		return nil
 	}
 	push := []uint32{f32(o.LR), f32(o.Momentum), f32(o.WeightDecay), 0, 0, 0, 0, 0, 0, 0, f32(1)}
-	return b.optimBatch(op, []uint32{optSGD, flag(o.Momentum != 0), flag(o.Nesterov)}, push, es, o.Momentum != 0)
+	return b.optimBatch([]uint32{optSGD, flag(o.Momentum != 0), flag(o.Nesterov)}, push, es)
 }
 
 // AdamSteps applies AdamStep to every (params[i], grads[i], m[i], v[i]) in as
@@ -114,6 +117,9 @@ func (b *Backend) AdamSteps(params, grads, m, v []*tensor.Tensor, o tensor.AdamP
 		}
 		es[i] = optEntry{param: params[i], grad: grads[i], m: m[i], v: v[i], n: n}
 	}
+	if err := b.distinct(op, es, true); err != nil {
+		return err
+	}
 	if b.batchParams() == 0 || b.beyondBinding(es) {
 		for i := range es {
 			if err := b.AdamStep(params[i], grads[i], m[i], v[i], o, step); err != nil {
@@ -130,13 +136,12 @@ func (b *Backend) AdamSteps(params, grads, m, v []*tensor.Tensor, o tensor.AdamP
 	}
 	push := []uint32{f32(o.LR), 0, f32(wd),
 		f32(o.Beta1), f32(o.Beta2), f32(o.Eps), f32(bc1), f32(bc2), f32(1 - o.Beta1), f32(1 - o.Beta2), f32(decay)}
-	return b.optimBatch(op, []uint32{optAdam, 0, 0}, push, es, true)
+	return b.optimBatch([]uint32{optAdam, 0, 0}, push, es)
 }
 
-// optimBatch checks that no entry shares memory with another (written state
-// included when stateful), then records optim_batch dispatches of up to
-// batchParams entries each: spec gets NP appended, push the element counts.
-func (b *Backend) optimBatch(op string, spec, hyper []uint32, es []optEntry, stateful bool) error {
+// distinct returns an ErrParam error when an entry shares memory with an
+// earlier one (written state included when stateful).
+func (b *Backend) distinct(op string, es []optEntry, stateful bool) error {
 	var seen []access
 	for i, e := range es {
 		ts := []*tensor.Tensor{e.param, e.grad}
@@ -159,6 +164,13 @@ func (b *Backend) optimBatch(op string, spec, hyper []uint32, es []optEntry, sta
 		}
 		seen = append(seen, mine...)
 	}
+	return nil
+}
+
+// optimBatch records optim_batch dispatches of up to batchParams entries
+// each (distinct has checked them): spec gets NP appended, push the element
+// counts.
+func (b *Backend) optimBatch(spec, hyper []uint32, es []optEntry) error {
 	np := b.batchParams()
 	spec = append(spec, u32(np))
 	for len(es) > 0 {
