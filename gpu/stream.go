@@ -544,11 +544,18 @@ func (b *Backend) descriptorPool(bt *batch, fresh bool) (vk.DescriptorPool, erro
 //   - groups: workgroup counts, each ≤ b.maxGroups; a zero count records
 //     nothing.
 //   - bufs: tensors bound to set 0, binding i = bufs[i], each a storage buffer
-//     covering exactly the tensor's bytes.
+//     covering exactly the tensor's bytes. When one of them is larger than a
+//     binding may cover (b.mem.bindLimit, the device's maxStorageBufferRange)
+//     the dispatch runs shaders/<name>_addr.spv instead, which binds nothing
+//     and finds tensor i at the device address in push words 32−2n+2i (low)
+//     and 32−2n+2i+1 (high) for n tensors (shaders/buf.glsl); push must then
+//     leave those words free.
 //
 // It returns an ErrParam error for too many push words or bindings or too many
 // groups, ErrShape/ErrFreed/ErrBackend errors for bad tensors, ErrUnsupported
-// for an unknown shader, and *ResultError for failed Vulkan calls.
+// for an unknown shader or a tensor past the binding range that the shader
+// cannot reach (no _addr variant, arrays of buffers, or no device addresses),
+// and *ResultError for failed Vulkan calls.
 //
 // dispatch holds the backend's mutex for its whole run, so every op made of
 // dispatches (and scratch tensors) is safe for concurrent use without locking
