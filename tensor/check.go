@@ -319,9 +319,10 @@ func CheckPool2D(b Backend, op string, y, x *Tensor, p Pool2DParams) (PoolGeom, 
 // CheckPool2DBackward validates the arguments of MaxPool2DBackward (x not nil)
 // and AvgPool2DBackward (x nil).
 func CheckPool2DBackward(b Backend, op string, dx, dy, x *Tensor, p Pool2DParams) (PoolGeom, error) {
-	args := []Arg{{"input gradient", dx}, {"output gradient", dy}}
+	all := [3]Arg{{"input gradient", dx}, {"output gradient", dy}, {"input", x}}
+	args := all[:2]
 	if x != nil {
-		args = append(args, Arg{"input", x})
+		args = all[:3]
 	}
 	if _, err := CheckArgs(b, op, args...); err != nil {
 		return PoolGeom{}, err
@@ -457,7 +458,8 @@ func CheckSlope(op string, slope float64) error {
 // not nil, has one element per row. It returns the number of rows and the row
 // length.
 func CheckRows(b Backend, op string, x Arg, rowsOut *Arg, same ...Arg) (rows, cols int, err error) {
-	args := append([]Arg{x}, same...)
+	var all [4]Arg // room for the ops of the contract, which pass at most two in same
+	args := append(append(all[:0], x), same...)
 	if rowsOut != nil {
 		args = append(args, *rowsOut)
 	}
@@ -484,9 +486,10 @@ func CheckRows(b Backend, op string, x Arg, rowsOut *Arg, same ...Arg) (rows, co
 // CheckLoss validates MSELoss and BCELoss: loss has one element, target and
 // grad (optional) have pred's shape. It returns pred's element count.
 func CheckLoss(b Backend, op string, loss, grad, pred, target *Tensor) (int, error) {
-	args := []Arg{{"loss", loss}, {"prediction", pred}, {"target", target}}
+	all := [4]Arg{{"loss", loss}, {"prediction", pred}, {"target", target}, {"gradient", grad}}
+	args := all[:3]
 	if grad != nil {
-		args = append(args, Arg{"gradient", grad})
+		args = all[:4]
 	}
 	if _, err := CheckArgs(b, op, args...); err != nil {
 		return 0, err
@@ -653,8 +656,9 @@ func CheckBatchNormTrain(b Backend, y, mean, invStd, runningMean, runningVar, x,
 		return ChannelGeom{}, fmt.Errorf("%s: running mean is %v and running variance is %v, expected both tensors or both nil: %w",
 			op, runningMean, runningVar, ErrShape)
 	}
-	args := append([]Arg{{"output", y}, {"mean", mean}, {"inverse std", invStd}, {"input", x}},
-		present(Arg{"gamma", gamma}, Arg{"beta", beta}, Arg{"running mean", runningMean}, Arg{"running variance", runningVar})...)
+	all := [8]Arg{{"output", y}, {"mean", mean}, {"inverse std", invStd}, {"input", x},
+		{"gamma", gamma}, {"beta", beta}, {"running mean", runningMean}, {"running variance", runningVar}}
+	args := append(all[:4], present(all[4:]...)...)
 	if _, err := CheckArgs(b, op, args...); err != nil {
 		return ChannelGeom{}, err
 	}
@@ -684,8 +688,9 @@ func CheckBatchNormTrain(b Backend, y, mean, invStd, runningMean, runningVar, x,
 // > 0. Errors wrap ErrShape, ErrParam, ErrDType, ErrBackend or ErrFreed.
 func CheckBatchNormEval(b Backend, y, x, gamma, beta, runningMean, runningVar *Tensor, p BatchNormParams) (ChannelGeom, error) {
 	const op = "batch norm eval"
-	args := append([]Arg{{"output", y}, {"input", x}, {"running mean", runningMean}, {"running variance", runningVar}},
-		present(Arg{"gamma", gamma}, Arg{"beta", beta})...)
+	all := [6]Arg{{"output", y}, {"input", x}, {"running mean", runningMean}, {"running variance", runningVar},
+		{"gamma", gamma}, {"beta", beta}}
+	args := append(all[:4], present(all[4:]...)...)
 	if _, err := CheckArgs(b, op, args...); err != nil {
 		return ChannelGeom{}, err
 	}
@@ -705,8 +710,9 @@ func CheckBatchNormEval(b Backend, y, x, gamma, beta, runningMean, runningVar *T
 // are [C]. Errors wrap ErrShape, ErrDType, ErrBackend or ErrFreed.
 func CheckBatchNormBackward(b Backend, dx, dgamma, dbeta, dy, x, gamma, mean, invStd *Tensor) (ChannelGeom, error) {
 	const op = "batch norm backward"
-	args := append([]Arg{{"output gradient", dy}, {"input", x}, {"mean", mean}, {"inverse std", invStd}},
-		present(Arg{"gamma", gamma}, Arg{"gamma gradient", dgamma}, Arg{"beta gradient", dbeta}, Arg{"input gradient", dx})...)
+	all := [8]Arg{{"output gradient", dy}, {"input", x}, {"mean", mean}, {"inverse std", invStd},
+		{"gamma", gamma}, {"gamma gradient", dgamma}, {"beta gradient", dbeta}, {"input gradient", dx}}
+	args := append(all[:4], present(all[4:]...)...)
 	if _, err := CheckArgs(b, op, args...); err != nil {
 		return ChannelGeom{}, err
 	}
