@@ -79,3 +79,84 @@ func TestConvNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestOpsNoAllocs checks that the other ops of a training or evaluation step
+// (batch norm, losses, argmax, pooling, activations, bias, optimizer steps,
+// transfers) allocate nothing once their pools are warm, in both dtypes, on
+// one thread and several, averaged over 100 calls as in TestConvNoAllocs.
+func TestOpsNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops items at random")
+	}
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		for _, threads := range []int{1, 3} {
+			b := New(Threads(threads))
+			alloc := func(s ...int) *tensor.Tensor {
+				x, err := b.Alloc(dt, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return x
+			}
+			// Sizes that split over the threads: 2x2 pooling of [16 8 32 32].
+			x, y, dx := alloc(16, 8, 32, 32), alloc(16, 8, 32, 32), alloc(16, 8, 32, 32)
+			c, c2, c3, c4 := alloc(8), alloc(8), alloc(8), alloc(8)
+			pooled, dpooled := alloc(16, 8, 16, 16), alloc(16, 8, 16, 16)
+			gap := alloc(16, 8)
+			logits, target, grad, classes, loss := alloc(64, 10), alloc(64, 10), alloc(64, 10), alloc(64), alloc(1)
+			must(t, b.Fill(target, 0.1))
+			must(t, b.Fill(logits, 0.5))
+			must(t, b.Fill(c3, 1))
+			w, g, v1, v2 := alloc(4096), alloc(4096), alloc(4096), alloc(4096)
+			host := newHostSlice(dt, 64*10)
+			bn := tensor.DefaultBatchNorm()
+			p2 := tensor.Pool2DParams{Window: [2]int{2, 2}, Stride: [2]int{2, 2}}
+			sgd := tensor.SGDParams{LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4}
+			adam := tensor.DefaultAdam()
+			ops := []struct {
+				name string
+				f    func() error
+			}{
+				{"BatchNormTrain", func() error { return b.BatchNormTrain(y, c, c2, c3, c4, x, c3, c4, bn) }},
+				{"BatchNormBackward", func() error { return b.BatchNormBackward(dx, c3, c4, y, x, c3, c, c2) }},
+				{"BatchNormEval", func() error { return b.BatchNormEval(y, x, c3, c4, c, c3, bn) }},
+				{"SoftmaxCrossEntropy", func() error { return b.SoftmaxCrossEntropy(loss, grad, logits, target) }},
+				{"BCELoss", func() error { return b.BCELoss(loss, grad, target, target) }},
+				{"MSELoss", func() error { return b.MSELoss(loss, grad, logits, target) }},
+				{"ArgMax", func() error { return b.ArgMax(classes, logits) }},
+				{"MaxPool2D", func() error { return b.MaxPool2D(pooled, x, p2) }},
+				{"MaxPool2DBackward", func() error { return b.MaxPool2DBackward(dx, dpooled, x, p2) }},
+				{"GlobalAvgPool2D", func() error { return b.GlobalAvgPool2D(gap, x) }},
+				{"GlobalAvgPool2DBackward", func() error { return b.GlobalAvgPool2DBackward(dx, gap) }},
+				{"ReLU", func() error { return b.ReLU(y, x) }},
+				{"ReLUBackward", func() error { return b.ReLUBackward(dx, y, x) }},
+				{"Sigmoid", func() error { return b.Sigmoid(y, x) }},
+				{"SigmoidBackward", func() error { return b.SigmoidBackward(dx, y, x) }},
+				{"Add", func() error { return b.Add(y, x, dx) }},
+				{"AddBias", func() error { return b.AddBias(y, x, c) }},
+				{"BiasGrad", func() error { return b.BiasGrad(c, y) }},
+				{"SGDStep", func() error { return b.SGDStep(w, g, v1, sgd) }},
+				{"AdamStep", func() error { return b.AdamStep(w, g, v1, v2, adam, 3) }},
+				{"Upload", func() error { return b.Upload(logits, host) }},
+				{"Download", func() error { return b.Download(host, logits) }},
+			}
+			for _, op := range ops {
+				f := func() { must(t, op.f()) }
+				f()
+				if a := testing.AllocsPerRun(100, f); a != 0 {
+					t.Errorf("%v, %d threads: %v allocations per %s, expected 0", dt, threads, a, op.name)
+				}
+			}
+			b.Close()
+		}
+	}
+}
+
+// newHostSlice returns a zeroed []float32 or []float64 of n elements as an
+// any, as nn keeps its host buffers.
+func newHostSlice(dt tensor.DType, n int) any {
+	if dt == tensor.Float64 {
+		return make([]float64, n)
+	}
+	return make([]float32, n)
+}

@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"math"
-	"sync"
 	"unsafe"
 
 	"github.com/vkcnn/vkcnn/internal/vec"
@@ -36,8 +35,8 @@ func (b *Backend) elementwise(op string, args []tensor.Arg, k32 func(d, a, c []f
 }
 
 func runElementwise[T scalar](b *Backend, n int, args []tensor.Arg, k func(d, a, c []T)) {
-	t := getElemTask[T]()
-	defer putElemTask(t)
+	t := getTask[elemTask[T], T](&elemTasks)
+	defer putTask[elemTask[T], T](&elemTasks, t)
 	for i, a := range args {
 		t.s[i] = data[T](a.T)
 	}
@@ -59,23 +58,6 @@ func (t *elemTask[T]) Run(_, lo, hi int) {
 		c = t.s[2][lo:hi]
 	}
 	t.k(t.s[0][lo:hi], t.s[1][lo:hi], c)
-}
-
-var elemTasks = [2]sync.Pool{
-	{New: func() any { return new(elemTask[float32]) }},
-	{New: func() any { return new(elemTask[float64]) }},
-}
-
-func getElemTask[T scalar]() *elemTask[T] {
-	var z T
-	return elemTasks[unsafe.Sizeof(z)/8].Get().(*elemTask[T])
-}
-
-// putElemTask drops t's references to the caller's memory and pools it.
-func putElemTask[T scalar](t *elemTask[T]) {
-	var z T
-	*t = elemTask[T]{}
-	elemTasks[unsafe.Sizeof(z)/8].Put(t)
 }
 
 func args3(dst, a, c *tensor.Tensor, names ...string) []tensor.Arg {
@@ -507,18 +489,31 @@ func (b *Backend) ArgMax(dst, x *tensor.Tensor) error {
 }
 
 func argMax[T scalar](b *Backend, rows, cols int, dst, x []T) {
-	b.parallel(rows, rowGrainFor(cols), func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr := x[r*cols:][:cols]
-			best := 0
-			for j, v := range xr {
-				if greater(v, xr[best]) {
-					best = j
-				}
+	t := getTask[argMaxTask[T], T](&argMaxTasks)
+	defer putTask[argMaxTask[T], T](&argMaxTasks, t)
+	t.cols, t.dst, t.x = cols, dst, x
+	b.parallelTask(rows, rowGrainFor(cols), t)
+}
+
+// argMaxTask is ArgMax as a par.Task over rows (task.go).
+type argMaxTask[T scalar] struct {
+	cols   int
+	dst, x []T
+}
+
+// Run does the rows [lo, hi).
+func (t *argMaxTask[T]) Run(_, lo, hi int) {
+	cols := t.cols
+	for r := lo; r < hi; r++ {
+		xr := t.x[r*cols:][:cols]
+		best := 0
+		for j, v := range xr {
+			if greater(v, xr[best]) {
+				best = j
 			}
-			dst[r] = T(best)
 		}
-	})
+		t.dst[r] = T(best)
+	}
 }
 
 // AddBias sets y = x + bias with bias [x.Dim(1)] broadcast along axis 1 of x
@@ -541,8 +536,8 @@ func (b *Backend) AddBias(y, x, bias *tensor.Tensor) error {
 }
 
 func addBias[T scalar](b *Backend, g tensor.ChannelGeom, y, x, bias []T) {
-	t := getChanTask[T]()
-	defer putChanTask(t)
+	t := getTask[chanTask[T], T](&chanTasks)
+	defer putTask[chanTask[T], T](&chanTasks, t)
 	t.g, t.out, t.in, t.bias = g, y, x, bias
 	b.parallelTask(g.Outer*g.C, max(1, elemGrain/g.Inner), t)
 }
@@ -575,23 +570,6 @@ func (t *chanTask[T]) Run(_, lo, hi int) {
 		}
 		t.out[c] = T(s)
 	}
-}
-
-var chanTasks = [2]sync.Pool{
-	{New: func() any { return new(chanTask[float32]) }},
-	{New: func() any { return new(chanTask[float64]) }},
-}
-
-func getChanTask[T scalar]() *chanTask[T] {
-	var z T
-	return chanTasks[unsafe.Sizeof(z)/8].Get().(*chanTask[T])
-}
-
-// putChanTask drops t's references to the caller's memory and pools it.
-func putChanTask[T scalar](t *chanTask[T]) {
-	var z T
-	*t = chanTask[T]{}
-	chanTasks[unsafe.Sizeof(z)/8].Put(t)
 }
 
 // sum64 returns the sum of s accumulated in float64, in four interleaved
@@ -633,8 +611,8 @@ func (b *Backend) BiasGrad(db, dy *tensor.Tensor) error {
 }
 
 func biasGrad[T scalar](b *Backend, g tensor.ChannelGeom, db, dy []T) {
-	t := getChanTask[T]()
-	defer putChanTask(t)
+	t := getTask[chanTask[T], T](&chanTasks)
+	defer putTask[chanTask[T], T](&chanTasks, t)
 	t.g, t.out, t.in = g, db, dy
 	b.parallelTask(g.C, max(1, elemGrain/(g.Outer*g.Inner)), t)
 }

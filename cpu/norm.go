@@ -147,36 +147,77 @@ func (b *Backend) BatchNormTrain(y, mean, invStd, runningMean, runningVar, x, ga
 	return nil
 }
 
+// normTask is a batch-norm op as a par.Task (task.go): training and the
+// backward pass over channels, evaluation over [Inner] segments.
+type normTask[T scalar] struct {
+	kind int // normTrain, normEval or normBackward
+	g    tensor.ChannelGeom
+	p    tensor.BatchNormParams
+	// Train: y, mean, invStd, rMean, rVar, x, gamma, beta. Eval: y, x and
+	// scale, shift, mu. Backward: dx (in y), dgamma, dbeta, dy, x, gamma,
+	// mean, invStd.
+	y, mean, invStd, rMean, rVar, x, gamma, beta, dgamma, dbeta, dy []T
+	scale, shift, mu                                                []float64
+}
+
+// The ops a normTask runs.
+const (
+	normTrain = iota
+	normEval
+	normBackward
+)
+
+// Run does the channels (or segments) [lo, hi).
+func (t *normTask[T]) Run(_, lo, hi int) {
+	switch t.kind {
+	case normTrain:
+		t.train(lo, hi)
+	case normEval:
+		t.eval(lo, hi)
+	default:
+		t.backward(lo, hi)
+	}
+}
+
 func batchNormTrain[T scalar](b *Backend, g tensor.ChannelGeom, y, mean, invStd, rMean, rVar, x, gamma, beta []T, p tensor.BatchNormParams) {
+	t := getTask[normTask[T], T](&normTasks)
+	defer putTask[normTask[T], T](&normTasks, t)
+	t.kind, t.g, t.p = normTrain, g, p
+	t.y, t.mean, t.invStd, t.rMean, t.rVar, t.x, t.gamma, t.beta = y, mean, invStd, rMean, rVar, x, gamma, beta
+	b.parallelTask(g.C, channelGrain(g), t)
+}
+
+// train normalizes the channels [lo, hi) (BatchNormTrain).
+func (t *normTask[T]) train(lo, hi int) {
+	g, p := t.g, t.p
+	y, mean, invStd, rMean, rVar, x, gamma, beta := t.y, t.mean, t.invStd, t.rMean, t.rVar, t.x, t.gamma, t.beta
 	n := float64(g.PerChannel())
-	b.parallel(g.C, channelGrain(g), func(_, lo, hi int) {
-		for c := lo; c < hi; c++ {
-			mu := chanSum(g, x, c) / n
-			q := chanSqDev(g, x, c, mu)
-			v := q / n
-			is := 1 / math.Sqrt(v+p.Eps)
-			mean[c], invStd[c] = T(mu), T(is)
-			if rMean != nil {
-				m := p.Momentum
-				rMean[c] = T((1-m)*float64(rMean[c]) + m*mu)
-				rVar[c] = T((1-m)*float64(rVar[c]) + m*q/(n-1))
-			}
-			ga, be := affine(gamma, beta, c)
-			sc := ga * is
-			if v := vec32(x); v != nil {
-				off := c * g.Inner
-				vec.Affine(vec32(y)[off:], v[off:], g.Outer, g.C*g.Inner, g.Inner, mu, sc, be)
-				continue
-			}
-			for o := 0; o < g.Outer; o++ {
-				off := (o*g.C + c) * g.Inner
-				xs, ys := x[off:][:g.Inner], y[off:][:g.Inner]
-				for i, v := range xs {
-					ys[i] = T((float64(v)-mu)*sc + be)
-				}
+	for c := lo; c < hi; c++ {
+		mu := chanSum(g, x, c) / n
+		q := chanSqDev(g, x, c, mu)
+		v := q / n
+		is := 1 / math.Sqrt(v+p.Eps)
+		mean[c], invStd[c] = T(mu), T(is)
+		if rMean != nil {
+			m := p.Momentum
+			rMean[c] = T((1-m)*float64(rMean[c]) + m*mu)
+			rVar[c] = T((1-m)*float64(rVar[c]) + m*q/(n-1))
+		}
+		ga, be := affine(gamma, beta, c)
+		sc := ga * is
+		if v := vec32(x); v != nil {
+			off := c * g.Inner
+			vec.Affine(vec32(y)[off:], v[off:], g.Outer, g.C*g.Inner, g.Inner, mu, sc, be)
+			continue
+		}
+		for o := 0; o < g.Outer; o++ {
+			off := (o*g.C + c) * g.Inner
+			xs, ys := x[off:][:g.Inner], y[off:][:g.Inner]
+			for i, v := range xs {
+				ys[i] = T((float64(v)-mu)*sc + be)
 			}
 		}
-	})
+	}
 }
 
 // BatchNormEval normalizes x with the running statistics:
@@ -203,25 +244,34 @@ func (b *Backend) BatchNormEval(y, x, gamma, beta, runningMean, runningVar *tens
 }
 
 func batchNormEval[T scalar](b *Backend, g tensor.ChannelGeom, y, x, gamma, beta, rMean, rVar []T, p tensor.BatchNormParams) {
-	scale, shift, mu := make([]float64, g.C), make([]float64, g.C), make([]float64, g.C)
+	buf := getScratch[float64](3 * g.C)
+	defer putScratch(buf)
+	scale, shift, mu := (*buf)[:g.C], (*buf)[g.C:2*g.C], (*buf)[2*g.C:]
 	for c := range scale {
 		ga, be := affine(gamma, beta, c)
 		scale[c], shift[c], mu[c] = ga/math.Sqrt(float64(rVar[c])+p.Eps), be, float64(rMean[c])
 	}
+	t := getTask[normTask[T], T](&normTasks)
+	defer putTask[normTask[T], T](&normTasks, t)
+	t.kind, t.g, t.y, t.x, t.scale, t.shift, t.mu = normEval, g, y, x, scale, shift, mu
 	// One item is one [Inner] segment of one channel.
-	b.parallel(g.Outer*g.C, max(1, elemGrain/max(g.Inner, 1)), func(_, lo, hi int) {
-		for k := lo; k < hi; k++ {
-			c := k % g.C
-			xs, ys := x[k*g.Inner:][:g.Inner], y[k*g.Inner:][:g.Inner]
-			if v := vec32(xs); v != nil {
-				vec.Affine(vec32(ys), v, 1, 0, g.Inner, mu[c], scale[c], shift[c])
-				continue
-			}
-			for i, v := range xs {
-				ys[i] = T((float64(v)-mu[c])*scale[c] + shift[c])
-			}
+	b.parallelTask(g.Outer*g.C, max(1, elemGrain/max(g.Inner, 1)), t)
+}
+
+// eval normalizes the segments [lo, hi) (BatchNormEval).
+func (t *normTask[T]) eval(lo, hi int) {
+	g, x, y, scale, shift, mu := t.g, t.x, t.y, t.scale, t.shift, t.mu
+	for k := lo; k < hi; k++ {
+		c := k % g.C
+		xs, ys := x[k*g.Inner:][:g.Inner], y[k*g.Inner:][:g.Inner]
+		if v := vec32(xs); v != nil {
+			vec.Affine(vec32(ys), v, 1, 0, g.Inner, mu[c], scale[c], shift[c])
+			continue
 		}
-	})
+		for i, v := range xs {
+			ys[i] = T((float64(v)-mu[c])*scale[c] + shift[c])
+		}
+	}
 }
 
 // BatchNormBackward sets the gradients of BatchNormTrain from x, the output
@@ -250,37 +300,46 @@ func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, invSt
 }
 
 func batchNormBackward[T scalar](b *Backend, g tensor.ChannelGeom, dx, dgamma, dbeta, dy, x, gamma, mean, invStd []T) {
+	t := getTask[normTask[T], T](&normTasks)
+	defer putTask[normTask[T], T](&normTasks, t)
+	t.kind, t.g = normBackward, g
+	t.y, t.dgamma, t.dbeta, t.dy, t.x, t.gamma, t.mean, t.invStd = dx, dgamma, dbeta, dy, x, gamma, mean, invStd
+	b.parallelTask(g.C, channelGrain(g), t)
+}
+
+// backward sets the gradients of the channels [lo, hi) (BatchNormBackward).
+func (t *normTask[T]) backward(lo, hi int) {
+	g := t.g
+	dx, dgamma, dbeta, dy, x, gamma, mean, invStd := t.y, t.dgamma, t.dbeta, t.dy, t.x, t.gamma, t.mean, t.invStd
 	n := float64(g.PerChannel())
-	b.parallel(g.C, channelGrain(g), func(_, lo, hi int) {
-		for c := lo; c < hi; c++ {
-			mu, is := float64(mean[c]), float64(invStd[c])
-			sdy, sdyx := chanGradSums(g, dy, x, c, mu) // Σ dy and Σ dy·(x − mean)
-			sdyx *= is                                 // Σ dy·x̂
-			if dgamma != nil {
-				dgamma[c] = T(sdyx)
-			}
-			if dbeta != nil {
-				dbeta[c] = T(sdy)
-			}
-			if dx == nil {
-				continue
-			}
-			ga, _ := affine(gamma, nil, c)
-			k := ga * is
-			mdy, mdyx := sdy/n, sdyx/n
-			if v := vec32(x); v != nil {
-				off := c * g.Inner
-				vec.NormGrad(vec32(dx)[off:], vec32(dy)[off:], v[off:], g.Outer, g.C*g.Inner, g.Inner, mu, is, mdy, mdyx, k)
-				continue
-			}
-			for o := 0; o < g.Outer; o++ {
-				off := (o*g.C + c) * g.Inner
-				xs, gs, ds := x[off:][:g.Inner], dy[off:][:g.Inner], dx[off:][:g.Inner]
-				for i, v := range xs {
-					xh := (float64(v) - mu) * is
-					ds[i] = T(k * (float64(gs[i]) - mdy - xh*mdyx))
-				}
+	for c := lo; c < hi; c++ {
+		mu, is := float64(mean[c]), float64(invStd[c])
+		sdy, sdyx := chanGradSums(g, dy, x, c, mu) // Σ dy and Σ dy·(x − mean)
+		sdyx *= is                                 // Σ dy·x̂
+		if dgamma != nil {
+			dgamma[c] = T(sdyx)
+		}
+		if dbeta != nil {
+			dbeta[c] = T(sdy)
+		}
+		if dx == nil {
+			continue
+		}
+		ga, _ := affine(gamma, nil, c)
+		k := ga * is
+		mdy, mdyx := sdy/n, sdyx/n
+		if v := vec32(x); v != nil {
+			off := c * g.Inner
+			vec.NormGrad(vec32(dx)[off:], vec32(dy)[off:], v[off:], g.Outer, g.C*g.Inner, g.Inner, mu, is, mdy, mdyx, k)
+			continue
+		}
+		for o := 0; o < g.Outer; o++ {
+			off := (o*g.C + c) * g.Inner
+			xs, gs, ds := x[off:][:g.Inner], dy[off:][:g.Inner], dx[off:][:g.Inner]
+			for i, v := range xs {
+				xh := (float64(v) - mu) * is
+				ds[i] = T(k * (float64(gs[i]) - mdy - xh*mdyx))
 			}
 		}
-	})
+	}
 }

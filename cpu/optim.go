@@ -2,8 +2,6 @@ package cpu
 
 import (
 	"math"
-	"sync"
-	"unsafe"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -38,8 +36,8 @@ func (b *Backend) SGDStep(param, grad, velocity *tensor.Tensor, o tensor.SGDPara
 }
 
 func sgdStep[T scalar](b *Backend, param, grad, vel []T, o tensor.SGDParams) {
-	t := getOptTask[T]()
-	defer putOptTask(t)
+	t := getTask[optTask[T], T](&optTasks)
+	defer putTask[optTask[T], T](&optTasks, t)
 	t.param, t.grad, t.m, t.sgd = param, grad, vel, o
 	b.parallelTask(len(param), elemGrain, t)
 }
@@ -83,23 +81,6 @@ func (t *optTask[T]) Run(_, lo, hi int) {
 	t.sgdRange(lo, hi)
 }
 
-var optTasks = [2]sync.Pool{
-	{New: func() any { return new(optTask[float32]) }},
-	{New: func() any { return new(optTask[float64]) }},
-}
-
-func getOptTask[T scalar]() *optTask[T] {
-	var z T
-	return optTasks[unsafe.Sizeof(z)/8].Get().(*optTask[T])
-}
-
-// putOptTask drops t's references to the caller's memory and pools it.
-func putOptTask[T scalar](t *optTask[T]) {
-	var z T
-	*t = optTask[T]{}
-	optTasks[unsafe.Sizeof(z)/8].Put(t)
-}
-
 // AdamStep updates param, m and v in place with PyTorch's Adam (L2 weight
 // decay added to the gradient, bias-corrected moments): g = grad +
 // WeightDecay·param; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
@@ -135,8 +116,8 @@ func adamStep[T scalar](b *Backend, param, grad, m, v []T, o tensor.AdamParams, 
 	if o.Decoupled {
 		decay, wd = 1-o.LR*o.WeightDecay, 0
 	}
-	t := getOptTask[T]()
-	defer putOptTask(t)
+	t := getTask[optTask[T], T](&optTasks)
+	defer putTask[optTask[T], T](&optTasks, t)
 	t.adam, t.param, t.grad, t.m, t.v, t.adamP = true, param, grad, m, v, o
 	t.lr, t.rs, t.decay, t.wd = lr, rs, decay, wd
 	b.parallelTask(len(param), elemGrain, t)

@@ -58,16 +58,3 @@ func (b *Backend) dynamic(n int, fn func(w, i int)) {
 func (b *Backend) dynamicTask(n int, t par.Task) {
 	par.Items(b.workers(n, 1), n, t)
 }
-
-// parallelSum runs fn over the ranges of parallel and returns the sum of the
-// per-range results, added in range order so that the result depends only on
-// n, grain and the thread count, never on scheduling.
-func (b *Backend) parallelSum(n, grain int, fn func(lo, hi int) float64) float64 {
-	part := make([]float64, max(b.workers(n, grain), 1))
-	b.parallel(n, grain, func(w, lo, hi int) { part[w] = fn(lo, hi) })
-	var s float64
-	for _, p := range part {
-		s += p
-	}
-	return s
-}

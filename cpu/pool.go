@@ -2,8 +2,6 @@ package cpu
 
 import (
 	"math"
-	"sync"
-	"unsafe"
 
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -106,27 +104,54 @@ func pool2x2(g *tensor.PoolGeom) bool {
 }
 
 func maxPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
-	t := getPoolTask[T]()
-	defer putPoolTask(t)
-	t.g, t.out, t.in = *g, y, x
-	b.parallelTask(g.N*g.C, rowGrain, t)
+	runPoolTask(b, g, poolMax, y, x, nil)
 }
 
-// poolTask is MaxPool2D or the 2×2 MaxPool2DBackward as a
-// par.Task over planes, pooled so that a call allocates nothing.
+// The ops a poolTask runs.
+const (
+	poolMax               = iota // MaxPool2D: out y, in x
+	poolMaxBackward2x2           // 2×2 MaxPool2DBackward: out dx, in x, dy
+	poolGlobalAvg                // GlobalAvgPool2D: out y, in x
+	poolGlobalAvgBackward        // GlobalAvgPool2DBackward: out dx, dy
+)
+
+// poolTask is a pooling op (kind) as a par.Task over planes (task.go).
 type poolTask[T scalar] struct {
 	g           tensor.PoolGeom
-	backward    bool
-	out, in, dy []T // y, x, nil for the forward; dx, x, dy for the backward
+	kind        int
+	out, in, dy []T
+}
+
+// runPoolTask runs op kind over the N·C planes of g.
+func runPoolTask[T scalar](b *Backend, g *tensor.PoolGeom, kind int, out, in, dy []T) {
+	t := getTask[poolTask[T], T](&poolTasks)
+	defer putTask[poolTask[T], T](&poolTasks, t)
+	t.g, t.kind, t.out, t.in, t.dy = *g, kind, out, in, dy
+	b.parallelTask(g.N*g.C, rowGrain, t)
 }
 
 // Run does the planes [lo, hi).
 func (t *poolTask[T]) Run(_, lo, hi int) {
 	g, x := &t.g, t.in
 	hw, ohw := g.H*g.W, g.OH*g.OW
-	if t.backward {
+	switch t.kind {
+	case poolMaxBackward2x2:
 		for pl := lo; pl < hi; pl++ {
 			maxPoolBackward2x2(g, t.out[pl*hw:][:hw], t.dy[pl*ohw:][:ohw], x[pl*hw:][:hw])
+		}
+		return
+	case poolGlobalAvg:
+		for pl := lo; pl < hi; pl++ {
+			t.out[pl] = T(sum64(x[pl*hw:][:hw]) / float64(hw))
+		}
+		return
+	case poolGlobalAvgBackward:
+		for pl := lo; pl < hi; pl++ {
+			v := t.dy[pl] / T(hw)
+			row := t.out[pl*hw:][:hw]
+			for i := range row {
+				row[i] = v
+			}
 		}
 		return
 	}
@@ -145,23 +170,6 @@ func (t *poolTask[T]) Run(_, lo, hi int) {
 			maxRow(g, xp, oh, yr)
 		}
 	}
-}
-
-var poolTasks = [2]sync.Pool{
-	{New: func() any { return new(poolTask[float32]) }},
-	{New: func() any { return new(poolTask[float64]) }},
-}
-
-func getPoolTask[T scalar]() *poolTask[T] {
-	var z T
-	return poolTasks[unsafe.Sizeof(z)/8].Get().(*poolTask[T])
-}
-
-// putPoolTask drops t's references to the caller's memory and pools it.
-func putPoolTask[T scalar](t *poolTask[T]) {
-	var z T
-	*t = poolTask[T]{}
-	poolTasks[unsafe.Sizeof(z)/8].Put(t)
 }
 
 // MaxPool2DBackward routes each dy element to the position of its window's
@@ -186,15 +194,14 @@ func (b *Backend) MaxPool2DBackward(dx, dy, x *tensor.Tensor, p tensor.Pool2DPar
 	return nil
 }
 
-func maxPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy, x []T) {
-	hw, ohw := g.H*g.W, g.OH*g.OW
-	if pool2x2(g) {
-		t := getPoolTask[T]()
-		defer putPoolTask(t)
-		t.g, t.backward, t.out, t.in, t.dy = *g, true, dx, x, dy
-		b.parallelTask(g.N*g.C, rowGrain, t)
+func maxPoolBackward[T scalar](b *Backend, geom *tensor.PoolGeom, dx, dy, x []T) {
+	if pool2x2(geom) {
+		runPoolTask(b, geom, poolMaxBackward2x2, dx, x, dy)
 		return
 	}
+	hw, ohw := geom.H*geom.W, geom.OH*geom.OW
+	gv := *geom // the closure captures this copy: the caller's geometry stays on its stack
+	g := &gv
 	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
 		idx, val := make([]int, g.OW), make([]T, g.OW)
 		for pl := lo; pl < hi; pl++ {
@@ -283,7 +290,9 @@ func (b *Backend) AvgPool2D(y, x *tensor.Tensor, p tensor.Pool2DParams) error {
 	return nil
 }
 
-func avgPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
+func avgPool[T scalar](b *Backend, geom *tensor.PoolGeom, y, x []T) {
+	gv := *geom // the closure captures this copy: the caller's geometry stays on its stack
+	g := &gv
 	hw, ohw, sw := g.H*g.W, g.OH*g.OW, g.Stride[1]
 	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
 		div := make([]T, g.OW)
@@ -332,7 +341,9 @@ func (b *Backend) AvgPool2DBackward(dx, dy *tensor.Tensor, p tensor.Pool2DParams
 	return nil
 }
 
-func avgPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy []T) {
+func avgPoolBackward[T scalar](b *Backend, geom *tensor.PoolGeom, dx, dy []T) {
+	gv := *geom // the closure captures this copy: the caller's geometry stays on its stack
+	g := &gv
 	hw, ohw, sw := g.H*g.W, g.OH*g.OW, g.Stride[1]
 	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
 		share := make([]T, g.OW)
@@ -379,12 +390,7 @@ func (b *Backend) GlobalAvgPool2D(y, x *tensor.Tensor) error {
 }
 
 func globalAvgPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
-	hw := g.H * g.W
-	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			y[pl] = T(sum64(x[pl*hw:][:hw]) / float64(hw))
-		}
-	})
+	runPoolTask(b, g, poolGlobalAvg, y, x, nil)
 }
 
 // GlobalAvgPool2DBackward sets every element of plane (n, c) of dx
@@ -407,14 +413,5 @@ func (b *Backend) GlobalAvgPool2DBackward(dx, dy *tensor.Tensor) error {
 }
 
 func globalAvgPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy []T) {
-	hw := g.H * g.W
-	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			v := dy[pl] / T(hw)
-			row := dx[pl*hw:][:hw]
-			for i := range row {
-				row[i] = v
-			}
-		}
-	})
+	runPoolTask(b, g, poolGlobalAvgBackward, dx, nil, dy)
 }
