@@ -91,7 +91,7 @@ func (a *activation) OutShape(in tensor.Shape) (tensor.Shape, error) {
 
 // Forward applies the function.
 func (a *activation) Forward(_ *Pass, y, x *tensor.Tensor) error {
-	b, err := backendOf(x, a.kind+" input")
+	b, err := backendOf(x, a.kind, "input")
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func (a *activation) Backward(_ *Pass, dx, dy, x, y *tensor.Tensor) error {
 	if dx == nil {
 		return nil
 	}
-	b, err := backendOf(dy, a.kind+" output gradient")
+	b, err := backendOf(dy, a.kind, "output gradient")
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (l *dropoutLayer) active(p *Pass) bool { return p != nil && p.Train && l.ra
 // Forward multiplies x by a fresh mask in training mode and copies it
 // otherwise.
 func (l *dropoutLayer) Forward(p *Pass, y, x *tensor.Tensor) error {
-	b, err := backendOf(x, "dropout input")
+	b, err := backendOf(x, "dropout", "input")
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (l *dropoutLayer) Backward(p *Pass, dx, dy, x, _ *tensor.Tensor) error {
 	if dx == nil {
 		return nil
 	}
-	b, err := backendOf(dy, "dropout output gradient")
+	b, err := backendOf(dy, "dropout", "output gradient")
 	if err != nil {
 		return err
 	}

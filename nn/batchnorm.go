@@ -142,7 +142,7 @@ func (l *batchNormLayer) Forward(p *Pass, y, x *tensor.Tensor) error {
 	if !l.built {
 		return fmt.Errorf("%s forward: %w", l.Kind(), ErrNotBuilt)
 	}
-	b, err := backendOf(x, l.Kind()+" input")
+	b, err := backendOf(x, l.Kind(), "input")
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (l *batchNormLayer) Backward(p *Pass, dx, dy, x, y *tensor.Tensor) error {
 	if p == nil || !p.Train {
 		return fmt.Errorf("%s backward of an evaluation-mode forward is not supported, expected training mode: %w", l.Kind(), tensor.ErrParam)
 	}
-	b, err := backendOf(dy, l.Kind()+" output gradient")
+	b, err := backendOf(dy, l.Kind(), "output gradient")
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,9 @@ func (m *Sequential) takePlan(n int) (*plan, *batchIO, error) {
 // recently used and freeing the rest.
 func (m *Sequential) putPlan(pl *plan) error {
 	m.mu.Lock()
-	m.idle = append([]*plan{pl}, m.idle...)
+	m.idle = append(m.idle, nil) // in place: pl first, the others after it
+	copy(m.idle[1:], m.idle)
+	m.idle[0] = pl
 	var drop []*plan
 	if len(m.idle) > maxIdlePlans {
 		drop = append(drop, m.idle[maxIdlePlans:]...)

@@ -93,7 +93,7 @@ func (l *convLayer) Forward(_ *Pass, y, x *tensor.Tensor) error {
 	if l.weight == nil {
 		return fmt.Errorf("conv forward: %w", ErrNotBuilt)
 	}
-	b, err := backendOf(x, "conv input")
+	b, err := backendOf(x, "conv", "input")
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (l *convLayer) Backward(_ *Pass, dx, dy, x, _ *tensor.Tensor) error {
 	if l.weight == nil {
 		return fmt.Errorf("conv backward: %w", ErrNotBuilt)
 	}
-	b, err := backendOf(dy, "conv output gradient")
+	b, err := backendOf(dy, "conv", "output gradient")
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (l *denseLayer) Forward(_ *Pass, y, x *tensor.Tensor) error {
 	if l.weight == nil {
 		return fmt.Errorf("dense forward: %w", ErrNotBuilt)
 	}
-	b, err := backendOf(x, "dense input")
+	b, err := backendOf(x, "dense", "input")
 	if err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func (l *denseLayer) Backward(_ *Pass, dx, dy, x, _ *tensor.Tensor) error {
 	if l.weight == nil {
 		return fmt.Errorf("dense backward: %w", ErrNotBuilt)
 	}
-	b, err := backendOf(dy, "dense output gradient")
+	b, err := backendOf(dy, "dense", "output gradient")
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,7 @@ type batchIO struct {
 	hx, htarget, hloss, hclasses   any            // host []float32 or []float64
 	hout                           any            // Predict's outputs
 	labels                         []int          // scratch of targetRows
+	flat, dy                       view           // the output as rows [N, cols]; grad as [N]+output
 }
 
 // ioFor returns the training plan and the batch buffers for batch size n,
@@ -221,6 +222,7 @@ type batchResult struct {
 // trainStep is what a training batch needs beyond an evaluation batch.
 type trainStep struct {
 	opt       Optimizer
+	params    []*Param     // the model's parameters, for opt
 	smoothing float64      // label smoothing ε
 	clip      *clipper     // nil without clipping
 	tf        *transformer // nil without transforms
@@ -284,7 +286,7 @@ func (m *Sequential) runBatch(d *data.Dataset, idx []int, loss Loss, tr *trainSt
 	if err != nil {
 		return res, err
 	}
-	flat, err := out.Reshape(tensor.Shape{n, cols})
+	flat, err := bio.flat.get(out, n, tensor.Shape{cols})
 	if err != nil {
 		return res, err
 	}
@@ -303,7 +305,7 @@ func (m *Sequential) runBatch(d *data.Dataset, idx []int, loss Loss, tr *trainSt
 		}
 	}
 	if tr != nil {
-		dy, err := bio.grad.Reshape(batchShape(n, m.shapes[len(m.shapes)-1]))
+		dy, err := bio.dy.get(bio.grad, n, m.shapes[len(m.shapes)-1])
 		if err != nil {
 			return res, err
 		}
@@ -362,7 +364,7 @@ func (m *Sequential) runBatch(d *data.Dataset, idx []int, loss Loss, tr *trainSt
 			return res, err
 		}
 	}
-	if err := tr.opt.Step(m.Params()); err != nil {
+	if err := tr.opt.Step(tr.params); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -579,7 +581,7 @@ func (m *Sequential) Fit(train *data.Dataset, cfg FitConfig) ([]EpochInfo, error
 			return nil, fmt.Errorf("fit: resume: checkpoint after %d steps in %d epochs, expected %d steps per epoch as this configuration gives: %w", run.step, run.epoch, steps, tensor.ErrParam)
 		}
 	}
-	tr := &trainStep{opt: cfg.Optimizer, smoothing: cfg.LabelSmoothing, diverge: cfg.DivergeRatio, first: &run.firstLoss}
+	tr := &trainStep{opt: cfg.Optimizer, params: m.Params(), smoothing: cfg.LabelSmoothing, diverge: cfg.DivergeRatio, first: &run.firstLoss}
 	if cfg.ClipNorm > 0 {
 		if tr.clip, err = newClipper(m, cfg.ClipNorm); err != nil {
 			return nil, fmt.Errorf("fit: %w", err)

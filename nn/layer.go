@@ -355,10 +355,11 @@ func wantRank(in tensor.Shape, rank int, layout string) error {
 }
 
 // backendOf returns the backend that owns t, or an ErrShape error naming
-// the nil tensor.
-func backendOf(t *tensor.Tensor, name string) (tensor.Backend, error) {
+// the nil tensor as "kind what" (two words, joined only for the error, so
+// that a pass builds no string).
+func backendOf(t *tensor.Tensor, kind, what string) (tensor.Backend, error) {
 	if t == nil {
-		return nil, fmt.Errorf("%s is nil, expected a tensor: %w", name, tensor.ErrShape)
+		return nil, fmt.Errorf("%s %s is nil, expected a tensor: %w", kind, what, tensor.ErrShape)
 	}
 	return t.Backend(), nil
 }

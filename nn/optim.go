@@ -58,7 +58,11 @@ func (s state) free() error {
 // trainable returns the parameters to update, or an error for a parameter
 // that is not built.
 func trainable(params []*Param) ([]*Param, error) {
-	var out []*Param
+	return appendTrainable(nil, params)
+}
+
+// appendTrainable is trainable appending to out (a step's reused scratch).
+func appendTrainable(out, params []*Param) ([]*Param, error) {
 	for i, p := range params {
 		if p == nil || p.Value == nil || p.Grad == nil {
 			return nil, fmt.Errorf("optimizer step: parameter %d is not built: %w", i, ErrNotBuilt)
@@ -76,6 +80,34 @@ func trainable(params []*Param) ([]*Param, error) {
 type SGD struct {
 	tensor.SGDParams
 	velocity state
+	lists    stepLists
+}
+
+// stepLists holds an optimizer's per-step argument lists, reused from step
+// to step so that a step allocates nothing.
+type stepLists struct {
+	ps            []*Param
+	values, grads []*tensor.Tensor
+	slot0, slot1  []*tensor.Tensor // velocities (SGD); moments (Adam)
+}
+
+// reset returns the trainable parameters of params and lists of their
+// length, emptied of the last step's tensors.
+func (l *stepLists) reset(params []*Param) ([]*Param, error) {
+	ps, err := appendTrainable(l.ps[:0], params)
+	l.ps = ps
+	if err != nil {
+		return nil, err
+	}
+	n := len(ps)
+	for _, s := range []*[]*tensor.Tensor{&l.values, &l.grads, &l.slot0, &l.slot1} {
+		if cap(*s) < n {
+			*s = make([]*tensor.Tensor, n)
+		}
+		*s = (*s)[:n]
+		clear(*s)
+	}
+	return ps, nil
 }
 
 // NewSGD returns an SGD optimizer; p.LR is the learning rate. Set
@@ -86,11 +118,11 @@ func NewSGD(p tensor.SGDParams) *SGD { return &SGD{SGDParams: p, velocity: state
 // ErrNotBuilt for a parameter that is not built, and the backend's SGDStep
 // errors (e.g. tensor.ErrParam for a negative rate).
 func (o *SGD) Step(params []*Param) error {
-	ps, err := trainable(params)
+	ps, err := o.lists.reset(params)
 	if err != nil {
 		return err
 	}
-	values, grads, vels := make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps))
+	values, grads, vels := o.lists.values, o.lists.grads, o.lists.slot0
 	for i, p := range ps {
 		values[i], grads[i] = p.Value, p.Grad
 		if o.Momentum != 0 {
@@ -115,7 +147,10 @@ func (o *SGD) Step(params []*Param) error {
 }
 
 // Close frees the velocity tensors.
-func (o *SGD) Close() error { return o.velocity.free() }
+func (o *SGD) Close() error {
+	o.lists = stepLists{}
+	return o.velocity.free()
+}
 
 // Adam is the Adam optimizer with PyTorch's semantics (see tensor.AdamParams).
 type Adam struct {
@@ -123,6 +158,7 @@ type Adam struct {
 	// Steps counts the steps taken, for bias correction.
 	Steps   int
 	moments state
+	lists   stepLists
 }
 
 // NewAdam returns an Adam optimizer; tensor.DefaultAdam() gives PyTorch's
@@ -133,13 +169,12 @@ func NewAdam(p tensor.AdamParams) *Adam { return &Adam{AdamParams: p, moments: s
 // Step applies one Adam update to each trainable parameter. Errors as for
 // SGD.Step, with the backend's AdamStep errors.
 func (o *Adam) Step(params []*Param) error {
-	ps, err := trainable(params)
+	ps, err := o.lists.reset(params)
 	if err != nil {
 		return err
 	}
 	o.Steps++
-	values, grads := make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps))
-	ms, vs := make([]*tensor.Tensor, len(ps)), make([]*tensor.Tensor, len(ps))
+	values, grads, ms, vs := o.lists.values, o.lists.grads, o.lists.slot0, o.lists.slot1
 	for i, p := range ps {
 		mv, err := o.moments.get(p, 2)
 		if err != nil {
@@ -161,7 +196,10 @@ func (o *Adam) Step(params []*Param) error {
 }
 
 // Close frees the moment tensors.
-func (o *Adam) Close() error { return o.moments.free() }
+func (o *Adam) Close() error {
+	o.lists = stepLists{}
+	return o.moments.free()
+}
 
 // SetLR sets the learning rate of the next steps (for a Schedule).
 func (o *SGD) SetLR(lr float64) { o.LR = lr }

@@ -70,7 +70,7 @@ func (l *poolLayer) OutShape(in tensor.Shape) (tensor.Shape, error) {
 
 // Forward pools x into y.
 func (l *poolLayer) Forward(_ *Pass, y, x *tensor.Tensor) error {
-	b, err := backendOf(x, l.Kind()+" input")
+	b, err := backendOf(x, l.Kind(), "input")
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (l *poolLayer) Backward(_ *Pass, dx, dy, x, _ *tensor.Tensor) error {
 	if dx == nil {
 		return nil
 	}
-	b, err := backendOf(dy, l.Kind()+" output gradient")
+	b, err := backendOf(dy, l.Kind(), "output gradient")
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (gapLayer) OutShape(in tensor.Shape) (tensor.Shape, error) {
 
 // Forward averages each channel of x into y.
 func (gapLayer) Forward(_ *Pass, y, x *tensor.Tensor) error {
-	b, err := backendOf(x, "gap input")
+	b, err := backendOf(x, "gap", "input")
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (gapLayer) Backward(_ *Pass, dx, dy, _, _ *tensor.Tensor) error {
 	if dx == nil {
 		return nil
 	}
-	b, err := backendOf(dy, "gap output gradient")
+	b, err := backendOf(dy, "gap", "output gradient")
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (l *reshapeLayer) OutShape(in tensor.Shape) (tensor.Shape, error) {
 
 // Forward copies x into y (which has the new shape).
 func (l *reshapeLayer) Forward(_ *Pass, y, x *tensor.Tensor) error {
-	b, err := backendOf(x, l.Kind()+" input")
+	b, err := backendOf(x, l.Kind(), "input")
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (l *reshapeLayer) Backward(_ *Pass, dx, dy, _, _ *tensor.Tensor) error {
 	if dx == nil {
 		return nil
 	}
-	b, err := backendOf(dy, l.Kind()+" output gradient")
+	b, err := backendOf(dy, l.Kind(), "output gradient")
 	if err != nil {
 		return err
 	}

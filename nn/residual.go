@@ -107,8 +107,7 @@ func (r *residualLayer) Build(b tensor.Backend, dt tensor.DType, in tensor.Shape
 			}
 			return fmt.Errorf("%s: %w", names[k], err)
 		}
-		s.b, s.dt, s.shapes, s.seed, s.iter = b, dt, shapes, 0, 0
-		s.absorbed = fuseLayers(s.layers)
+		s.built(b, dt, shapes, 0)
 		for _, p := range s.Params() {
 			p.Name = names[k] + "." + p.Name
 		}
@@ -199,7 +198,7 @@ func (r *residualLayer) Forward(p *Pass, y, x *tensor.Tensor) error {
 	if !r.built {
 		return fmt.Errorf("residual forward: %w", ErrNotBuilt)
 	}
-	b, err := backendOf(x, "residual input")
+	b, err := backendOf(x, "residual", "input")
 	if err != nil {
 		return err
 	}
@@ -222,7 +221,7 @@ func (r *residualLayer) Backward(p *Pass, dx, dy, x, y *tensor.Tensor) error {
 	if !r.built {
 		return fmt.Errorf("residual backward: %w", ErrNotBuilt)
 	}
-	b, err := backendOf(dy, "residual output gradient")
+	b, err := backendOf(dy, "residual", "output gradient")
 	if err != nil {
 		return err
 	}

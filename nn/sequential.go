@@ -42,6 +42,8 @@ type Sequential struct {
 	last   *plan   // the plan of the last Forward, read by Backward
 	// absorbed[i]: layer i-1 applies layer i's activation (fuse.go).
 	absorbed []bool
+	// withParams[i]: layer i has parameters (hasParams).
+	withParams []bool
 	// unchecked turns off the finiteness checks of Predict and Evaluate
 	// (finite.go).
 	unchecked bool
@@ -66,6 +68,9 @@ type plan struct {
 	input   *tensor.Tensor            // the last Forward's input (not owned)
 	acts    []*tensor.Tensor          // acts[i]: output of layer i (a view for reshaping layers)
 	grads   []*tensor.Tensor          // grads[i]: gradient w.r.t. the input of layer i, allocated by Backward
+	views   []view                    // views[i]: reshaping layer i's view of its input (acts[i])
+	dviews  []view                    // dviews[i]: reshaping layer i's view of its output gradient
+	passes  []Pass                    // passes[i]: layer i's pass state, rewritten by every pass
 	scratch map[[2]int]*tensor.Tensor // by layer and slot
 	io      *batchIO                  // Fit, Evaluate and Predict buffers
 	owned   []*tensor.Tensor
@@ -125,10 +130,25 @@ func (m *Sequential) BuildDType(b tensor.Backend, dt tensor.DType, in tensor.Sha
 	if err := m.buildLayers(b, dt, shapes, newRand(seed)); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-	m.b, m.dt, m.shapes, m.seed, m.iter = b, dt, shapes, seed, 0
-	m.absorbed = fuseLayers(m.layers)
+	m.built(b, dt, shapes, seed)
 	return nil
 }
+
+// built records what Build settled once the layers are built: the backend,
+// dtype, shapes and seed, the fused activations, and which layers have
+// parameters.
+func (m *Sequential) built(b tensor.Backend, dt tensor.DType, shapes []tensor.Shape, seed uint64) {
+	m.b, m.dt, m.shapes, m.seed, m.iter = b, dt, shapes, seed, 0
+	m.absorbed = fuseLayers(m.layers)
+	m.withParams = make([]bool, len(m.layers))
+	for i, l := range m.layers {
+		m.withParams[i] = len(l.Params()) > 0
+	}
+}
+
+// hasParams reports whether layer i has parameters (without asking it for
+// them, which may allocate).
+func (m *Sequential) hasParams(i int) bool { return m.withParams[i] }
 
 // buildLayers builds every layer for the shapes inferShapes gave, drawing
 // initial values from rng, and prefixes parameter and buffer names with the
@@ -385,11 +405,14 @@ func batchSize(op, name string, t *tensor.Tensor, sample tensor.Shape) (int, err
 	if t == nil {
 		return 0, fmt.Errorf("%s: %s is nil, expected a tensor [N %v]: %w", op, name, sample, tensor.ErrShape)
 	}
-	s := t.Shape()
-	if len(s) != len(sample)+1 || !s[1:].Equal(sample) {
-		return 0, fmt.Errorf("%s: %s has shape %v, expected [N %s: %w", op, name, s, strings.TrimPrefix(sample.String(), "["), tensor.ErrShape)
+	ok := t.Rank() == len(sample)+1
+	for i := 0; ok && i < len(sample); i++ {
+		ok = t.Dim(i+1) == sample[i]
 	}
-	return s[0], nil
+	if !ok {
+		return 0, fmt.Errorf("%s: %s has shape %v, expected [N %s: %w", op, name, t.Shape(), strings.TrimPrefix(sample.String(), "["), tensor.ErrShape)
+	}
+	return t.Dim(0), nil
 }
 
 // reshapes reports whether layer i's output is a view of its input.
@@ -428,7 +451,9 @@ func (m *Sequential) planFor(n int) (*plan, error) {
 
 // newPlan allocates the activations of batch size n.
 func (m *Sequential) newPlan(n int) (*plan, error) {
-	pl := &plan{n: n, b: m.b, dt: m.dt, acts: make([]*tensor.Tensor, len(m.layers)), grads: make([]*tensor.Tensor, len(m.layers))}
+	k := len(m.layers)
+	pl := &plan{n: n, b: m.b, dt: m.dt, acts: make([]*tensor.Tensor, k), grads: make([]*tensor.Tensor, k),
+		views: make([]view, k), dviews: make([]view, k), passes: make([]Pass, k)}
 	for i := range m.layers {
 		if m.reshapes(i) || m.isAbsorbed(i) {
 			continue
@@ -454,16 +479,21 @@ func (pl *plan) alloc(shape tensor.Shape) (*tensor.Tensor, error) {
 }
 
 // scratchFor returns scratch tensor slot of layer i, allocating it on first
-// use.
+// use. It keeps no reference to shape (so that a caller's literal stays on
+// its stack).
 func (pl *plan) scratchFor(i, slot int, shape tensor.Shape) (*tensor.Tensor, error) {
 	key := [2]int{i, slot}
 	if t, ok := pl.scratch[key]; ok {
-		if !t.Shape().Equal(shape) {
-			return nil, fmt.Errorf("scratch tensor %d of layer %d is %v, asked for %v: %w", slot, i, t.Shape(), shape, tensor.ErrShape)
+		same := t.Rank() == len(shape)
+		for d := 0; same && d < len(shape); d++ {
+			same = t.Dim(d) == shape[d]
+		}
+		if !same {
+			return nil, fmt.Errorf("scratch tensor %d of layer %d is %v, asked for %v: %w", slot, i, t.Shape(), shape.Clone(), tensor.ErrShape)
 		}
 		return t, nil
 	}
-	t, err := pl.alloc(shape)
+	t, err := pl.alloc(shape.Clone())
 	if err != nil {
 		return nil, err
 	}
@@ -522,9 +552,31 @@ func (p *Pass) subPlan(k int, s *Sequential, n int) (*plan, error) {
 	return sp, nil
 }
 
-// pass returns the pass state for layer i of the plan's last forward.
+// pass returns the pass state for layer i of the plan's last forward (the
+// plan's own Pass for layer i, rewritten, so that a pass allocates nothing).
 func (m *Sequential) pass(pl *plan, i int) *Pass {
-	return &Pass{Train: pl.train, Seed: mix64(pl.seed ^ mix64(pl.iter) ^ mix64(uint64(i)+0x51ed27)), plan: pl, layer: i}
+	p := &pl.passes[i]
+	*p = Pass{Train: pl.train, Seed: mix64(pl.seed ^ mix64(pl.iter) ^ mix64(uint64(i)+0x51ed27)), plan: pl, layer: i}
+	return p
+}
+
+// view is a reshaped view of a tensor kept between passes: the view of src
+// that the last call of get made.
+type view struct{ src, v *tensor.Tensor }
+
+// get returns src as a tensor [n]+sample, reusing the last view when src is
+// the same tensor (its shape is then the one asked for: a plan asks one slot
+// for one shape).
+func (c *view) get(src *tensor.Tensor, n int, sample tensor.Shape) (*tensor.Tensor, error) {
+	if c.src == src && c.v != nil {
+		return c.v, nil
+	}
+	v, err := src.Reshape(batchShape(n, sample))
+	if err != nil {
+		return nil, err
+	}
+	c.src, c.v = src, v
+	return v, nil
 }
 
 // Forward runs the model on x, a batch [N]+InShape(), and returns the output
@@ -574,7 +626,7 @@ func (m *Sequential) forwardSeeded(pl *plan, x *tensor.Tensor, train bool, seed,
 	cur := x
 	for i, l := range m.layers {
 		if m.reshapes(i) {
-			v, err := cur.Reshape(batchShape(pl.n, m.shapes[i+1]))
+			v, err := pl.views[i].get(cur, pl.n, m.shapes[i+1])
 			if err != nil {
 				return nil, fmt.Errorf("forward: %w", m.layerErr(i, err))
 			}
@@ -634,7 +686,7 @@ func (m *Sequential) backwardPlan(pl *plan, dy *tensor.Tensor, needDX bool) (*te
 			if !wantDX {
 				break
 			}
-			v, err := cur.Reshape(in.Shape())
+			v, err := pl.dviews[i].get(cur, pl.n, m.shapes[i])
 			if err != nil {
 				return nil, fmt.Errorf("backward: %w", m.layerErr(i, err))
 			}
@@ -651,7 +703,7 @@ func (m *Sequential) backwardPlan(pl *plan, dy *tensor.Tensor, needDX bool) (*te
 				pl.grads[i] = t
 			}
 			dx = pl.grads[i]
-		} else if len(m.layers[i].Params()) == 0 {
+		} else if !m.hasParams(i) {
 			break
 		}
 		if err := m.layers[i].Backward(m.pass(pl, i), dx, cur, in, pl.acts[i]); err != nil {
