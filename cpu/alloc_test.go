@@ -81,8 +81,8 @@ func TestConvNoAllocs(t *testing.T) {
 }
 
 // TestOpsNoAllocs checks that the other ops of a training or evaluation step
-// (batch norm, losses, argmax, pooling, activations, bias, optimizer steps,
-// transfers) allocate nothing once their pools are warm, in both dtypes, on
+// (batch norm, losses, argmax, softmax, pooling, activations, dropout masks,
+// bias, optimizer steps, transfers) allocate nothing once their pools are warm, in both dtypes, on
 // one thread and several, averaged over 100 calls as in TestConvNoAllocs.
 func TestOpsNoAllocs(t *testing.T) {
 	if raceEnabled {
@@ -111,6 +111,8 @@ func TestOpsNoAllocs(t *testing.T) {
 			host := newHostSlice(dt, 64*10)
 			bn := tensor.DefaultBatchNorm()
 			p2 := tensor.Pool2DParams{Window: [2]int{2, 2}, Stride: [2]int{2, 2}}
+			p3 := tensor.Pool2DParams{Window: [2]int{3, 3}, Stride: [2]int{2, 2}, Pad: [2]int{1, 1}}
+			pooled3 := alloc(16, 8, 16, 16)
 			sgd := tensor.SGDParams{LR: 0.1, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4}
 			adam := tensor.DefaultAdam()
 			ops := []struct {
@@ -133,6 +135,21 @@ func TestOpsNoAllocs(t *testing.T) {
 				{"Sigmoid", func() error { return b.Sigmoid(y, x) }},
 				{"SigmoidBackward", func() error { return b.SigmoidBackward(dx, y, x) }},
 				{"Add", func() error { return b.Add(y, x, dx) }},
+				{"Mul", func() error { return b.Mul(y, x, dx) }},
+				{"Scale", func() error { return b.Scale(y, x, 0.5) }},
+				{"LeakyReLU", func() error { return b.LeakyReLU(y, x, 0.1) }},
+				{"LeakyReLUBackward", func() error { return b.LeakyReLUBackward(dx, y, x, 0.1) }},
+				{"Tanh", func() error { return b.Tanh(y, x) }},
+				{"TanhBackward", func() error { return b.TanhBackward(dx, y, x) }},
+				{"SiLU", func() error { return b.SiLU(y, x) }},
+				{"SiLUBackward", func() error { return b.SiLUBackward(dx, y, x) }},
+				{"DropoutMask", func() error { return b.DropoutMask(y, 0.3, 7) }},
+				{"Softmax", func() error { return b.Softmax(grad, logits) }},
+				{"SoftmaxBackward", func() error { return b.SoftmaxBackward(grad, target, logits) }},
+				{"AvgPool2D", func() error { return b.AvgPool2D(pooled, x, p2) }},
+				{"AvgPool2DBackward", func() error { return b.AvgPool2DBackward(dx, dpooled, p2) }},
+				{"MaxPool2D 3x3s2", func() error { return b.MaxPool2D(pooled3, x, p3) }},
+				{"MaxPool2DBackward 3x3s2", func() error { return b.MaxPool2DBackward(dx, pooled3, x, p3) }},
 				{"AddBias", func() error { return b.AddBias(y, x, c) }},
 				{"BiasGrad", func() error { return b.BiasGrad(c, y) }},
 				{"SGDStep", func() error { return b.SGDStep(w, g, v1, sgd) }},

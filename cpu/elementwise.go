@@ -19,6 +19,19 @@ import (
 // args[0], the destination, and runs k32 or k64 on matching chunks of up to
 // three tensors (c is nil for a unary op).
 func (b *Backend) elementwise(op string, args []tensor.Arg, k32 func(d, a, c []float32), k64 func(d, a, c []float64)) error {
+	return b.elementwiseWith(op, args, 0, k32, k64, nil, nil)
+}
+
+// elementwiseScalar is elementwise for a kernel that takes a scalar
+// parameter v (a factor, a slope), rounded to the dtype, passed to it
+// without a closure (which would cost an allocation per call).
+func (b *Backend) elementwiseScalar(op string, args []tensor.Arg, v float64, k32 func(d, a, c []float32, v float32), k64 func(d, a, c []float64, v float64)) error {
+	return b.elementwiseWith(op, args, v, nil, nil, k32, k64)
+}
+
+// elementwiseWith runs k32 or k64, or with a scalar v vk32 or vk64.
+func (b *Backend) elementwiseWith(op string, args []tensor.Arg, v float64, k32 func(d, a, c []float32), k64 func(d, a, c []float64),
+	vk32 func(d, a, c []float32, v float32), vk64 func(d, a, c []float64, v float64)) error {
 	if err := b.open(op); err != nil {
 		return err
 	}
@@ -27,28 +40,31 @@ func (b *Backend) elementwise(op string, args []tensor.Arg, k32 func(d, a, c []f
 		return err
 	}
 	if args[0].T.DType() == tensor.Float32 {
-		runElementwise(b, n, args, k32)
+		runElementwise(b, n, args, k32, vk32, float32(v))
 	} else {
-		runElementwise(b, n, args, k64)
+		runElementwise(b, n, args, k64, vk64, v)
 	}
 	return nil
 }
 
-func runElementwise[T scalar](b *Backend, n int, args []tensor.Arg, k func(d, a, c []T)) {
+func runElementwise[T scalar](b *Backend, n int, args []tensor.Arg, k func(d, a, c []T), vk func(d, a, c []T, v T), v T) {
 	t := getTask[elemTask[T], T](&elemTasks)
 	defer putTask[elemTask[T], T](&elemTasks, t)
 	for i, a := range args {
 		t.s[i] = data[T](a.T)
 	}
-	t.k = k
+	t.k, t.vk, t.v = k, vk, v
 	b.parallelTask(n, elemGrain, t)
 }
 
 // elemTask is runElementwise's loop as a par.Task, pooled so that a call
-// allocates nothing: the operands and the kernel.
+// allocates nothing: the operands and the kernel (k, or vk with its scalar
+// v).
 type elemTask[T scalar] struct {
-	s [3][]T
-	k func(d, a, c []T)
+	s  [3][]T
+	k  func(d, a, c []T)
+	vk func(d, a, c []T, v T)
+	v  T
 }
 
 // Run applies the kernel to the elements [lo, hi).
@@ -56,6 +72,10 @@ func (t *elemTask[T]) Run(_, lo, hi int) {
 	var c []T
 	if t.s[2] != nil {
 		c = t.s[2][lo:hi]
+	}
+	if t.vk != nil {
+		t.vk(t.s[0][lo:hi], t.s[1][lo:hi], c, t.v)
+		return
 	}
 	t.k(t.s[0][lo:hi], t.s[1][lo:hi], c)
 }
@@ -106,12 +126,10 @@ func mulK[T scalar](d, a, c []T) {
 // Scale sets dst = alpha·x, with alpha rounded to the tensors' dtype. Errors as
 // for Add.
 func (b *Backend) Scale(dst, x *tensor.Tensor, alpha float64) error {
-	return b.elementwise("scale", args2(dst, x, "output", "input"),
-		func(d, a, _ []float32) { scaleK(d, a, float32(alpha)) },
-		func(d, a, _ []float64) { scaleK(d, a, alpha) })
+	return b.elementwiseScalar("scale", args2(dst, x, "output", "input"), alpha, scaleK[float32], scaleK[float64])
 }
 
-func scaleK[T scalar](d, a []T, alpha T) {
+func scaleK[T scalar](d, a, _ []T, alpha T) {
 	a = a[:len(d)]
 	for i := range d {
 		d[i] = alpha * a[i]
@@ -274,12 +292,10 @@ func (b *Backend) LeakyReLU(dst, x *tensor.Tensor, slope float64) error {
 	if err := tensor.CheckSlope(op, slope); err != nil {
 		return err
 	}
-	return b.elementwise(op, args2(dst, x, "output", "input"),
-		func(d, a, _ []float32) { leakyReLUK(d, a, float32(slope)) },
-		func(d, a, _ []float64) { leakyReLUK(d, a, slope) })
+	return b.elementwiseScalar(op, args2(dst, x, "output", "input"), slope, leakyReLUK[float32], leakyReLUK[float64])
 }
 
-func leakyReLUK[T scalar](d, a []T, slope T) {
+func leakyReLUK[T scalar](d, a, _ []T, slope T) {
 	a = a[:len(d)]
 	for i, v := range a {
 		if v > 0 {
@@ -297,9 +313,8 @@ func (b *Backend) LeakyReLUBackward(dx, dy, x *tensor.Tensor, slope float64) err
 	if err := tensor.CheckSlope(op, slope); err != nil {
 		return err
 	}
-	return b.elementwise(op, args3(dx, dy, x, "input gradient", "output gradient", "input"),
-		func(d, g, x []float32) { leakyReLUBackwardK(d, g, x, float32(slope)) },
-		func(d, g, x []float64) { leakyReLUBackwardK(d, g, x, slope) })
+	return b.elementwiseScalar(op, args3(dx, dy, x, "input gradient", "output gradient", "input"), slope,
+		leakyReLUBackwardK[float32], leakyReLUBackwardK[float64])
 }
 
 func leakyReLUBackwardK[T scalar](dx, dy, x []T, slope T) {
@@ -366,16 +381,29 @@ func (b *Backend) DropoutMask(mask *tensor.Tensor, rate float64, seed uint64) er
 }
 
 func dropoutMask[T scalar](b *Backend, m []T, rate float64, seed uint64) {
-	keep := T(1 / (1 - rate))
-	b.parallel(len(m), elemGrain, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if float64(tensor.DropoutUniform(seed, uint32(i))) >= rate {
-				m[i] = keep
-			} else {
-				m[i] = 0
-			}
+	t := getTask[maskTask[T], T](&maskTasks)
+	defer putTask[maskTask[T], T](&maskTasks, t)
+	t.m, t.rate, t.seed = m, rate, seed
+	b.parallelTask(len(m), elemGrain, t)
+}
+
+// maskTask is DropoutMask as a par.Task over elements (task.go).
+type maskTask[T scalar] struct {
+	m    []T
+	rate float64
+	seed uint64
+}
+
+// Run draws the elements [lo, hi).
+func (t *maskTask[T]) Run(_, lo, hi int) {
+	keep := T(1 / (1 - t.rate))
+	for i := lo; i < hi; i++ {
+		if float64(tensor.DropoutUniform(t.seed, uint32(i))) >= t.rate {
+			t.m[i] = keep
+		} else {
+			t.m[i] = 0
 		}
-	})
+	}
 }
 
 // rowGrainFor returns how many rows of length cols one worker should get at
@@ -404,25 +432,63 @@ func (b *Backend) Softmax(dst, x *tensor.Tensor) error {
 }
 
 func softmax[T scalar](b *Backend, rows, cols int, dst, x []T) {
-	b.parallel(rows, rowGrainFor(cols), func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, dr := x[r*cols:][:cols], dst[r*cols:][:cols]
-			m := xr[0]
-			for _, v := range xr[1:] {
-				m = max(m, v)
-			}
-			var s float64
-			for j, v := range xr {
-				e := T(math.Exp(float64(v - m)))
-				dr[j] = e
-				s += float64(e)
-			}
-			inv := 1 / s
-			for j, v := range dr {
-				dr[j] = T(float64(v) * inv)
-			}
+	runRows(b, rowSoftmax, rows, cols, dst, x, nil)
+}
+
+// The ops a rowTask runs.
+const (
+	rowArgMax          = iota // out: one index per row of in
+	rowSoftmax                // out: the softmax of in
+	rowSoftmaxBackward        // out: dx from in (y) and dy
+)
+
+// rowTask is a row-wise op (kind) as a par.Task over rows (task.go).
+type rowTask[T scalar] struct {
+	kind        int
+	cols        int
+	out, in, dy []T
+}
+
+// runRows runs op kind over rows of cols values.
+func runRows[T scalar](b *Backend, kind, rows, cols int, out, in, dy []T) {
+	t := getTask[rowTask[T], T](&rowTasks)
+	defer putTask[rowTask[T], T](&rowTasks, t)
+	t.kind, t.cols, t.out, t.in, t.dy = kind, cols, out, in, dy
+	b.parallelTask(rows, rowGrainFor(cols), t)
+}
+
+// Run does the rows [lo, hi).
+func (t *rowTask[T]) Run(_, lo, hi int) {
+	switch t.kind {
+	case rowArgMax:
+		t.argMax(lo, hi)
+	case rowSoftmax:
+		t.softmax(lo, hi)
+	default:
+		t.softmaxBackward(lo, hi)
+	}
+}
+
+// softmax does the rows [lo, hi) of Softmax.
+func (t *rowTask[T]) softmax(lo, hi int) {
+	cols, x, dst := t.cols, t.in, t.out
+	for r := lo; r < hi; r++ {
+		xr, dr := x[r*cols:][:cols], dst[r*cols:][:cols]
+		m := xr[0]
+		for _, v := range xr[1:] {
+			m = max(m, v)
 		}
-	})
+		var s float64
+		for j, v := range xr {
+			e := T(math.Exp(float64(v - m)))
+			dr[j] = e
+			s += float64(e)
+		}
+		inv := 1 / s
+		for j, v := range dr {
+			dr[j] = T(float64(v) * inv)
+		}
+	}
 }
 
 // SoftmaxBackward sets dx = y ⊙ (dy − Σ_last(dy ⊙ y)) row by row, where y is
@@ -447,18 +513,22 @@ func (b *Backend) SoftmaxBackward(dx, dy, y *tensor.Tensor) error {
 }
 
 func softmaxBackward[T scalar](b *Backend, rows, cols int, dx, dy, y []T) {
-	b.parallel(rows, rowGrainFor(cols), func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			dxr, dyr, yr := dx[r*cols:][:cols], dy[r*cols:][:cols], y[r*cols:][:cols]
-			var dot float64
-			for j, v := range yr {
-				dot += float64(dyr[j]) * float64(v)
-			}
-			for j, v := range yr {
-				dxr[j] = T(float64(v) * (float64(dyr[j]) - dot))
-			}
+	runRows(b, rowSoftmaxBackward, rows, cols, dx, y, dy)
+}
+
+// softmaxBackward does the rows [lo, hi) of SoftmaxBackward.
+func (t *rowTask[T]) softmaxBackward(lo, hi int) {
+	cols, dx, y, dy := t.cols, t.out, t.in, t.dy
+	for r := lo; r < hi; r++ {
+		dxr, dyr, yr := dx[r*cols:][:cols], dy[r*cols:][:cols], y[r*cols:][:cols]
+		var dot float64
+		for j, v := range yr {
+			dot += float64(dyr[j]) * float64(v)
 		}
-	})
+		for j, v := range yr {
+			dxr[j] = T(float64(v) * (float64(dyr[j]) - dot))
+		}
+	}
 }
 
 // greater reports whether v beats the current maximum best: it is larger, or
@@ -489,30 +559,21 @@ func (b *Backend) ArgMax(dst, x *tensor.Tensor) error {
 }
 
 func argMax[T scalar](b *Backend, rows, cols int, dst, x []T) {
-	t := getTask[argMaxTask[T], T](&argMaxTasks)
-	defer putTask[argMaxTask[T], T](&argMaxTasks, t)
-	t.cols, t.dst, t.x = cols, dst, x
-	b.parallelTask(rows, rowGrainFor(cols), t)
+	runRows(b, rowArgMax, rows, cols, dst, x, nil)
 }
 
-// argMaxTask is ArgMax as a par.Task over rows (task.go).
-type argMaxTask[T scalar] struct {
-	cols   int
-	dst, x []T
-}
-
-// Run does the rows [lo, hi).
-func (t *argMaxTask[T]) Run(_, lo, hi int) {
+// argMax does the rows [lo, hi) of ArgMax.
+func (t *rowTask[T]) argMax(lo, hi int) {
 	cols := t.cols
 	for r := lo; r < hi; r++ {
-		xr := t.x[r*cols:][:cols]
+		xr := t.in[r*cols:][:cols]
 		best := 0
 		for j, v := range xr {
 			if greater(v, xr[best]) {
 				best = j
 			}
 		}
-		t.dst[r] = T(best)
+		t.out[r] = T(best)
 	}
 }
 

@@ -113,6 +113,9 @@ const (
 	poolMaxBackward2x2           // 2×2 MaxPool2DBackward: out dx, in x, dy
 	poolGlobalAvg                // GlobalAvgPool2D: out y, in x
 	poolGlobalAvgBackward        // GlobalAvgPool2DBackward: out dx, dy
+	poolMaxBackward              // MaxPool2DBackward, other windows: out dx, in x, dy
+	poolAvg                      // AvgPool2D: out y, in x
+	poolAvgBackward              // AvgPool2DBackward: out dx, dy
 )
 
 // poolTask is a pooling op (kind) as a par.Task over planes (task.go).
@@ -135,6 +138,15 @@ func (t *poolTask[T]) Run(_, lo, hi int) {
 	g, x := &t.g, t.in
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	switch t.kind {
+	case poolMaxBackward:
+		t.maxBackward(lo, hi)
+		return
+	case poolAvg:
+		t.avg(lo, hi)
+		return
+	case poolAvgBackward:
+		t.avgBackward(lo, hi)
+		return
 	case poolMaxBackward2x2:
 		for pl := lo; pl < hi; pl++ {
 			maxPoolBackward2x2(g, t.out[pl*hw:][:hw], t.dy[pl*ohw:][:ohw], x[pl*hw:][:hw])
@@ -194,27 +206,31 @@ func (b *Backend) MaxPool2DBackward(dx, dy, x *tensor.Tensor, p tensor.Pool2DPar
 	return nil
 }
 
-func maxPoolBackward[T scalar](b *Backend, geom *tensor.PoolGeom, dx, dy, x []T) {
-	if pool2x2(geom) {
-		runPoolTask(b, geom, poolMaxBackward2x2, dx, x, dy)
+func maxPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy, x []T) {
+	if pool2x2(g) {
+		runPoolTask(b, g, poolMaxBackward2x2, dx, x, dy)
 		return
 	}
-	hw, ohw := geom.H*geom.W, geom.OH*geom.OW
-	gv := *geom // the closure captures this copy: the caller's geometry stays on its stack
-	g := &gv
-	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
-		idx, val := make([]int, g.OW), make([]T, g.OW)
-		for pl := lo; pl < hi; pl++ {
-			xp, dxp, dyp := x[pl*hw:][:hw], dx[pl*hw:][:hw], dy[pl*ohw:][:ohw]
-			clear(dxp)
-			for oh := 0; oh < g.OH; oh++ {
-				argmaxRow(g, xp, oh, idx, val)
-				for ow, i := range idx {
-					dxp[i] += dyp[oh*g.OW+ow]
-				}
+	runPoolTask(b, g, poolMaxBackward, dx, x, dy)
+}
+
+// maxBackward does the planes [lo, hi) of MaxPool2DBackward.
+func (t *poolTask[T]) maxBackward(lo, hi int) {
+	g, dx, x, dy := &t.g, t.out, t.in, t.dy
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	idx, val := getInts(g.OW), getScratch[T](g.OW)
+	defer putInts(idx)
+	defer putScratch(val)
+	for pl := lo; pl < hi; pl++ {
+		xp, dxp, dyp := x[pl*hw:][:hw], dx[pl*hw:][:hw], dy[pl*ohw:][:ohw]
+		clear(dxp)
+		for oh := 0; oh < g.OH; oh++ {
+			argmaxRow(g, xp, oh, *idx, *val)
+			for ow, i := range *idx {
+				dxp[i] += dyp[oh*g.OW+ow]
 			}
 		}
-	})
+	}
 }
 
 // maxPoolBackward2x2 is the backward pass of one plane for 2×2 windows with
@@ -290,34 +306,38 @@ func (b *Backend) AvgPool2D(y, x *tensor.Tensor, p tensor.Pool2DParams) error {
 	return nil
 }
 
-func avgPool[T scalar](b *Backend, geom *tensor.PoolGeom, y, x []T) {
-	gv := *geom // the closure captures this copy: the caller's geometry stays on its stack
-	g := &gv
+func avgPool[T scalar](b *Backend, g *tensor.PoolGeom, y, x []T) {
+	runPoolTask(b, g, poolAvg, y, x, nil)
+}
+
+// avg does the planes [lo, hi) of AvgPool2D.
+func (t *poolTask[T]) avg(lo, hi int) {
+	g, y, x := &t.g, t.out, t.in
 	hw, ohw, sw := g.H*g.W, g.OH*g.OW, g.Stride[1]
-	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
-		div := make([]T, g.OW)
-		for pl := lo; pl < hi; pl++ {
-			xp, yp := x[pl*hw:][:hw], y[pl*ohw:][:ohw]
-			for oh := 0; oh < g.OH; oh++ {
-				yr := yp[oh*g.OW:][:g.OW]
-				clear(yr)
-				h0, h1 := extent(g, oh)
-				for h := h0; h < h1; h++ {
-					xr := xp[h*g.W:][:g.W]
-					for kw := 0; kw < g.Window[1]; kw++ {
-						off, lo, hi := taps(g, kw)
-						for ow := lo; ow < hi; ow++ {
-							yr[ow] += xr[ow*sw+off]
-						}
+	buf := getScratch[T](g.OW)
+	defer putScratch(buf)
+	div := *buf
+	for pl := lo; pl < hi; pl++ {
+		xp, yp := x[pl*hw:][:hw], y[pl*ohw:][:ohw]
+		for oh := 0; oh < g.OH; oh++ {
+			yr := yp[oh*g.OW:][:g.OW]
+			clear(yr)
+			h0, h1 := extent(g, oh)
+			for h := h0; h < h1; h++ {
+				xr := xp[h*g.W:][:g.W]
+				for kw := 0; kw < g.Window[1]; kw++ {
+					off, lo, hi := taps(g, kw)
+					for ow := lo; ow < hi; ow++ {
+						yr[ow] += xr[ow*sw+off]
 					}
 				}
-				divisors(g, oh, div)
-				for i, d := range div {
-					yr[i] /= d
-				}
+			}
+			divisors(g, oh, div)
+			for i, d := range div {
+				yr[i] /= d
 			}
 		}
-	})
+	}
 }
 
 // AvgPool2DBackward spreads each dy element evenly over the input elements of
@@ -341,33 +361,37 @@ func (b *Backend) AvgPool2DBackward(dx, dy *tensor.Tensor, p tensor.Pool2DParams
 	return nil
 }
 
-func avgPoolBackward[T scalar](b *Backend, geom *tensor.PoolGeom, dx, dy []T) {
-	gv := *geom // the closure captures this copy: the caller's geometry stays on its stack
-	g := &gv
+func avgPoolBackward[T scalar](b *Backend, g *tensor.PoolGeom, dx, dy []T) {
+	runPoolTask(b, g, poolAvgBackward, dx, nil, dy)
+}
+
+// avgBackward does the planes [lo, hi) of AvgPool2DBackward.
+func (t *poolTask[T]) avgBackward(lo, hi int) {
+	g, dx, dy := &t.g, t.out, t.dy
 	hw, ohw, sw := g.H*g.W, g.OH*g.OW, g.Stride[1]
-	b.parallel(g.N*g.C, rowGrain, func(_, lo, hi int) {
-		share := make([]T, g.OW)
-		for pl := lo; pl < hi; pl++ {
-			dxp, dyp := dx[pl*hw:][:hw], dy[pl*ohw:][:ohw]
-			clear(dxp)
-			for oh := 0; oh < g.OH; oh++ {
-				divisors(g, oh, share)
-				for i, d := range dyp[oh*g.OW:][:g.OW] {
-					share[i] = d / share[i]
-				}
-				h0, h1 := extent(g, oh)
-				for h := h0; h < h1; h++ {
-					dxr := dxp[h*g.W:][:g.W]
-					for kw := 0; kw < g.Window[1]; kw++ {
-						off, lo, hi := taps(g, kw)
-						for ow := lo; ow < hi; ow++ {
-							dxr[ow*sw+off] += share[ow]
-						}
+	buf := getScratch[T](g.OW)
+	defer putScratch(buf)
+	share := *buf
+	for pl := lo; pl < hi; pl++ {
+		dxp, dyp := dx[pl*hw:][:hw], dy[pl*ohw:][:ohw]
+		clear(dxp)
+		for oh := 0; oh < g.OH; oh++ {
+			divisors(g, oh, share)
+			for i, d := range dyp[oh*g.OW:][:g.OW] {
+				share[i] = d / share[i]
+			}
+			h0, h1 := extent(g, oh)
+			for h := h0; h < h1; h++ {
+				dxr := dxp[h*g.W:][:g.W]
+				for kw := 0; kw < g.Window[1]; kw++ {
+					off, lo, hi := taps(g, kw)
+					for ow := lo; ow < hi; ow++ {
+						dxr[ow*sw+off] += share[ow]
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // GlobalAvgPool2D sets y ([N, C] or [N, C, 1, 1]) to the mean of each channel

@@ -38,3 +38,20 @@ func getScratch[T scalar](n int) *[]T {
 
 // putScratch returns a buffer from getScratch to the pool.
 func putScratch[T scalar](s *[]T) { poolFor[T](cap(*s)).Put(s) }
+
+// intScratch recycles the index buffers of the pooling ops.
+var intScratch sync.Pool
+
+// getInts returns a buffer of n ints with unspecified contents. Give it back
+// with putInts.
+func getInts(n int) *[]int {
+	if s, ok := intScratch.Get().(*[]int); ok && cap(*s) >= n {
+		*s = (*s)[:n]
+		return s
+	}
+	s := make([]int, n)
+	return &s
+}
+
+// putInts returns a buffer from getInts to the pool.
+func putInts(s *[]int) { intScratch.Put(s) }

@@ -16,8 +16,8 @@ type taskPool [2]sync.Pool
 
 // The pools of the task types.
 var (
-	elemTasks, chanTasks, argMaxTasks, lossTasks taskPool
-	normTasks, poolTasks, optTasks               taskPool
+	elemTasks, chanTasks, rowTasks, maskTasks taskPool
+	lossTasks, normTasks, poolTasks, optTasks taskPool
 )
 
 // getTask returns a zeroed *S (a task type over T) from p, or a new one.
