@@ -152,7 +152,7 @@ func (l *dropoutLayer) Forward(p *Pass, y, x *tensor.Tensor) error {
 	if !l.active(p) {
 		return b.Copy(y, x)
 	}
-	mask, err := p.Scratch(x.Shape())
+	mask, err := p.scratchLike(x)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (l *dropoutLayer) Backward(p *Pass, dx, dy, x, _ *tensor.Tensor) error {
 	if !l.active(p) {
 		return b.Copy(dx, dy)
 	}
-	mask, err := p.Scratch(x.Shape())
+	mask, err := p.scratchLike(x)
 	if err != nil {
 		return err
 	}

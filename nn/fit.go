@@ -844,12 +844,14 @@ type Prediction struct {
 // from a small pool, runs in evaluation mode whatever SetTraining says, and
 // gives the results a lone call gives.
 func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
-	var preds []Prediction
-	err := m.eachOutput("predict", x, batchSize, true, func(row []float64) {
-		preds = append(preds, m.Interpret(row))
-	})
+	rows, cols, err := m.outputRows("predict", x, batchSize, true)
 	if err != nil {
 		return nil, err
+	}
+	preds := make([]Prediction, len(rows)/cols)
+	for i := range preds {
+		// Each Probs is the sample's own row (capacity cut at its end).
+		preds[i] = m.Interpret(rows[i*cols : (i+1)*cols : (i+1)*cols])
 	}
 	return preds, nil
 }
@@ -860,22 +862,21 @@ func (m *Sequential) Predict(x []float32, batchSize int) ([]Prediction, error) {
 // and ±Inf (FirstNonFinite finds one); the inputs and parameters are
 // checked as for Predict. Errors as for Predict.
 func (m *Sequential) Outputs(x []float32, batchSize int) ([]float64, error) {
-	var out []float64
-	err := m.eachOutput("outputs", x, batchSize, false, func(row []float64) { out = append(out, row...) })
+	rows, _, err := m.outputRows("outputs", x, batchSize, false)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return rows, nil
 }
 
-// eachOutput is Predict and Outputs: it runs the model in evaluation mode
-// over x in batches of batchSize and calls fn with each sample's output row
-// (a new slice every time), in order, checking the outputs for NaN and ±Inf
-// when check is set.
-func (m *Sequential) eachOutput(what string, x []float32, batchSize int, check bool, fn func(row []float64)) error {
+// outputRows is Predict and Outputs: it runs the model in evaluation mode
+// over x in batches of batchSize and returns the output rows of all samples
+// back to back in one new slice (cols values each), checking the outputs for
+// NaN and ±Inf when check is set.
+func (m *Sequential) outputRows(what string, x []float32, batchSize int, check bool) (rows []float64, cols int, err error) {
 	release, err := m.shared(what)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	defer release()
 	d := &data.Dataset{Images: x}
@@ -889,7 +890,7 @@ func (m *Sequential) eachOutput(what string, x []float32, batchSize int, check b
 				err = perr
 			}
 		}()
-		cols := m.shapes[len(m.shapes)-1].Len()
+		cols = m.shapes[len(m.shapes)-1].Len()
 		if err := bio.upload(m.b, d, idx, m.shapes[0].Len(), cols, false, 0); err != nil {
 			return err
 		}
@@ -905,16 +906,21 @@ func (m *Sequential) eachOutput(what string, x []float32, batchSize int, check b
 				return err
 			}
 		}
-		for k := range idx {
-			row := make([]float64, cols)
+		if rows == nil {
+			rows = make([]float64, len(x)/m.shapes[0].Len()*cols)
+		}
+		for k, i := range idx {
+			row := rows[i*cols:][:cols]
 			for j := range row {
 				row[j] = hostAt(bio.hout, k*cols+j)
 			}
-			fn(row)
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, 0, err
+	}
+	return rows, cols, nil
 }
 
 // Interpret turns one raw output row of the model (of m.OutShape().Len()

@@ -203,6 +203,14 @@ func (p *Pass) ScratchSlot(slot int, shape tensor.Shape) (*tensor.Tensor, error)
 	return p.plan.scratchFor(p.layer, slot, shape)
 }
 
+// scratchLike is Scratch with x's shape (without copying it).
+func (p *Pass) scratchLike(x *tensor.Tensor) (*tensor.Tensor, error) {
+	if p == nil || p.plan == nil {
+		return nil, fmt.Errorf("scratch tensor outside a model pass: %w", ErrNotBuilt)
+	}
+	return p.plan.scratchOf(p.layer, 0, x.Rank(), x.Dim)
+}
+
 // Init fills w with the initial values of a parameter whose layer has fanIn
 // inputs and fanOut outputs per unit (for a convolution, channels times
 // kernel area), drawing from r. The initializers of this package follow

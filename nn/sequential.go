@@ -482,18 +482,25 @@ func (pl *plan) alloc(shape tensor.Shape) (*tensor.Tensor, error) {
 // use. It keeps no reference to shape (so that a caller's literal stays on
 // its stack).
 func (pl *plan) scratchFor(i, slot int, shape tensor.Shape) (*tensor.Tensor, error) {
+	return pl.scratchOf(i, slot, len(shape), func(d int) int { return shape[d] })
+}
+
+// scratchOf is scratchFor for the shape of rank dims whose dimension d is
+// dim(d), so that a caller can ask for the shape of a tensor without copying
+// it.
+func (pl *plan) scratchOf(i, slot, rank int, dim func(d int) int) (*tensor.Tensor, error) {
 	key := [2]int{i, slot}
 	if t, ok := pl.scratch[key]; ok {
-		same := t.Rank() == len(shape)
-		for d := 0; same && d < len(shape); d++ {
-			same = t.Dim(d) == shape[d]
+		same := t.Rank() == rank
+		for d := 0; same && d < rank; d++ {
+			same = t.Dim(d) == dim(d)
 		}
 		if !same {
-			return nil, fmt.Errorf("scratch tensor %d of layer %d is %v, asked for %v: %w", slot, i, t.Shape(), shape.Clone(), tensor.ErrShape)
+			return nil, fmt.Errorf("scratch tensor %d of layer %d is %v, asked for %v: %w", slot, i, t.Shape(), shapeOf(rank, dim), tensor.ErrShape)
 		}
 		return t, nil
 	}
-	t, err := pl.alloc(shape.Clone())
+	t, err := pl.alloc(shapeOf(rank, dim))
 	if err != nil {
 		return nil, err
 	}
@@ -502,6 +509,15 @@ func (pl *plan) scratchFor(i, slot int, shape tensor.Shape) (*tensor.Tensor, err
 	}
 	pl.scratch[key] = t
 	return t, nil
+}
+
+// shapeOf returns the shape of rank dims whose dimension d is dim(d).
+func shapeOf(rank int, dim func(d int) int) tensor.Shape {
+	s := make(tensor.Shape, rank)
+	for d := range s {
+		s[d] = dim(d)
+	}
+	return s
 }
 
 // free releases every tensor the plan owns.

@@ -30,6 +30,18 @@ type Batch struct {
 	Rand *rand.Rand
 	// Epoch and Step count from 1.
 	Epoch, Step int
+
+	tmp *[]float32 // the transformer's scratch, for RandomShift's copy
+}
+
+// copyX returns a copy of b.X, in scratch memory of the batch's when it has
+// some (so that a step allocates nothing).
+func (b *Batch) copyX() []float32 {
+	if b.tmp == nil {
+		return append([]float32(nil), b.X...)
+	}
+	*b.tmp = append((*b.tmp)[:0], b.X...)
+	return *b.tmp
 }
 
 // Transform changes every training batch before the forward pass: data
@@ -66,8 +78,7 @@ func (s Shift) Apply(b *Batch) error {
 	if b.X == nil {
 		return fmt.Errorf("random shift: no host batch, expected Batch.X: %w", tensor.ErrParam)
 	}
-	src := append([]float32(nil), b.X...)
-	return s.Augment(b.X, src, b.Sample, b.Rand)
+	return s.Augment(b.X, b.copyX(), b.Sample, b.Rand)
 }
 
 // RandomCrop returns torchvision's RandomCrop(size=(H, W), padding=padding):
@@ -161,6 +172,9 @@ type transformer struct {
 	targets      []float32
 	rng          *rand.Rand
 	epoch, step  int
+	out          data.Dataset // hostBatch's result
+	batch        Batch        // the Batch the transforms get
+	tmp          []float32    // Batch.copyX's scratch
 }
 
 // hostBatch gathers samples idx of d, applies the host transforms and
@@ -171,7 +185,8 @@ func (t *transformer) hostBatch(d *data.Dataset, idx []int, sample tensor.Shape,
 	if err := data.Gather(t.x, d.Images, idx, row); err != nil {
 		return nil, err
 	}
-	out := &data.Dataset{Images: t.x}
+	t.out = data.Dataset{Images: t.x}
+	out := &t.out
 	if d.Labels != nil {
 		t.labels = t.labels[:0]
 		for _, i := range idx {
@@ -186,7 +201,8 @@ func (t *transformer) hostBatch(d *data.Dataset, idx []int, sample tensor.Shape,
 		}
 		out.Targets = t.targets
 	}
-	b := &Batch{X: t.x, Sample: sample, Labels: out.Labels, Rand: t.rng, Epoch: t.epoch, Step: t.step}
+	t.batch = Batch{X: t.x, Sample: sample, Labels: out.Labels, Rand: t.rng, Epoch: t.epoch, Step: t.step, tmp: &t.tmp}
+	b := &t.batch
 	for _, tr := range t.host {
 		if err := tr.Apply(b); err != nil {
 			return nil, fmt.Errorf("transform %T: %w", tr, err)
@@ -200,7 +216,8 @@ func (t *transformer) hostBatch(d *data.Dataset, idx []int, sample tensor.Shape,
 
 // deviceBatch applies the device transforms to the uploaded batch x.
 func (t *transformer) deviceBatch(x *tensor.Tensor, sample tensor.Shape, labels []int) error {
-	b := &Batch{Tensor: x, Sample: sample, Labels: labels, Rand: t.rng, Epoch: t.epoch, Step: t.step}
+	t.batch = Batch{Tensor: x, Sample: sample, Labels: labels, Rand: t.rng, Epoch: t.epoch, Step: t.step}
+	b := &t.batch
 	for _, tr := range t.device {
 		if err := tr.Apply(b); err != nil {
 			return fmt.Errorf("device transform %T: %w", tr, err)
