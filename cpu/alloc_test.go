@@ -82,7 +82,7 @@ func TestConvNoAllocs(t *testing.T) {
 
 // TestOpsNoAllocs checks that the other ops of a training or evaluation step
 // (batch norm, losses, argmax, softmax, pooling, activations, dropout masks,
-// bias, optimizer steps, transfers) allocate nothing once their pools are warm, in both dtypes, on
+// bias, sums and fills (gradient clipping), optimizer steps, transfers) allocate nothing once their pools are warm, in both dtypes, on
 // one thread and several, averaged over 100 calls as in TestConvNoAllocs.
 func TestOpsNoAllocs(t *testing.T) {
 	if raceEnabled {
@@ -154,6 +154,9 @@ func TestOpsNoAllocs(t *testing.T) {
 				{"BiasGrad", func() error { return b.BiasGrad(c, y) }},
 				{"SGDStep", func() error { return b.SGDStep(w, g, v1, sgd) }},
 				{"AdamStep", func() error { return b.AdamStep(w, g, v1, v2, adam, 3) }},
+				{"Fill", func() error { return b.Fill(y, 0.5) }},
+				{"Sum", func() error { return b.Sum(loss, x) }},
+				{"Sum axes 0 2", func() error { return b.Sum(c, x, 0, 2, 3) }},
 				{"Upload", func() error { return b.Upload(logits, host) }},
 				{"Download", func() error { return b.Download(host, logits) }},
 			}

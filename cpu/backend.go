@@ -269,20 +269,19 @@ func (b *Backend) Fill(dst *tensor.Tensor, v float64) error {
 	if _, err := tensor.CheckArgs(b, op, tensor.Arg{Name: "destination", T: dst}); err != nil {
 		return err
 	}
+	// The elementwise loop with dst as both operands (fillK reads neither).
+	args := [2]tensor.Arg{{Name: "destination", T: dst}, {Name: "destination", T: dst}}
 	if dst.DType() == tensor.Float32 {
-		fill(b, data[float32](dst), float32(v))
+		runElementwise(b, dst.Len(), args[:], nil, fillK[float32], float32(v))
 	} else {
-		fill(b, data[float64](dst), v)
+		runElementwise(b, dst.Len(), args[:], nil, fillK[float64], v)
 	}
 	return nil
 }
 
-// fill sets every element of d to v, in parallel for long slices.
-func fill[T scalar](b *Backend, d []T, v T) {
-	b.parallel(len(d), elemGrain, func(_, lo, hi int) {
-		s := d[lo:hi]
-		for i := range s {
-			s[i] = v
-		}
-	})
+// fillK sets every element of d to v.
+func fillK[T scalar](d, _, _ []T, v T) {
+	for i := range d {
+		d[i] = v
+	}
 }

@@ -686,18 +686,22 @@ func (b *Backend) Sum(dst, src *tensor.Tensor, axes ...int) error {
 	if err := b.open("sum"); err != nil {
 		return err
 	}
-	summed, err := tensor.CheckSum(b, dst, src, axes)
+	var buf [maxInline]bool
+	summed, err := tensor.CheckSumInto(b, dst, src, axes, buf[:])
 	if err != nil {
 		return err
 	}
-	r := newReduction(src.Shape(), summed)
 	if dst.DType() == tensor.Float32 {
-		sumAxes(b, &r, data[float32](dst), data[float32](src))
+		sumAxes(b, src, summed, data[float32](dst), data[float32](src))
 	} else {
-		sumAxes(b, &r, data[float64](dst), data[float64](src))
+		sumAxes(b, src, summed, data[float64](dst), data[float64](src))
 	}
 	return nil
 }
+
+// maxInline is the rank up to which Sum keeps its bookkeeping in arrays
+// (higher ranks allocate).
+const maxInline = 8
 
 // reduction describes Sum over a shape whose adjacent axes that are all
 // summed or all kept are merged into one, and size-1 axes dropped: dims
@@ -707,11 +711,18 @@ type reduction struct {
 	summed  []bool
 	stride  []int // src stride of each merged axis
 	dstride []int // dst stride of each merged axis (0 when summed)
+	// The memory of the slices above up to maxInline merged axes.
+	inline struct {
+		dims, stride, dstride [maxInline]int
+		summed                [maxInline]bool
+	}
 }
 
-func newReduction(shape tensor.Shape, summed []bool) reduction {
-	var r reduction
-	for i, d := range shape {
+// init sets r up for src, summed over the axes marked in summed.
+func (r *reduction) init(src *tensor.Tensor, summed []bool) {
+	r.dims, r.summed = r.inline.dims[:0], r.inline.summed[:0]
+	for i := range src.Rank() {
+		d := src.Dim(i)
 		switch {
 		case d == 1:
 		case len(r.dims) > 0 && r.summed[len(r.summed)-1] == summed[i]:
@@ -722,10 +733,12 @@ func newReduction(shape tensor.Shape, summed []bool) reduction {
 		}
 	}
 	if len(r.dims) == 0 {
-		r.dims, r.summed = []int{1}, []bool{true}
+		r.dims, r.summed = append(r.dims, 1), append(r.summed, true)
 	}
-	r.stride = make([]int, len(r.dims))
-	r.dstride = make([]int, len(r.dims))
+	r.stride, r.dstride = r.inline.stride[:0], r.inline.dstride[:0]
+	for range r.dims {
+		r.stride, r.dstride = append(r.stride, 0), append(r.dstride, 0)
+	}
 	s, ds := 1, 1
 	for i := len(r.dims) - 1; i >= 0; i-- {
 		r.stride[i] = s
@@ -735,7 +748,6 @@ func newReduction(shape tensor.Shape, summed []bool) reduction {
 			ds *= r.dims[i]
 		}
 	}
-	return r
 }
 
 // reduceInto accumulates src, the block of merged axes ax and below, into acc at
@@ -760,32 +772,51 @@ func reduceInto[T scalar](r *reduction, acc []float64, src []T, ax, do int) {
 
 // sumAxes splits the outermost merged axis over the workers, each summing
 // into its own float64 accumulator, and adds the accumulators in worker order.
-func sumAxes[T scalar](b *Backend, r *reduction, dst, src []T) {
+func sumAxes[T scalar](b *Backend, srcT *tensor.Tensor, summed []bool, dst, src []T) {
+	t := getTask[sumTask[T], T](&sumTasks)
+	defer putTask[sumTask[T], T](&sumTasks, t)
+	r := &t.r
+	r.init(srcT, summed)
 	outer := r.dims[0]
 	grain := max(1, elemGrain/r.stride[0])
 	nw := b.workers(outer, grain)
-	acc := make([]float64, nw*len(dst))
-	b.parallel(outer, grain, func(w, lo, hi int) {
-		a := acc[w*len(dst):][:len(dst)]
-		if len(r.dims) > 1 {
-			for i := lo; i < hi; i++ {
-				reduceInto(r, a, src[i*r.stride[0]:], 1, i*r.dstride[0])
-			}
-			return
-		}
-		if r.summed[0] {
-			a[0] += sum64(src[lo:hi])
-			return
-		}
-		for i := lo; i < hi; i++ {
-			a[i] += float64(src[i])
-		}
-	})
+	acc := getScratch[float64](nw * len(dst))
+	defer putScratch(acc)
+	clear(*acc)
+	t.acc, t.dst, t.src = *acc, dst, src
+	b.parallelTask(outer, grain, t)
 	for i := range dst {
-		s := acc[i]
+		s := t.acc[i]
 		for w := 1; w < nw; w++ {
-			s += acc[w*len(dst)+i]
+			s += t.acc[w*len(dst)+i]
 		}
 		dst[i] = T(s)
+	}
+}
+
+// sumTask is Sum as a par.Task over the outermost merged axis (task.go),
+// with one accumulator of len(dst) per worker in acc.
+type sumTask[T scalar] struct {
+	r        reduction
+	acc      []float64
+	dst, src []T
+}
+
+// Run sums the outer indices [lo, hi) into worker w's accumulator.
+func (t *sumTask[T]) Run(w, lo, hi int) {
+	r, src := &t.r, t.src
+	a := t.acc[w*len(t.dst):][:len(t.dst)]
+	if len(r.dims) > 1 {
+		for i := lo; i < hi; i++ {
+			reduceInto(r, a, src[i*r.stride[0]:], 1, i*r.dstride[0])
+		}
+		return
+	}
+	if r.summed[0] {
+		a[0] += sum64(src[lo:hi])
+		return
+	}
+	for i := lo; i < hi; i++ {
+		a[i] += float64(src[i])
 	}
 }

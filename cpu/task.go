@@ -18,6 +18,7 @@ type taskPool [2]sync.Pool
 var (
 	elemTasks, chanTasks, rowTasks, maskTasks taskPool
 	lossTasks, normTasks, poolTasks, optTasks taskPool
+	sumTasks                                  taskPool
 )
 
 // getTask returns a zeroed *S (a task type over T) from p, or a new one.

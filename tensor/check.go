@@ -392,12 +392,24 @@ func CheckMatMul(be Backend, c, a, b *Tensor, transA, transB bool) (m, n, k int,
 // CheckSum validates Backend.Sum and returns, for each axis of src, whether it
 // is summed.
 func CheckSum(b Backend, dst, src *Tensor, axes []int) ([]bool, error) {
+	return CheckSumInto(b, dst, src, axes, nil)
+}
+
+// CheckSumInto is CheckSum returning the summed axes in buf's memory when it
+// has room for src's rank (a caller's array, so that the check allocates
+// nothing), else in a new slice.
+func CheckSumInto(b Backend, dst, src *Tensor, axes []int, buf []bool) ([]bool, error) {
 	const op = "sum"
 	if _, err := CheckArgs(b, op, Arg{"output", dst}, Arg{"input", src}); err != nil {
 		return nil, err
 	}
 	r := len(src.shape)
-	sum := make([]bool, r)
+	sum := buf[:0]
+	if cap(buf) < r {
+		sum = make([]bool, 0, r)
+	}
+	sum = sum[:r]
+	clear(sum)
 	if len(axes) == 0 {
 		for i := range sum {
 			sum[i] = true
@@ -412,6 +424,9 @@ func CheckSum(b Backend, dst, src *Tensor, axes []int) ([]bool, error) {
 		}
 		sum[a] = true
 	}
+	if sumShapeOK(dst.shape, src.shape, sum) {
+		return sum, nil
+	}
 	var removed, ones Shape
 	for i, d := range src.shape {
 		if sum[i] {
@@ -421,11 +436,45 @@ func CheckSum(b Backend, dst, src *Tensor, axes []int) ([]bool, error) {
 			ones = append(ones, d)
 		}
 	}
-	ds := dst.shape
-	if ds.Equal(removed) || ds.Equal(ones) || (len(removed) == 0 && ds.Len() == 1) {
-		return sum, nil
+	return nil, fmt.Errorf("%s: output has shape %v, expected %v or %v: %w", op, dst.shape, removed, ones, ErrShape)
+}
+
+// sumShapeOK reports whether ds is a valid output shape of Sum over the
+// axes of src marked in sum: src without those axes, src with them set to
+// 1, or one element when every axis is summed.
+func sumShapeOK(ds, src Shape, sum []bool) bool {
+	j, removed := 0, true // ds == src without the summed axes?
+	for i, d := range src {
+		if sum[i] {
+			continue
+		}
+		if j >= len(ds) || ds[j] != d {
+			removed = false
+			break
+		}
+		j++
 	}
-	return nil, fmt.Errorf("%s: output has shape %v, expected %v or %v: %w", op, ds, removed, ones, ErrShape)
+	if removed && j == len(ds) {
+		return true
+	}
+	if len(ds) == len(src) { // ds == src with the summed axes set to 1?
+		ones := true
+		for i, d := range src {
+			if sum[i] {
+				d = 1
+			}
+			ones = ones && ds[i] == d
+		}
+		if ones {
+			return true
+		}
+	}
+	for _, s := range sum {
+		if !s {
+			return false
+		}
+	}
+	return ds.Len() == 1
 }
 
 // CheckElementwise validates an elementwise op: every tensor has dst's element
