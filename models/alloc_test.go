@@ -85,3 +85,75 @@ func TestPresetStepNoAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestPresetEvalNoAllocs checks that Evaluate, Predict and Outputs allocate
+// nothing per batch once warm, for every preset on the CPU backend: a call
+// over 2k batches allocates no more than one over k (what a call allocates
+// once, the results and the finiteness checks' bookkeeping, cancels out),
+// measured as TestPresetStepNoAllocs does.
+func TestPresetEvalNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops items at random")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	b := cpu.New(cpu.Threads(2))
+	defer b.Close()
+	for _, p := range All() {
+		t.Run(p.Name, func(t *testing.T) {
+			m, err := p.Model()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Build(b, p.Input, 1); err != nil {
+				t.Fatal(err)
+			}
+			defer m.Free()
+			loss, err := p.NewLoss()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			set := func(n int) *data.Dataset {
+				d := &data.Dataset{Images: make([]float32, n*p.Input.Len()), Labels: make([]int, n)}
+				for i := range d.Images {
+					d.Images[i] = rng.Float32()
+				}
+				for i := range d.Labels {
+					d.Labels[i] = rng.IntN(2)
+				}
+				return d
+			}
+			const k, bs = 4, 32
+			short, long := set(k*bs), set(2*k*bs)
+			for _, c := range []struct {
+				name string
+				run  func(d *data.Dataset) error
+			}{
+				{"Evaluate", func(d *data.Dataset) error { _, err := m.Evaluate(d, loss, bs); return err }},
+				{"Predict", func(d *data.Dataset) error { _, err := m.Predict(d.Images, bs); return err }},
+				{"Outputs", func(d *data.Dataset) error { _, err := m.Outputs(d.Images, bs); return err }},
+			} {
+				count := func(d *data.Dataset) uint64 {
+					var before, after runtime.MemStats
+					runtime.ReadMemStats(&before)
+					if err := c.run(d); err != nil {
+						t.Fatal(err)
+					}
+					runtime.ReadMemStats(&after)
+					return after.Mallocs - before.Mallocs
+				}
+				count(long) // warm up
+				var a1, a2 []uint64
+				for range 5 {
+					a1 = append(a1, count(short))
+					a2 = append(a2, count(long))
+				}
+				if lo1, lo2 := slices.Min(a1), slices.Min(a2); lo2 > lo1 {
+					t.Errorf("%s allocates %d times over %d batches and %d times over %d (fewest of %v and %v): %.2f allocations per batch of %d, expected 0",
+						c.name, lo1, k, lo2, 2*k, a1, a2, float64(lo2-lo1)/k, bs)
+				}
+			}
+		})
+	}
+}

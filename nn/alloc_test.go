@@ -15,7 +15,7 @@ import (
 // TestFitStepNoAllocs checks that a training step allocates nothing once
 // warm with the layers and Fit features the presets do not use (dropout,
 // average pooling, the other activations, softmax, 1-d batch norm, host
-// transforms, callbacks, label smoothing, divergence checks, schedules,
+// transforms, callbacks, gradient clipping, label smoothing, divergence checks, schedules,
 // AdamW, validation), on the CPU backend: Fit over 2k steps allocates no
 // more than over k. As in models' TestPresetStepNoAllocs, the fewest
 // allocations of several calls are compared, with GOMAXPROCS 1 and without
@@ -54,6 +54,7 @@ func TestFitStepNoAllocs(t *testing.T) {
 		{"activations", "conv(3,4,3) tanh flatten dense(400,8) leakyrelu(0.2) dense(8,8) silu dense(8,4) sigmoid", nil},
 		{"batchnorm1d-softmax", "flatten dense(432,8) batchnorm1d(8) relu dense(8,4) softmax", nil},
 		{"callbacks", base, func(c *FitConfig) { c.OnStep = func(StepInfo) error { return nil } }},
+		{"clipping", base, func(c *FitConfig) { c.ClipNorm = 0.01 }},
 		{"smoothing", base, func(c *FitConfig) { c.LabelSmoothing = 0.1 }},
 		{"diverge", base, func(c *FitConfig) { c.DivergeRatio = 100 }},
 		{"transforms", base, func(c *FitConfig) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/tensor"
@@ -81,13 +82,13 @@ func (m *Sequential) CheckFinite() error {
 		return err
 	}
 	for _, p := range m.Params() {
-		if err := checkTensorFinite("parameter "+p.Name, p.Value); err != nil {
+		if err := checkTensorFinite("parameter", p.Name, p.Value); err != nil {
 			return err
 		}
 	}
 	for _, b := range m.Buffers() {
 		if b.Value != nil {
-			if err := checkTensorFinite("buffer "+b.Name, b.Value); err != nil {
+			if err := checkTensorFinite("buffer", b.Name, b.Value); err != nil {
 				return err
 			}
 		}
@@ -95,16 +96,48 @@ func (m *Sequential) CheckFinite() error {
 	return nil
 }
 
-// checkTensorFinite reads t back and checks it.
-func checkTensorFinite(what string, t *tensor.Tensor) error {
-	h, err := ToHost(t)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+// checkTensorFinite reads t back into pooled host memory and checks it;
+// kind and name ("parameter", "0.weight") name it in errors.
+func checkTensorFinite(kind, name string, t *tensor.Tensor) error {
+	var i int
+	var v float64
+	var err error
+	if t.DType() == tensor.Float64 {
+		i, v, err = firstNonFiniteOf[float64](t, &finiteHost[1])
+	} else {
+		i, v, err = firstNonFiniteOf[float32](t, &finiteHost[0])
 	}
-	if i, v := firstNonFiniteAny(h.Data); i >= 0 {
-		return NonFiniteError(what, h.Shape, i, v)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kind, name, err)
+	}
+	if i >= 0 {
+		return NonFiniteError(kind+" "+name, t.Shape(), i, v)
 	}
 	return nil
+}
+
+// finiteHost pools the host buffers of checkTensorFinite: *[]float32 at
+// index 0, *[]float64 at 1.
+var finiteHost [2]sync.Pool
+
+// firstNonFiniteOf downloads t into a buffer from pool and returns the index
+// and value of its first NaN or ±Inf (index -1 when there is none).
+func firstNonFiniteOf[T float32 | float64](t *tensor.Tensor, pool *sync.Pool) (int, float64, error) {
+	n := t.Len()
+	buf, ok := pool.Get().(*[]T)
+	if !ok || cap(*buf) < n {
+		s := make([]T, n)
+		buf = &s
+	}
+	defer pool.Put(buf)
+	h := (*buf)[:n]
+	if err := t.Backend().Download(h, t); err != nil {
+		return -1, 0, err
+	}
+	if i := FirstNonFinite(h); i >= 0 {
+		return i, float64(h[i]), nil
+	}
+	return -1, 0, nil
 }
 
 // checkEvalStart is the check at the start of Predict and Evaluate: the
