@@ -2,13 +2,11 @@ package nn
 
 import (
 	"math/rand/v2"
-	"runtime"
-	"runtime/debug"
-	"slices"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/internal/alloctest"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -17,16 +15,12 @@ import (
 // average pooling, the other activations, softmax, 1-d batch norm, host
 // transforms, callbacks, gradient clipping, label smoothing, divergence checks, schedules,
 // AdamW, validation), on the CPU backend: Fit over 2k steps allocates no
-// more than over k. As in models' TestPresetStepNoAllocs, the fewest
-// allocations of several calls are compared, with GOMAXPROCS 1 and without
-// garbage collection, so that the runtime's own rare allocations while the
-// process warms up do not count.
+// more than over k (internal/alloctest, as models' TestPresetStepNoAllocs).
 func TestFitStepNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's sync.Pool drops items at random")
 	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer alloctest.Quiet()()
 	b := cpu.New(cpu.Threads(2))
 	defer b.Close()
 	in := tensor.Shape{3, 12, 12}
@@ -80,24 +74,16 @@ func TestFitStepNoAllocs(t *testing.T) {
 				c.cfg(&cfg)
 			}
 			defer cfg.Optimizer.Close()
-			train := func(d *data.Dataset) uint64 {
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				if _, err := m.Fit(d, cfg); err != nil {
-					t.Fatal(err)
+			train := func(d *data.Dataset) func() {
+				return func() {
+					if _, err := m.Fit(d, cfg); err != nil {
+						t.Fatal(err)
+					}
 				}
-				runtime.ReadMemStats(&after)
-				return after.Mallocs - before.Mallocs
 			}
-			train(long) // warm up
-			var a1, a2 []uint64
-			for range 5 {
-				a1 = append(a1, train(short))
-				a2 = append(a2, train(long))
-			}
-			if lo1, lo2 := slices.Min(a1), slices.Min(a2); lo2 > lo1 {
-				t.Errorf("Fit allocates %d times over %d steps and %d times over %d (fewest of %v and %v): %.2f allocations per step, expected 0",
-					lo1, k, lo2, 2*k, a1, a2, float64(lo2-lo1)/k)
+			if r := alloctest.Compare(k, 5, train(short), train(long)); r.PerItem > 0 {
+				t.Errorf("Fit allocates %v times over %d steps and %v over %d: %.2f allocations per step, expected 0",
+					r.Short, k, r.Long, 2*k, r.PerItem)
 			}
 		})
 	}
