@@ -2,12 +2,11 @@ package nn_test
 
 import (
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/internal/torchtest"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -99,7 +98,7 @@ print("ok")
 // pyModel, comparing eval-mode outputs on input shape in.
 func torchTwin(t *testing.T, spec string, in tensor.Shape, pyModel string) {
 	t.Helper()
-	py := torchPython(t)
+	torchtest.Require(t)
 	b := cpu64(t)
 	dir := t.TempDir()
 	build := func(seed uint64) *nn.Sequential {
@@ -139,15 +138,7 @@ func torchTwin(t *testing.T, spec string, in tensor.Shape, pyModel string) {
 	if err := m.SaveSafetensors(filepath.Join(dir, "vk.safetensors")); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "twin.py")
-	if err := os.WriteFile(script, []byte(strings.Replace(torchTwinScript, "MODEL\n", pyModel+"\n", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(py, script, dir).CombinedOutput()
-	t.Logf("python: %s", out)
-	if err != nil {
-		t.Fatalf("python failed: %v", err)
-	}
+	t.Logf("python: %s", torchtest.Run(t, strings.Replace(torchTwinScript, "MODEL\n", pyModel+"\n", 1), dir))
 	back := build(12)
 	if err := back.LoadSafetensors(filepath.Join(dir, "torch.safetensors")); err != nil {
 		t.Fatal(err)

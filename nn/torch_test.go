@@ -2,11 +2,10 @@ package nn_test
 
 import (
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/internal/torchtest"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -76,13 +75,11 @@ print("ok")
 `
 
 // TestTorchInterop moves weights both ways between vkcnn and PyTorch. It
-// skips when /usr/bin/python3 cannot import torch; TestSafetensorsRoundTrip
-// checks the layout without Python.
+// skips without PyTorch (fails with VKCNN_REQUIRE_TORCH=1, see
+// internal/torchtest); TestSafetensorsRoundTrip checks the layout without
+// Python.
 func TestTorchInterop(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch, numpy").Run(); err != nil {
-		t.Skipf("%s cannot import torch and numpy: %v", python, err)
-	}
+	torchtest.Require(t)
 	b := cpu64(t)
 	dir := t.TempDir()
 	m := buildInterop(t, b, tensor.Float32, 11)
@@ -102,15 +99,7 @@ func TestTorchInterop(t *testing.T) {
 	if err := m.SaveSafetensors(filepath.Join(dir, "vk.safetensors")); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "interop.py")
-	if err := os.WriteFile(script, []byte(torchScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(python, script, dir).CombinedOutput()
-	t.Logf("python: %s", out)
-	if err != nil {
-		t.Fatalf("python failed: %v", err)
-	}
+	t.Logf("python: %s", torchtest.Run(t, torchScript, dir))
 
 	back := buildInterop(t, b, tensor.Float32, 12)
 	if err := back.LoadSafetensors(filepath.Join(dir, "torch.safetensors")); err != nil {

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/internal/torchtest"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -20,7 +20,6 @@ import (
 // TestSchedulesMatchTorch compares OneCycleLR and CosineLR (no warmup) with
 // torch.optim.lr_scheduler's rates, step by step.
 func TestSchedulesMatchTorch(t *testing.T) {
-	py := torchPython(t)
 	const total = 23
 	script := fmt.Sprintf(`
 import json, torch
@@ -42,10 +41,7 @@ print(json.dumps({
   "step": rates(lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=5, gamma=0.5)),
   "exponential": rates(lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.7), 4),
 }))`, total, total, total, total)
-	out, err := exec.Command(py, "-c", script).CombinedOutput()
-	if err != nil {
-		t.Fatalf("torch: %v\n%s", err, out)
-	}
+	out := torchtest.Run(t, script)
 	var want map[string][]float64
 	if err := json.Unmarshal(out, &want); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -495,17 +491,6 @@ func sameBits(t *testing.T, what string, a, b map[string]nn.HostTensor) {
 			}
 		}
 	}
-}
-
-// torchPython returns /usr/bin/python3, or skips the test when it cannot
-// import torch and numpy.
-func torchPython(t *testing.T) string {
-	t.Helper()
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch, numpy").Run(); err != nil {
-		t.Skipf("%s cannot import torch and numpy: %v", python, err)
-	}
-	return python
 }
 
 // TestResidualFitsEveryBackend trains a small residual model with batch

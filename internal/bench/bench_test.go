@@ -13,6 +13,7 @@ import (
 
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/internal/bench/shapes"
+	"github.com/vkcnn/vkcnn/internal/torchtest"
 	"github.com/vkcnn/vkcnn/internal/vktest"
 	"github.com/vkcnn/vkcnn/models"
 	"github.com/vkcnn/vkcnn/tensor"
@@ -312,11 +313,12 @@ func TestWriteJSONBadPath(t *testing.T) {
 
 // TestTorchScriptInStep checks that scripts/bench_torch.py lists the same
 // cases as Main and describes every model preset as package models does.
-// It needs python3 (not torch) and is skipped without it.
+// It needs python3 (not torch) and is skipped without it, or fails when
+// VKCNN_REQUIRE_TORCH=1 (see internal/torchtest).
 func TestTorchScriptInStep(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("no python3:", err)
+		torchtest.Unavailable(t, "no python3: %v", err)
 	}
 	script := filepath.Join("..", "..", "scripts", "bench_torch.py")
 	got, err := exec.Command(py, script, "--list").Output()

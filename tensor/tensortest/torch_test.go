@@ -3,42 +3,33 @@ package tensortest
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/internal/torchtest"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
 // These tests check the suite's references against PyTorch, so that the
-// conformance suite holds every backend to torch's semantics. They run
-// /usr/bin/python3 and skip when it cannot import torch.
+// conformance suite holds every backend to torch's semantics. They skip
+// without PyTorch (fail with VKCNN_REQUIRE_TORCH=1; see internal/torchtest).
 
-const python = "/usr/bin/python3"
-
-// runTorch runs script with /usr/bin/python3, passing in as JSON in the file
+// runTorch runs script with internal/torchtest, passing in as JSON in the file
 // named by sys.argv[1]; the script writes its results as JSON to sys.argv[2],
-// which runTorch decodes into out. It skips t when torch is missing.
+// which runTorch decodes into out.
 func runTorch(t *testing.T, script string, in, out any) {
 	t.Helper()
-	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
-		t.Skipf("%s cannot import torch: %v", python, err)
-	}
+	torchtest.Require(t)
 	dir := t.TempDir()
 	js, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inPath, outPath, pyPath := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json"), filepath.Join(dir, "ref.py")
+	inPath, outPath := filepath.Join(dir, "in.json"), filepath.Join(dir, "out.json")
 	if err := os.WriteFile(inPath, js, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(pyPath, []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := exec.Command(python, pyPath, inPath, outPath).CombinedOutput(); err != nil {
-		t.Fatalf("python: %v\n%s", err, msg)
-	}
+	torchtest.Run(t, script, inPath, outPath)
 	res, err := os.ReadFile(outPath)
 	if err != nil {
 		t.Fatal(err)
