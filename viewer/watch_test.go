@@ -175,3 +175,19 @@ func TestFrameCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestNilWindow checks that a nil *Window passes everything through, with
+// and without the build tag view.
+func TestNilWindow(t *testing.T) {
+	var none *Window
+	m := nn.NewSequential()
+	called := 0
+	step := none.OnStep(func(nn.StepInfo) error { called++; return nil })
+	if got, err := none.Watch(m); got != m || err != nil || none.VulkanOptions() != nil {
+		t.Errorf("Watch = %v, %v; VulkanOptions = %v; want m, nil, nil", got, err, none.VulkanOptions())
+	}
+	if err := none.Run(func() error { return step(nn.StepInfo{}) }); err != nil || called != 1 {
+		t.Errorf("Run = %v after %d steps, want nil after 1", err, called)
+	}
+	none.Close()
+}

@@ -299,21 +299,6 @@ func TestOpenNoDisplay(t *testing.T) {
 	t.Logf("%s", bytes.TrimSpace(bytes.SplitN(out, []byte("\n"), 3)[1]))
 }
 
-// TestNilWindow checks that a nil *Window passes everything through.
-func TestNilWindow(t *testing.T) {
-	var none *Window
-	m := nn.NewSequential()
-	called := 0
-	step := none.OnStep(func(nn.StepInfo) error { called++; return nil })
-	if got, err := none.Watch(m); got != m || err != nil || none.VulkanOptions() != nil {
-		t.Errorf("Watch = %v, %v; VulkanOptions = %v; want m, nil, nil", got, err, none.VulkanOptions())
-	}
-	if err := none.Run(func() error { return step(nn.StepInfo{}) }); err != nil || called != 1 {
-		t.Errorf("Run = %v after %d steps, want nil after 1", err, called)
-	}
-	none.Close()
-}
-
 func TestOpenBadOptions(t *testing.T) {
 	for _, o := range []Options{{Width: -1}, {Height: -5}, {Interval: -time.Second}, {Inputs: -1}} {
 		if _, err := Open(o); !errors.Is(err, tensor.ErrParam) {
