@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -181,7 +182,7 @@ func TestFitBinaryTargetsFrozenAndStop(t *testing.T) {
 	}
 	after, _ := m.Param("0.weight").Get()
 	still, _ := m.Param("2.weight").Get()
-	if slicesEqual(before, after) || !slicesEqual(frozen, still) {
+	if slices.Equal(before, after) || !slices.Equal(frozen, still) {
 		t.Errorf("trainable weight %v → %v, frozen %v → %v", before, after, frozen, still)
 	}
 	preds, err := m.Predict(d.Images[:20], 64)

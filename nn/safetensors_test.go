@@ -66,13 +66,13 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 			x := upload(t, b, tb.dt, tensor.Shape{2, 1, 8, 8}, randn(3, 128))
 			want := output(t, a, x)
 			bm := buildInterop(t, b, tb.dt, 2)
-			if slicesEqual(output(t, bm, x), want) {
+			if slices.Equal(output(t, bm, x), want) {
 				t.Fatal("models with seeds 1 and 2 agree before loading")
 			}
 			if err := bm.LoadSafetensors(path); err != nil {
 				t.Fatal(err)
 			}
-			if got := output(t, bm, x); !slicesEqual(got, want) {
+			if got := output(t, bm, x); !slices.Equal(got, want) {
 				t.Errorf("loaded model gives %v, expected %v", got[:5], want[:5])
 			}
 			c, err := nn.LoadModel(path, b)
@@ -83,7 +83,7 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 			if c.String() != interopSpec || c.DType() != tb.dt {
 				t.Errorf("LoadModel: %q in %v, expected %q in %v", c, c.DType(), interopSpec, tb.dt)
 			}
-			if got := output(t, c, x); !slicesEqual(got, want) {
+			if got := output(t, c, x); !slices.Equal(got, want) {
 				t.Errorf("LoadModel's model gives %v, expected %v", got[:5], want[:5])
 			}
 		})
@@ -186,7 +186,7 @@ func TestSafetensorsErrorsNameTheTensor(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, c.is) {
 			t.Errorf("%s: error %v, expected %q wrapping %v", filepath.Base(c.path), err, c.want, c.is)
 		}
-		if after, _ := m.Param("0.weight").Get(); !slicesEqual(before, after) {
+		if after, _ := m.Param("0.weight").Get(); !slices.Equal(before, after) {
 			t.Errorf("%s: a failed load changed 0.weight", filepath.Base(c.path))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,31 +141,19 @@ func TestParamsNamesShapesAndSeeds(t *testing.T) {
 		a, _ := p.Get()
 		s, _ := same.Params()[i].Get()
 		o, _ := other.Params()[i].Get()
-		if !slicesEqual(a, s) {
+		if !slices.Equal(a, s) {
 			t.Errorf("%s differs between two builds with seed 42", p.Name)
 		}
-		if strings.HasSuffix(p.Name, "weight") && slicesEqual(a, o) {
+		if strings.HasSuffix(p.Name, "weight") && slices.Equal(a, o) {
 			t.Errorf("%s is the same with seeds 42 and 43", p.Name)
 		}
-		if strings.HasSuffix(p.Name, "bias") && !slicesEqual(a, make([]float64, len(a))) {
+		if strings.HasSuffix(p.Name, "bias") && !slices.Equal(a, make([]float64, len(a))) {
 			t.Errorf("%s = %v, expected zeros", p.Name, a)
 		}
 	}
 	if s := m.Summary(); !strings.Contains(s, "53 parameters") || !strings.Contains(s, "dense(8,3)") {
 		t.Errorf("summary %q", s)
 	}
-}
-
-func slicesEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestInitializers(t *testing.T) {
@@ -225,7 +214,7 @@ func TestDenseForwardMatchesHost(t *testing.T) {
 			}
 			h, _ := nn.ToHost(y)
 			got, want := h.Float64s(), []float64{6.5, -0.5, -0.5, -3.5}
-			if !slicesEqual(got, want) {
+			if !slices.Equal(got, want) {
 				t.Errorf("dense output %v, expected %v", got, want)
 			}
 			if err := m.Param("0.bias").Set([]float64{1}); !errors.Is(err, tensor.ErrShape) {
@@ -265,7 +254,7 @@ func TestBuffersReusedAndDropout(t *testing.T) {
 				h, _ := nn.ToHost(y)
 				return h.Float64s()
 			}
-			if got := run(); !slicesEqual(got, ones) {
+			if got := run(); !slices.Equal(got, ones) {
 				t.Error("dropout in evaluation mode changed its input")
 			}
 			if cb.allocs != 1 {
@@ -307,7 +296,7 @@ func TestBuffersReusedAndDropout(t *testing.T) {
 			if !dx.Shape().Equal(x.Shape()) {
 				t.Fatalf("input gradient %v, expected %v", dx.Shape(), x.Shape())
 			}
-			if h, _ := nn.ToHost(dx); !slicesEqual(h.Float64s(), bb) {
+			if h, _ := nn.ToHost(dx); !slices.Equal(h.Float64s(), bb) {
 				t.Error("dropout backward did not apply the forward's mask")
 			}
 		})

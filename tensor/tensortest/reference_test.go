@@ -3,6 +3,7 @@ package tensortest
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/tensor"
@@ -148,21 +149,9 @@ func TestConvReferenceExample(t *testing.T) {
 	// Stride 3 over a 1×2 kernel leaves input column 2 unreached.
 	c = ConvCase{N: 1, C: 1, H: 1, W: 5, K: 1, KH: 1, KW: 2, Stride: [2]int{1, 3}, Dilation: one, Groups: 1}
 	dx, _ := refConv2DInputGrad(c, []float64{1, 10}, []float64{2, 3})
-	if want := []float64{2, 3, 0, 20, 30}; !equal(dx, want) {
+	if want := []float64{2, 3, 0, 20, 30}; !slices.Equal(dx, want) {
 		t.Errorf("strided dx = %v, expected %v", dx, want)
 	}
-}
-
-func equal(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestPoolReferenceExample(t *testing.T) {
@@ -170,27 +159,27 @@ func TestPoolReferenceExample(t *testing.T) {
 	c := PoolCase{N: 1, C: 1, H: 2, W: 3, Window: [2]int{2, 2}, Stride: [2]int{1, 1}, Pad: [2]int{0, 1}}
 	x := []float64{-1, 4, 4, -2, 4, -3}
 	y, arg := refMaxPool(c, x)
-	if want := []float64{-1, 4, 4, 4}; !equal(y, want) {
+	if want := []float64{-1, 4, 4, 4}; !slices.Equal(y, want) {
 		t.Errorf("max pool = %v, expected %v (padding never wins)", y, want)
 	}
 	if want := []int{0, 1, 1, 2}; len(arg) != 4 || arg[0] != want[0] || arg[1] != want[1] || arg[2] != want[2] || arg[3] != want[3] {
 		t.Errorf("max positions = %v, expected %v (first in row-major window order)", arg, want)
 	}
 	dx, _ := refMaxPoolBackward(c, x, []float64{1, 2, 3, 4})
-	if want := []float64{1, 5, 4, 0, 0, 0}; !equal(dx, want) {
+	if want := []float64{1, 5, 4, 0, 0, 0}; !slices.Equal(dx, want) {
 		t.Errorf("max pool backward = %v, expected %v", dx, want)
 	}
 	avg, _ := refAvgPool(c, x)
-	if want := []float64{-3.0 / 4, 5.0 / 4, 9.0 / 4, 1.0 / 4}; !equal(avg, want) {
+	if want := []float64{-3.0 / 4, 5.0 / 4, 9.0 / 4, 1.0 / 4}; !slices.Equal(avg, want) {
 		t.Errorf("average pool (padding counted) = %v, expected %v", avg, want)
 	}
 	c.ExcludePad = true
 	avg, _ = refAvgPool(c, x)
-	if want := []float64{-3.0 / 2, 5.0 / 4, 9.0 / 4, 1.0 / 2}; !equal(avg, want) {
+	if want := []float64{-3.0 / 2, 5.0 / 4, 9.0 / 4, 1.0 / 2}; !slices.Equal(avg, want) {
 		t.Errorf("average pool (padding excluded) = %v, expected %v", avg, want)
 	}
 	dx, _ = refAvgPoolBackward(c, []float64{2, 4, 8, 16})
-	if want := []float64{1 + 1, 1 + 2, 2 + 8, 1 + 1, 1 + 2, 2 + 8}; !equal(dx, want) {
+	if want := []float64{1 + 1, 1 + 2, 2 + 8, 1 + 1, 1 + 2, 2 + 8}; !slices.Equal(dx, want) {
 		t.Errorf("average pool backward (padding excluded) = %v, expected %v", dx, want)
 	}
 }
@@ -199,31 +188,31 @@ func TestDenseReferenceExamples(t *testing.T) {
 	a := []float64{1, 2, 3, 4, 5, 6} // [2 3]
 	b := []float64{1, 0, 2, 1, 0, 3} // [3 2]
 	c, _ := refMatMul(a, b, 2, 2, 3, false, false)
-	if want := []float64{5, 11, 14, 23}; !equal(c, want) {
+	if want := []float64{5, 11, 14, 23}; !slices.Equal(c, want) {
 		t.Errorf("matmul = %v, expected %v", c, want)
 	}
 	// a·aᵀ with transB, and aᵀ·a with transA.
 	c, _ = refMatMul(a, a, 2, 2, 3, false, true)
-	if want := []float64{14, 32, 32, 77}; !equal(c, want) {
+	if want := []float64{14, 32, 32, 77}; !slices.Equal(c, want) {
 		t.Errorf("a·aᵀ = %v, expected %v", c, want)
 	}
 	c, _ = refMatMul(a, a, 3, 3, 2, true, false)
-	if want := []float64{17, 22, 27, 22, 29, 36, 27, 36, 45}; !equal(c, want) {
+	if want := []float64{17, 22, 27, 22, 29, 36, 27, 36, 45}; !slices.Equal(c, want) {
 		t.Errorf("aᵀ·a = %v, expected %v", c, want)
 	}
 	s, _ := refSum([]float64{1, 2, 3, 4, 5, 6}, []int{2, 3}, []bool{true, false})
-	if want := []float64{5, 7, 9}; !equal(s, want) {
+	if want := []float64{5, 7, 9}; !slices.Equal(s, want) {
 		t.Errorf("sum over axis 0 = %v, expected %v", s, want)
 	}
 	s, _ = refSum([]float64{1, 2, 3, 4, 5, 6}, []int{2, 3}, []bool{false, true})
-	if want := []float64{6, 15}; !equal(s, want) {
+	if want := []float64{6, 15}; !slices.Equal(s, want) {
 		t.Errorf("sum over axis 1 = %v, expected %v", s, want)
 	}
 	db, _ := refBiasGrad([]float64{1, 2, 3, 4, 5, 6, 7, 8}, 2, 2, 2)
-	if want := []float64{1 + 2 + 5 + 6, 3 + 4 + 7 + 8}; !equal(db, want) {
+	if want := []float64{1 + 2 + 5 + 6, 3 + 4 + 7 + 8}; !slices.Equal(db, want) {
 		t.Errorf("bias gradient = %v, expected %v", db, want)
 	}
-	if got := refArgMax([]float64{1, 3, 3, -1, -1, -1}, 2, 3); !equal(got, []float64{1, 0}) {
+	if got := refArgMax([]float64{1, 3, 3, -1, -1, -1}, 2, 3); !slices.Equal(got, []float64{1, 0}) {
 		t.Errorf("argmax = %v, expected [1 0]", got)
 	}
 	y := refSoftmax([]float64{0, math.Log(3), 1000, 1000}, 2, 2)
@@ -237,7 +226,7 @@ func TestDenseReferenceExamples(t *testing.T) {
 
 func TestLossReferenceExamples(t *testing.T) {
 	m := refMSE([]float64{1, 2}, []float64{0, 4})
-	if m.loss != 2.5 || !equal(m.grad, []float64{1, -2}) {
+	if m.loss != 2.5 || !slices.Equal(m.grad, []float64{1, -2}) {
 		t.Errorf("mse = %v, gradient %v, expected 2.5, [1 -2]", m.loss, m.grad)
 	}
 	bce := refBCE([]float64{0.5, 0}, []float64{1, 1})
@@ -247,7 +236,7 @@ func TestLossReferenceExamples(t *testing.T) {
 	}
 	// Uniform logits over 4 classes: loss log 4.
 	sce := refSoftmaxCrossEntropy([]float64{7, 7, 7, 7}, []float64{0, 1, 0, 0}, 1, 4)
-	if math.Abs(sce.loss-math.Log(4)) > 1e-15 || !equal(sce.grad, []float64{0.25, -0.75, 0.25, 0.25}) {
+	if math.Abs(sce.loss-math.Log(4)) > 1e-15 || !slices.Equal(sce.grad, []float64{0.25, -0.75, 0.25, 0.25}) {
 		t.Errorf("softmax cross entropy = %v, gradient %v, expected log 4, [0.25 -0.75 0.25 0.25]", sce.loss, sce.grad)
 	}
 }
