@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vkcnn/vkcnn/internal/testreq"
 )
 
 // readmeExample returns the README's library example: the first Go code
@@ -105,8 +107,8 @@ func TestReadmeExampleOutsideRepo(t *testing.T) {
 	err = cmd.Run()
 	t.Logf("go run . in %s:\n%s", mod, buf.String())
 	if err != nil {
-		if strings.Contains(buf.String(), "cannot download the dataset") && os.Getenv("VKCNN_REQUIRE_MNIST") != "1" {
-			t.Skipf("MNIST cannot be fetched here (set VKCNN_REQUIRE_MNIST=1 to fail instead): %v", err)
+		if strings.Contains(buf.String(), "cannot download the dataset") {
+			testreq.Unavailable(t, testreq.MNIST, "MNIST cannot be fetched here: %v", err)
 		}
 		t.Fatalf("the README example failed: %v", err)
 	}

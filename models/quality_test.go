@@ -8,18 +8,14 @@
 package models
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/internal/testreq"
 	"github.com/vkcnn/vkcnn/nn"
 )
-
-// requireMNIST is the environment variable that turns a dataset that cannot
-// be read or fetched from a skip into a failure (CI sets it).
-const requireMNIST = "VKCNN_REQUIRE_MNIST"
 
 // TestQuality trains each preset on its dataset with its default settings
 // (seed 1) and checks the test accuracy against the bar.
@@ -41,10 +37,7 @@ func TestQuality(t *testing.T) {
 		t.Run(c.name+"/"+p.Dataset, func(t *testing.T) {
 			train, test, err := data.Load(p.Dataset, data.Options{})
 			if err != nil {
-				if os.Getenv(requireMNIST) == "1" {
-					t.Fatalf("%s=1 but %s cannot be had: %v", requireMNIST, p.Dataset, err)
-				}
-				t.Skipf("no %s (set %s=1 to fail instead): %v", p.Dataset, requireMNIST, err)
+				testreq.Unavailable(t, testreq.MNIST, "no %s: %v", p.Dataset, err)
 			}
 			b := cpu.New()
 			defer b.Close()

@@ -4,11 +4,11 @@ package models
 
 import (
 	"math"
-	"os"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/data"
+	"github.com/vkcnn/vkcnn/internal/testreq"
 	"github.com/vkcnn/vkcnn/internal/vktest"
 	"github.com/vkcnn/vkcnn/tensor"
 )
@@ -29,10 +29,7 @@ func TestQualityResNetVulkanFirstEpoch(t *testing.T) {
 	}
 	train, _, err := data.Load(p.Dataset, data.Options{})
 	if err != nil {
-		if os.Getenv(requireMNIST) == "1" {
-			t.Fatalf("%s=1 but %s cannot be had: %v", requireMNIST, p.Dataset, err)
-		}
-		t.Skipf("no %s (set %s=1 to fail instead): %v", p.Dataset, requireMNIST, err)
+		testreq.Unavailable(t, testreq.MNIST, "no %s: %v", p.Dataset, err)
 	}
 	n := resnetParitySamples
 	sub := &data.Dataset{Images: train.Images[:n*train.ItemLen()], Labels: train.Labels[:n]}

@@ -23,6 +23,7 @@ import (
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/gpu"
+	"github.com/vkcnn/vkcnn/internal/testreq"
 	"github.com/vkcnn/vkcnn/internal/vktest"
 	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
@@ -236,12 +237,13 @@ func trainInWindow(t *testing.T, w *Window, m *nn.Sequential, b tensor.Backend, 
 }
 
 // mnist returns the MNIST training set (from $VKCNN_DATA or the user cache,
-// fetched there when missing), or skips tb when it cannot be had.
+// fetched there when missing), or skips tb when it cannot be had (fails it
+// with VKCNN_REQUIRE_MNIST=1, see internal/testreq).
 func mnist(tb testing.TB) *data.Dataset {
 	tb.Helper()
 	train, _, err := data.Load("mnist", data.Options{})
 	if err != nil {
-		tb.Skipf("no MNIST: %v", err)
+		testreq.Unavailable(tb, testreq.MNIST, "no MNIST: %v", err)
 	}
 	return train
 }

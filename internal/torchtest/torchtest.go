@@ -4,7 +4,7 @@
 // torch for; a python3 found on PATH may lack it). Without it, or when it
 // cannot import torch and numpy, a test calling Require or Run is skipped with
 // the reason, unless VKCNN_REQUIRE_TORCH=1, in which case it fails (CI sets
-// it, as it sets VKCNN_REQUIRE_VULKAN for internal/vktest).
+// it; the decision is internal/testreq's).
 package torchtest
 
 import (
@@ -15,28 +15,26 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/vkcnn/vkcnn/internal/testreq"
 )
 
 // Python is the interpreter the reference scripts run with.
 const Python = "/usr/bin/python3"
 
 // EnvRequire is the environment variable that turns a missing PyTorch into a
-// test failure when set to "1".
-const EnvRequire = "VKCNN_REQUIRE_TORCH"
+// test failure when set to "1" (see internal/testreq).
+const EnvRequire = testreq.Torch
 
 // Required reports whether VKCNN_REQUIRE_TORCH=1.
-func Required() bool { return os.Getenv(EnvRequire) == "1" }
+func Required() bool { return testreq.Required(EnvRequire) }
 
 // Unavailable skips t, saying why (format and args, as for fmt.Sprintf), or
-// fails it with the same reason when VKCNN_REQUIRE_TORCH=1. Like t.Skip and
-// t.Fatal it does not return.
+// fails it with the same reason when VKCNN_REQUIRE_TORCH=1
+// (testreq.Unavailable). Like t.Skip and t.Fatal it does not return.
 func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if Required() {
-		t.Fatalf("%s (%s=1)", msg, EnvRequire)
-	}
-	t.Skipf("%s (set %s=1 to fail instead)", msg, EnvRequire)
+	testreq.Unavailable(t, EnvRequire, format, args...)
 }
 
 // probe is the outcome of importing torch and numpy, tried once per process.
