@@ -415,19 +415,25 @@ func refSiLUBackward(dy, x float64) (dx, mag float64) {
 	return dy * s * (1 + x*(1-s)), math.Abs(dy) * s * (1 + math.Abs(x)*(1-s))
 }
 
+// refMaxSumExp returns the largest value m of row and Σ exp(v − m) over it,
+// the stable parts of softmax and log-sum-exp (log Σ exp(v) = m + log s).
+func refMaxSumExp(row []float64) (m, s float64) {
+	m = math.Inf(-1)
+	for _, v := range row {
+		m = math.Max(m, v)
+	}
+	for _, v := range row {
+		s += math.Exp(v - m)
+	}
+	return m, s
+}
+
 // refSoftmax is the softmax of each row of x ([rows, cols]).
 func refSoftmax(x []float64, rows, cols int) []float64 {
 	y := make([]float64, len(x))
 	for r := 0; r < rows; r++ {
 		row := x[r*cols : (r+1)*cols]
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, v)
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(v - m)
-		}
+		m, s := refMaxSumExp(row)
 		for c, v := range row {
 			y[r*cols+c] = math.Exp(v-m) / s
 		}
@@ -516,14 +522,7 @@ func refSoftmaxCrossEntropy(x, t []float64, rows, cols int) lossRef {
 	r := lossRef{grad: make([]float64, len(x)), gradMag: make([]float64, len(x))}
 	for i := 0; i < rows; i++ {
 		row := x[i*cols : (i+1)*cols]
-		m := math.Inf(-1)
-		for _, v := range row {
-			m = math.Max(m, v)
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(v - m)
-		}
+		m, s := refMaxSumExp(row)
 		lse := m + math.Log(s)
 		for c, v := range row {
 			k := i*cols + c
