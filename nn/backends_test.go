@@ -5,6 +5,7 @@ import (
 
 	"github.com/vkcnn/vkcnn/cpu"
 	"github.com/vkcnn/vkcnn/internal/vktest"
+	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -33,4 +34,19 @@ func cpu64(t testing.TB) tensor.Backend {
 	c := cpu.New()
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// buildModel parses spec and builds it on b in dtype dt for samples of shape
+// in, from seed; the model is freed when t ends.
+func buildModel(t testing.TB, b tensor.Backend, dt tensor.DType, spec string, in tensor.Shape, seed uint64) *nn.Sequential {
+	t.Helper()
+	m, err := nn.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.BuildDType(b, dt, in, seed); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Free() })
+	return m
 }

@@ -29,14 +29,7 @@ func TestConcurrentPredict(t *testing.T) {
 
 // concurrentPredict builds spec on b and runs the concurrent check.
 func concurrentPredict(t *testing.T, b tensor.Backend, dt tensor.DType, spec string) {
-	m, err := nn.Parse(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.BuildDType(b, dt, tensor.Shape{1, 6, 6}, 5); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Free() })
+	m := buildModel(t, b, dt, spec, tensor.Shape{1, 6, 6}, 5)
 	// Training mode must not leak into Predict and Evaluate, and
 	// they must leave it alone.
 	m.SetTraining(true)
@@ -45,6 +38,7 @@ func concurrentPredict(t *testing.T, b tensor.Backend, dt tensor.DType, spec str
 	wantPred := make([][]nn.Prediction, len(batches))
 	wantEval := make([]nn.EvalResult, len(batches))
 	for i, bs := range batches {
+		var err error
 		if wantPred[i], err = m.Predict(d.Images, bs); err != nil {
 			t.Fatal(err)
 		}

@@ -16,14 +16,7 @@ import (
 func TestFitIsDeterministic(t *testing.T) {
 	train := blobs(200, 7)
 	run := func(t *testing.T, b tensor.Backend, dt tensor.DType) []float64 {
-		m, err := nn.Parse("conv(1,8,3,p1) relu maxpool(2) conv(8,8,3,p1) relu flatten dense(72,3)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.BuildDType(b, dt, tensor.Shape{1, 6, 6}, 11); err != nil {
-			t.Fatal(err)
-		}
-		defer m.Free()
+		m := buildModel(t, b, dt, "conv(1,8,3,p1) relu maxpool(2) conv(8,8,3,p1) relu flatten dense(72,3)", tensor.Shape{1, 6, 6}, 11)
 		opt := nn.NewAdam(tensor.DefaultAdam())
 		defer opt.Close()
 		if _, err := m.Fit(train, nn.FitConfig{Epochs: 2, BatchSize: 50, Loss: nn.CrossEntropyLoss(),

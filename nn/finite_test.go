@@ -20,15 +20,7 @@ func TestNonFinite(t *testing.T) {
 		t.Run(tb.name, func(t *testing.T) {
 			b := tb.open(t)
 			build := func(t *testing.T) *nn.Sequential {
-				m, err := nn.Parse("conv(1,2,3) relu flatten dense(8,3)")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := m.BuildDType(b, tb.dt, tensor.Shape{1, 4, 4}, 1); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { m.Free() })
-				return m
+				return buildModel(t, b, tb.dt, "conv(1,2,3) relu flatten dense(8,3)", tensor.Shape{1, 4, 4}, 1)
 			}
 			x := make([]float32, 3*16)
 			for i := range x {

@@ -44,15 +44,7 @@ func blobs(n int, seed uint64) *data.Dataset {
 }
 
 func blobModel(t *testing.T, b tensor.Backend, dt tensor.DType) *nn.Sequential {
-	m, err := nn.Parse("conv(1,4,3,p1) relu maxpool(2) flatten dense(36,3)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.BuildDType(b, dt, tensor.Shape{1, 6, 6}, 5); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Free() })
-	return m
+	return buildModel(t, b, dt, "conv(1,4,3,p1) relu maxpool(2) flatten dense(36,3)", tensor.Shape{1, 6, 6}, 5)
 }
 
 func TestFitClassifies(t *testing.T) {

@@ -36,14 +36,7 @@ func TestFusedReLU(t *testing.T) {
 				dispatches int
 			}
 			do := func(act string) run {
-				m, err := nn.Parse(fmt.Sprintf(spec, act, act))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := m.BuildDType(b, tb.dt, tensor.Shape{2, 8, 8}, 1); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { m.Free() })
+				m := buildModel(t, b, tb.dt, fmt.Sprintf(spec, act, act), tensor.Shape{2, 8, 8}, 1)
 				x, dy := upload(t, b, tb.dt, tensor.Shape{n, 2, 8, 8}, xs), upload(t, b, tb.dt, tensor.Shape{n, 3}, dys)
 				st, counts := b.(interface{ Stats() gpu.Stats })
 				before := 0

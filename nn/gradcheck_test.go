@@ -207,14 +207,7 @@ func TestGradCheckNonSmooth(t *testing.T) {
 	const n, h, w = 2, 8, 8
 	x := upload(t, b, tensor.Float64, tensor.Shape{n, 1, h, w}, digitLike(n, h, w))
 	target := upload(t, b, tensor.Float64, tensor.Shape{n, 3}, probRows(3, n, 3))
-	m, err := nn.Parse("conv(1,3,3,p1) relu maxpool(2) flatten dense(48,3)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.BuildDType(b, tensor.Float64, tensor.Shape{1, h, w}, 5); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Free()
+	m := buildModel(t, b, tensor.Float64, "conv(1,3,3,p1) relu maxpool(2) flatten dense(48,3)", tensor.Shape{1, h, w}, 5)
 	res, err := nn.GradCheck(m, nn.CrossEntropyLoss(), x, target)
 	if err != nil {
 		t.Fatal(err)
@@ -257,14 +250,7 @@ func TestGradCheckMNIST(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := cpu64(t)
-	m, err := nn.Parse("conv(1,4,3,p1) relu maxpool(2) flatten dense(784,10)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.BuildDType(b, tensor.Float64, tensor.Shape{1, 28, 28}, 1); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Free() })
+	m := buildModel(t, b, tensor.Float64, "conv(1,4,3,p1) relu maxpool(2) flatten dense(784,10)", tensor.Shape{1, 28, 28}, 1)
 	const n = 2
 	xs, tg := make([]float64, n*784), make([]float64, n*10)
 	for i := range xs {

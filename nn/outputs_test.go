@@ -4,7 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/vkcnn/vkcnn/nn"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -14,14 +13,7 @@ func TestOutputs(t *testing.T) {
 	b := cpu64(t)
 	train := blobs(10, 4)
 	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
-		m, err := nn.Parse("conv(1,2,3,p1) tanh flatten dense(72,3)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.BuildDType(b, dt, tensor.Shape{1, 6, 6}, 2); err != nil {
-			t.Fatal(err)
-		}
-		defer m.Free()
+		m := buildModel(t, b, dt, "conv(1,2,3,p1) tanh flatten dense(72,3)", tensor.Shape{1, 6, 6}, 2)
 		out, err := m.Outputs(train.Images, 4)
 		if err != nil || len(out) != 30 {
 			t.Fatalf("%v: %d outputs, %v", dt, len(out), err)

@@ -24,15 +24,7 @@ const interopSpec = "conv(1,4,3x5,p1x2) relu maxpool(3,s2,p1) conv(4,6,3,p2,d2,g
 
 func buildInterop(t *testing.T, b tensor.Backend, dt tensor.DType, seed uint64) *nn.Sequential {
 	t.Helper()
-	m, err := nn.Parse(interopSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.BuildDType(b, dt, tensor.Shape{1, 8, 8}, seed); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Free() })
-	return m
+	return buildModel(t, b, dt, interopSpec, tensor.Shape{1, 8, 8}, seed)
 }
 
 // output runs m on x and returns the output as float64.

@@ -105,15 +105,7 @@ func torchTwin(t *testing.T, spec string, in tensor.Shape, pyModel string) {
 	b := cpu64(t)
 	dir := t.TempDir()
 	build := func(seed uint64) *nn.Sequential {
-		m, err := nn.Parse(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.BuildDType(b, tensor.Float32, in, seed); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Free() })
-		return m
+		return buildModel(t, b, tensor.Float32, spec, in, seed)
 	}
 	m := build(11)
 	n := 3

@@ -38,14 +38,7 @@ func TestTransformsReproducibleAndResumable(t *testing.T) {
 	train := blobs(40, 1)
 	calls := 0
 	run := func(tfs []nn.Transform, ckpt string, resume *nn.TrainState, stopAfter int) ([]nn.EpochInfo, map[string]nn.HostTensor) {
-		m, err := nn.Parse("conv(1,3,3,p1) relu maxpool(2) flatten dense(27,3)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Build(b, tensor.Shape{1, 6, 6}, 7); err != nil {
-			t.Fatal(err)
-		}
-		defer m.Free()
+		m := buildModel(t, b, tensor.Float32, "conv(1,3,3,p1) relu maxpool(2) flatten dense(27,3)", tensor.Shape{1, 6, 6}, 7)
 		hist, err := m.Fit(train, nn.FitConfig{Epochs: 4, BatchSize: 8, Loss: nn.CrossEntropyLoss(),
 			Optimizer: nn.NewSGD(tensor.SGDParams{LR: 0.05, Momentum: 0.9}), Shuffle: true, Seed: 5,
 			Transforms: tfs, Checkpoint: ckpt, Resume: resume,
