@@ -50,7 +50,7 @@ race:
 
 ## quality: the presets' accuracy bars on the real datasets (too slow under -race)
 quality:
-	$(GO) test -count=1 -timeout 40m -run '^TestQuality' ./models/
+	$(GO) test -count=1 -v -timeout 40m -run '^TestQuality' ./models/
 
 ## view: the live training window (build tag view, GLFW + X11) under Xvfb
 view:
