@@ -26,7 +26,9 @@ func TestQuality(t *testing.T) {
 		dataset string // "" for the preset's
 		// resnet (10 epochs, seed 1) measured 99.34% on mnist and 91.70% on
 		// fashion; issue 10 asks for 99.5% and 93.5%, which it does not reach yet.
-	}{{"seed01", 0.998, ""}, {"cnn", 0.990, ""}, {"lenet5", 0.990, ""}, {"resnet", 0.993, ""}, {"resnet", 0.915, "fashion"}} {
+		// Its bars leave 0.1–0.2 points for another processor's kernels (AVX2
+		// or arm64 sum in another order, so training takes another path).
+	}{{"seed01", 0.998, ""}, {"cnn", 0.990, ""}, {"lenet5", 0.990, ""}, {"resnet", 0.992, ""}, {"resnet", 0.915, "fashion"}} {
 		p, err := Get(c.name)
 		if err != nil {
 			t.Fatal(err)
