@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/internal/par"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -111,7 +112,7 @@ func TestParallelCoversOnce(t *testing.T) {
 				hits := make([]int, n)
 				var mu sync.Mutex
 				seen := map[int]bool{}
-				b.parallel(n, grain, func(w, lo, hi int) {
+				b.parallelTask(n, grain, par.Func(func(w, lo, hi int) {
 					mu.Lock()
 					if seen[w] {
 						t.Errorf("threads %d n %d grain %d: worker %d called twice", threads, n, grain, w)
@@ -121,7 +122,7 @@ func TestParallelCoversOnce(t *testing.T) {
 					for i := lo; i < hi; i++ {
 						hits[i]++
 					}
-				})
+				}))
 				if len(seen) != b.workers(n, grain) {
 					t.Errorf("threads %d n %d grain %d: %d workers ran, workers() says %d", threads, n, grain, len(seen), b.workers(n, grain))
 				}
@@ -141,10 +142,10 @@ func TestDynamicCoversOnce(t *testing.T) {
 		for _, n := range []int{0, 1, 5, 7, 100} {
 			hits := make([]atomic.Int32, n)
 			workers := make([]atomic.Int32, max(b.workers(n, 1), 1))
-			b.dynamic(n, func(w, i int) {
+			b.dynamicTask(n, par.Func(func(w, i, _ int) {
 				hits[i].Add(1)
 				workers[w].Add(1)
-			})
+			}))
 			for i := range hits {
 				if h := hits[i].Load(); h != 1 {
 					t.Fatalf("threads %d n %d: item %d done %d times", threads, n, i, h)
