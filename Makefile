@@ -9,11 +9,17 @@ FUZZTIME ?= 20000x
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := bin/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: arm64 gpucheck gpucheck-build test fmt-check vet staticcheck tools race quality view nocgo fuzz bench generate demo
+.PHONY: setup arm64 gpucheck gpucheck-build test fmt-check vet staticcheck tools race quality view nocgo fuzz bench generate demo
 
-## test: gofmt check, go vet, staticcheck, the race-detector test run, the
-## accuracy bars, the viewer under Xvfb, a CPU-only build, short fuzzing
-test: fmt-check vet staticcheck race quality view nocgo arm64 fuzz gpucheck
+## test: the system packages when missing (scripts/setup.sh), gofmt check, go
+## vet, staticcheck, the race-detector test run, the accuracy bars, the viewer
+## under Xvfb, a CPU-only build, arm64 under qemu, short fuzzing, the GPU check
+## on lavapipe
+test: setup fmt-check vet staticcheck race quality view nocgo arm64 fuzz gpucheck
+
+## setup: install the system packages and Go tools that are missing
+setup:
+	./scripts/setup.sh
 
 ## demo: install system packages, build the CLI, train the classic models on the
 ## best backend (the first run fetches MNIST into the user cache), and the cnn
