@@ -1,8 +1,11 @@
 package par
 
 import (
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestSizeClass(t *testing.T) {
@@ -92,5 +95,49 @@ func TestNoAllocs(t *testing.T) {
 	Ranges(2, 100, nop{})
 	if a := testing.AllocsPerRun(100, func() { Ranges(2, 100, nop{}); Items(2, 10, nop{}) }); a != 0 {
 		t.Fatalf("Ranges and Items allocate %v times per call", a)
+	}
+}
+
+// TestConcurrentCallers runs loops from many goroutines at once, nested and
+// not, with GOMAXPROCS at 1, 2 and 4, so that spinning helpers are handed
+// shares by several callers, stop spinning while loops are queued, and
+// callers run with more parts than Ps: every loop must finish with every
+// item run once.
+func TestConcurrentCallers(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 4} {
+		runtime.GOMAXPROCS(procs)
+		var wg sync.WaitGroup
+		for g := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 200 {
+					n := 1 + (g*31+i*7)%300
+					c := &countTask{hits: make([]atomic.Int64, n), ws: make([]atomic.Int64, 4)}
+					if i%2 == 0 {
+						Ranges(2+g%3, n, c)
+					} else {
+						Items(2+g%3, n, c)
+					}
+					for k := range c.hits {
+						if h := c.hits[k].Load(); h != 1 {
+							t.Errorf("GOMAXPROCS %d, caller %d, loop %d: item %d run %d times", procs, g, i, k, h)
+							return
+						}
+					}
+					if i%50 == 0 {
+						var sum atomic.Int64
+						Ranges(3, 6, nested{2, &sum})
+						if sum.Load() != 3*4*8 { // 3 ranges, each 4 ranges of 8 leaf items
+							t.Errorf("GOMAXPROCS %d: nested sum %d, expected %d", procs, sum.Load(), 3*4*8)
+							return
+						}
+						time.Sleep(time.Duration(i) * time.Microsecond) // let some spinners park
+					}
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }
