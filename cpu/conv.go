@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	igemm "github.com/vkcnn/vkcnn/internal/gemm"
+	"github.com/vkcnn/vkcnn/internal/vec"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
@@ -235,9 +236,9 @@ func fillFlat[T scalar](f *flatIm, xf, x []T) {
 			for a := range s0 {
 				p0, p1 := xf[(c*s0+a)*2*f.plane:][:f.plane], xf[((c*s0+a)*2+1)*f.plane:][:f.plane]
 				yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
-				for yq := yLo; yq < yHi; yq++ {
-					r := yq*s0 + a - f.p[0]
-					deinterleave(p0[yq*f.wq:][:f.wq], p1[yq*f.wq:][:f.wq], xc[r*f.w:][:f.w], f.p[1])
+				if yLo < yHi {
+					r := yLo*s0 + a - f.p[0]
+					deinterleaveRows(p0[yLo*f.wq:], p1[yLo*f.wq:], xc[r*f.w:], yHi-yLo, s0*f.w, f.w, f.wq, f.p[1])
 				}
 			}
 		}
@@ -251,6 +252,28 @@ func fillFlat[T scalar](f *flatIm, xf, x []T) {
 			pl := xf[(c*np+q)*f.plane:][:f.plane]
 			off := b - f.p[1]
 			lo, hi := span(f.wq, s1, off, f.w)
+			if s1 == 2 && lo < hi {
+				if ev := vec32(pl); ev != nil {
+					// The rows' pairs of columns that lie in the input,
+					// by AVX-512, and the last column of a row without
+					// its pair; the rest of the plane is 0.
+					clear(pl)
+					yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
+					col := lo*s1 + off
+					m := min(hi-lo, (f.w-col)/2)
+					if yLo < yHi {
+						r := yLo*s0 + a - f.p[0]
+						vec.Deal(ev[yLo*f.wq+lo:], nil, vec32(xc[r*f.w+col:]), yHi-yLo, m, s0*f.w, f.wq)
+					}
+					for yq := yLo; m < hi-lo && yq < yHi; yq++ {
+						r := yq*s0 + a - f.p[0]
+						for k := m; k < hi-lo; k++ {
+							pl[yq*f.wq+lo+k] = xc[r*f.w+col+2*k]
+						}
+					}
+					continue
+				}
+			}
 			for yq := range f.hq {
 				row := pl[yq*f.wq:][:f.wq]
 				r := yq*s0 + a - f.p[0]
@@ -270,6 +293,39 @@ func fillFlat[T scalar](f *flatIm, xf, x []T) {
 					out[k] = src[k*s1]
 				}
 			}
+		}
+	}
+}
+
+// deinterleaveRows is deinterleave over rows rows: row i of src starts at
+// src[i·ws] and is w elements long, row i of out0 and out1 at i·ds (and is
+// ds long). With float32 on AVX-512, the pairs of all rows are split by one
+// vec.Deal.
+func deinterleaveRows[T scalar](out0, out1, src []T, rows, ws, w, ds, pad int) {
+	s32 := vec32(src)
+	if s32 == nil {
+		for i := range rows {
+			deinterleave(out0[i*ds:][:ds], out1[i*ds:][:ds], src[i*ws:][:w], pad)
+		}
+		return
+	}
+	// The same columns of every row: as deinterleave, with n pairs from
+	// column k to element base of the phases, and one column left over
+	// when k + 2n < l.
+	l := max(0, min(w, 2*ds-pad))
+	k := 0
+	if pad&1 == 1 && l > 0 {
+		k = 1
+	}
+	base, n := (k+pad)/2, (l-k)/2
+	vec.Deal(vec32(out0[base:]), vec32(out1[base:]), s32[k:], rows, n, ws, ds)
+	for i := range rows {
+		o0, o1, row := out0[i*ds:][:ds], out1[i*ds:][:ds], src[i*ws:][:w]
+		if k == 1 {
+			o1[pad/2] = row[0]
+		}
+		if k+2*n < l {
+			o0[base+n] = row[k+2*n]
 		}
 	}
 }
@@ -353,22 +409,29 @@ func unfill[T scalar](f *flatIm, x, xf []T) {
 		for c := range f.cin {
 			xc := x[c*f.h*f.w:][:f.h*f.w]
 			for r := range f.h {
-				row := xc[r*f.w:][:f.w]
-				pr := r + f.p[0]
-				if pr < 0 || pr/s0 >= f.hq {
-					clear(row)
-					continue
+				if pr := r + f.p[0]; pr < 0 || pr/s0 >= f.hq {
+					clear(xc[r*f.w:][:f.w])
 				}
-				a, yq := pr%s0, pr/s0
+			}
+			for a := range s0 {
 				p0, p1 := xf[(c*s0+a)*2*f.plane:][:f.plane], xf[((c*s0+a)*2+1)*f.plane:][:f.plane]
-				n := interleave(row, p0[yq*f.wq:][:f.wq], p1[yq*f.wq:][:f.wq], f.p[1])
-				clear(row[n:])
+				yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
+				if yLo < yHi {
+					r := yLo*s0 + a - f.p[0]
+					interleaveRows(xc[r*f.w:], p0[yLo*f.wq:], p1[yLo*f.wq:], yHi-yLo, s0*f.w, f.w, f.wq, f.p[1])
+				}
 			}
 		}
 		return
 	}
-	clear(x[:f.cin*f.h*f.w])
 	np := len(f.phases)
+	cLo, cHi := span(f.wq, 1, -f.p[1], f.w)
+	rLo, rHi := span(f.hq, 1, -f.p[0], f.h)
+	if np > 1 || s0 != 1 || s1 != 1 || cHi-cLo != f.w || rHi-rLo != f.h {
+		// Some element of x is not in the copy (with stride 1 and
+		// padding ≥ 0, every row is copied whole).
+		clear(x[:f.cin*f.h*f.w])
+	}
 	for c := range f.cin {
 		xc := x[c*f.h*f.w:][:f.h*f.w]
 		for q, ph := range f.phases {
@@ -380,6 +443,22 @@ func unfill[T scalar](f *flatIm, x, xf []T) {
 				continue
 			}
 			yLo, yHi := span(f.hq, s0, a-f.p[0], f.h)
+			if ev := vec32(pl); s1 == 2 && np == 1 && ev != nil && yLo < yHi {
+				// With one phase the columns between are 0: the pairs
+				// whose second column lies in the row are written whole
+				// by AVX-512, the last column alone.
+				col := lo*s1 + off
+				m := min(hi-lo, (f.w-col)/2)
+				r := yLo*s0 + a - f.p[0]
+				vec.Weave(vec32(xc[r*f.w+col:]), ev[yLo*f.wq+lo:], nil, yHi-yLo, m, s0*f.w, f.wq)
+				for yq := yLo; m < hi-lo && yq < yHi; yq++ {
+					r := yq*s0 + a - f.p[0]
+					for k := m; k < hi-lo; k++ {
+						xc[r*f.w+col+2*k] = pl[yq*f.wq+lo+k]
+					}
+				}
+				continue
+			}
 			for yq := yLo; yq < yHi; yq++ {
 				src := pl[yq*f.wq+lo : yq*f.wq+hi]
 				dst := xc[(yq*s0+a-f.p[0])*f.w+lo*s1+off:]
@@ -392,6 +471,41 @@ func unfill[T scalar](f *flatIm, x, xf []T) {
 				}
 			}
 		}
+	}
+}
+
+// interleaveRows is interleave over rows rows: row i of dst starts at
+// dst[i·ws] and is w elements long, row i of in0 and in1 at i·ds (and is ds
+// long); the columns of each row past those set are zeroed. With float32 on
+// AVX-512, the pairs of all rows are joined by one vec.Weave.
+func interleaveRows[T scalar](dst, in0, in1 []T, rows, ws, w, ds, pad int) {
+	d32 := vec32(dst)
+	if d32 == nil {
+		for i := range rows {
+			row := dst[i*ws:][:w]
+			n := interleave(row, in0[i*ds:][:ds], in1[i*ds:][:ds], pad)
+			clear(row[n:])
+		}
+		return
+	}
+	// As interleave: n pairs from element base of the phases to column k,
+	// and one column left over when k + 2n < l.
+	l := max(0, min(w, 2*ds-pad))
+	k := 0
+	if pad&1 == 1 && l > 0 {
+		k = 1
+	}
+	base, n := (k+pad)/2, (l-k)/2
+	vec.Weave(d32[k:], vec32(in0[base:]), vec32(in1[base:]), rows, n, ws, ds)
+	for i := range rows {
+		row, i0, i1 := dst[i*ws:][:w], in0[i*ds:][:ds], in1[i*ds:][:ds]
+		if k == 1 {
+			row[0] = i1[pad/2]
+		}
+		if k+2*n < l {
+			row[k+2*n] = i0[base+n]
+		}
+		clear(row[l:])
 	}
 }
 

@@ -2,9 +2,11 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/vkcnn/vkcnn/internal/vec"
 	"github.com/vkcnn/vkcnn/tensor"
 	"github.com/vkcnn/vkcnn/tensor/tensortest"
 )
@@ -190,6 +192,82 @@ func TestConv2DInputGradMethods(t *testing.T) {
 				b.inputGrad = m.method
 				tensortest.Conv2DInputGrad(t, b, dt)
 			})
+		}
+	}
+}
+
+// TestFillFlatVec checks that fillFlat and unfill give the same copies and
+// inputs, bit for bit and every element written, with internal/vec's
+// AVX-512 pair routines as with the scalar loops, on strided geometries
+// around their special cases: both stride-2 column phases with even and
+// odd padding, one phase (1×1 kernels), stride 1 with and without padding,
+// cropping, dilation and rows shorter and longer than a block of 16 pairs.
+func TestFillFlatVec(t *testing.T) {
+	if !vec.Enabled {
+		t.Skip("no AVX-512 routines on this CPU or build")
+	}
+	defer func() { vec.Enabled = true }()
+	r := rand.New(rand.NewPCG(7, 8))
+	type geom struct{ h, w, k, s0, s1, p0, p1, d int }
+	var gs []geom
+	for _, hw := range [][2]int{{7, 7}, {14, 14}, {28, 28}, {5, 37}, {9, 66}} {
+		for _, k := range []int{1, 2, 3} {
+			for _, s := range [][2]int{{2, 2}, {1, 2}, {2, 1}, {1, 1}, {3, 2}} {
+				for _, p := range [][2]int{{0, 0}, {1, 1}, {2, 1}, {1, 2}, {-1, 0}, {0, -1}} {
+					if 2*p[0] >= k || 2*p[1] >= k {
+						if p[0] > 0 || p[1] > 0 {
+							continue
+						}
+					}
+					for _, d := range []int{1, 2} {
+						gs = append(gs, geom{hw[0], hw[1], k, s[0], s[1], p[0], p[1], d})
+					}
+				}
+			}
+		}
+	}
+	for _, g := range gs {
+		oh := (g.h+2*g.p0-g.d*(g.k-1)-1)/g.s0 + 1
+		ow := (g.w+2*g.p1-g.d*(g.k-1)-1)/g.s1 + 1
+		if oh < 1 || ow < 1 {
+			continue
+		}
+		const cin = 3
+		f := newFlatIm(cin, g.h, g.w, g.k, g.k, [2]int{g.s0, g.s1}, [2]int{g.p0, g.p1}, [2]int{g.d, g.d}, oh, ow)
+		x := make([]float32, cin*g.h*g.w)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		var copies, backs [2][]float32
+		for i, on := range []bool{false, true} {
+			vec.Enabled = on
+			xf := make([]float32, f.size)
+			for j := range xf {
+				xf[j] = float32(math.NaN())
+			}
+			fillFlat(f, xf, x)
+			back := make([]float32, len(x))
+			for j := range back {
+				back[j] = float32(math.NaN())
+			}
+			unfill(f, back, xf)
+			copies[i], backs[i] = xf, back
+		}
+		for j := range copies[0] {
+			if math.IsNaN(float64(copies[0][j])) {
+				t.Fatalf("%+v: copy element %d not written", g, j)
+			}
+			if math.Float32bits(copies[0][j]) != math.Float32bits(copies[1][j]) {
+				t.Fatalf("%+v: copy element %d is %v with AVX-512, %v without", g, j, copies[1][j], copies[0][j])
+			}
+		}
+		for j := range backs[0] {
+			if math.IsNaN(float64(backs[0][j])) {
+				t.Fatalf("%+v: unfilled element %d not written", g, j)
+			}
+			if math.Float32bits(backs[0][j]) != math.Float32bits(backs[1][j]) {
+				t.Fatalf("%+v: unfilled element %d is %v with AVX-512, %v without", g, j, backs[1][j], backs[0][j])
+			}
 		}
 	}
 }

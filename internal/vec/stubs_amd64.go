@@ -27,3 +27,15 @@ func reluGrad32(dx *float32, dy *float32, x *float32, segs int, stride int, nb i
 
 // add32 sets d = a + c over the runs.
 func add32(d *float32, a *float32, c *float32, segs int, stride int, nb int, mask uint16)
+
+// deal32 sets even[i] = src[2i] and odd[i] = src[2i+1] in each of rows rows (src's wstride elements apart, the others' dstride) for nb blocks of 16 pairs and a tail of the pairs in mp, reading the tail's elements in m0 and m1.
+func deal32(even *float32, odd *float32, src *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
+
+// evens32 is deal32 without the odd elements.
+func evens32(even *float32, src *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
+
+// weave32 sets dst[2i] = even[i] and dst[2i+1] = odd[i] in each of rows rows (dst's wstride elements apart, the others' dstride) for nb blocks of 16 pairs and a tail of the pairs in mp, writing the tail's elements in m0 and m1.
+func weave32(dst *float32, even *float32, odd *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
+
+// weaveZero32 is weave32 with odd elements 0.
+func weaveZero32(dst *float32, even *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)

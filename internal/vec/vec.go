@@ -118,3 +118,63 @@ func Add(d, a, c []float32) {
 		add32(&d[0], &a[0], &c[0], 1, 0, len(d)/wide, uint16(1)<<(len(d)%wide)-1)
 	}
 }
+
+// pairMasks returns the full blocks of n pairs and the masks of the tail:
+// its pairs, and the first and second 16 of its 2·(n mod 16) elements.
+func pairMasks(n int) (nb int, mp, m0, m1 uint16) {
+	r := n % wide
+	return n / wide, uint16(1)<<r - 1, uint16(1)<<min(2*r, wide) - 1, uint16(1)<<max(0, 2*r-wide) - 1
+}
+
+// pairRows panics unless rows rows of n pairs fit: the dense operands
+// (rows dstride apart) hold n elements a row, the interleaved one (rows
+// wstride apart) 2n.
+func pairRows(op string, wideLen int, dense [][]float32, rows, n, wstride, dstride int) {
+	if rows < 0 || n < 0 || wstride < 0 || dstride < 0 {
+		panic("vec: " + op + " with a negative size")
+	}
+	if rows == 0 || n == 0 {
+		return
+	}
+	if (rows-1)*wstride+2*n > wideLen {
+		panic("vec: " + op + ": interleaved operand too short")
+	}
+	for _, d := range dense {
+		if d != nil && (rows-1)*dstride+n > len(d) {
+			panic("vec: " + op + ": phase operand too short")
+		}
+	}
+}
+
+// Deal splits rows rows of 2n elements into their two stride-2 phases: for
+// row r and i < n it sets even[r·dstride+i] = src[r·wstride+2i] and, when
+// odd is not nil, odd[r·dstride+i] = src[r·wstride+2i+1]. It panics when a
+// slice is too short or a size negative.
+func Deal(even, odd, src []float32, rows, n, wstride, dstride int) {
+	pairRows("Deal", len(src), [][]float32{even, odd}, rows, n, wstride, dstride)
+	if rows == 0 || n == 0 {
+		return
+	}
+	nb, mp, m0, m1 := pairMasks(n)
+	if odd == nil {
+		evens32(&even[0], &src[0], rows, wstride, dstride, nb, mp, m0, m1)
+		return
+	}
+	deal32(&even[0], &odd[0], &src[0], rows, wstride, dstride, nb, mp, m0, m1)
+}
+
+// Weave is the inverse of Deal: for row r and i < n it sets
+// dst[r·wstride+2i] = even[r·dstride+i] and dst[r·wstride+2i+1] =
+// odd[r·dstride+i], or 0 when odd is nil. It panics like Deal.
+func Weave(dst, even, odd []float32, rows, n, wstride, dstride int) {
+	pairRows("Weave", len(dst), [][]float32{even, odd}, rows, n, wstride, dstride)
+	if rows == 0 || n == 0 {
+		return
+	}
+	nb, mp, m0, m1 := pairMasks(n)
+	if odd == nil {
+		weaveZero32(&dst[0], &even[0], rows, wstride, dstride, nb, mp, m0, m1)
+		return
+	}
+	weave32(&dst[0], &even[0], &odd[0], rows, wstride, dstride, nb, mp, m0, m1)
+}

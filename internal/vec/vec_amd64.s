@@ -646,3 +646,385 @@ add32_tail:
 add32_done:
 	VZEROUPPER
 	RET
+
+// func deal32(even *float32, odd *float32, src *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
+// Requires: AVX, AVX512F
+TEXT ·deal32(SB), NOSPLIT, $0-62
+	MOVQ    even+0(FP), AX
+	MOVQ    odd+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    rows+24(FP), BX
+	MOVQ    wstride+32(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    dstride+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    nb+48(FP), R8
+	MOVWLZX mp+56(FP), R9
+	KMOVW   R9, K1
+	MOVWLZX m0+58(FP), R9
+	KMOVW   R9, K2
+	MOVWLZX m1+60(FP), R9
+	KMOVW   R9, K3
+
+deal32_row:
+	TESTQ BX, BX
+	JZ    deal32_done
+	MOVQ  AX, R9
+	MOVQ  CX, R10
+	MOVQ  DX, R11
+	MOVQ  R8, R12
+
+deal32_block:
+	TESTQ     R12, R12
+	JZ        deal32_tail
+	VMOVUPS   (R11), Z0
+	VMOVUPS   64(R11), Z1
+	VMOVDQU32 deal32_even<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, (R9)
+	VMOVDQU32 deal32_odd<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, (R10)
+	ADDQ      $0x00000040, R9
+	ADDQ      $0x00000040, R10
+	ADDQ      $0x00000080, R11
+	DECQ      R12
+	JMP       deal32_block
+
+deal32_tail:
+	VMOVUPS.Z (R11), K2, Z0
+	VMOVUPS.Z 64(R11), K3, Z1
+	VMOVDQU32 deal32_even<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, K1, (R9)
+	VMOVDQU32 deal32_odd<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, K1, (R10)
+	ADDQ      DI, AX
+	ADDQ      DI, CX
+	ADDQ      SI, DX
+	DECQ      BX
+	JMP       deal32_row
+
+deal32_done:
+	VZEROUPPER
+	RET
+
+DATA deal32_even<>+0(SB)/4, $0x00000000
+DATA deal32_even<>+4(SB)/4, $0x00000002
+DATA deal32_even<>+8(SB)/4, $0x00000004
+DATA deal32_even<>+12(SB)/4, $0x00000006
+DATA deal32_even<>+16(SB)/4, $0x00000008
+DATA deal32_even<>+20(SB)/4, $0x0000000a
+DATA deal32_even<>+24(SB)/4, $0x0000000c
+DATA deal32_even<>+28(SB)/4, $0x0000000e
+DATA deal32_even<>+32(SB)/4, $0x00000010
+DATA deal32_even<>+36(SB)/4, $0x00000012
+DATA deal32_even<>+40(SB)/4, $0x00000014
+DATA deal32_even<>+44(SB)/4, $0x00000016
+DATA deal32_even<>+48(SB)/4, $0x00000018
+DATA deal32_even<>+52(SB)/4, $0x0000001a
+DATA deal32_even<>+56(SB)/4, $0x0000001c
+DATA deal32_even<>+60(SB)/4, $0x0000001e
+GLOBL deal32_even<>(SB), RODATA|NOPTR, $64
+
+DATA deal32_odd<>+0(SB)/4, $0x00000001
+DATA deal32_odd<>+4(SB)/4, $0x00000003
+DATA deal32_odd<>+8(SB)/4, $0x00000005
+DATA deal32_odd<>+12(SB)/4, $0x00000007
+DATA deal32_odd<>+16(SB)/4, $0x00000009
+DATA deal32_odd<>+20(SB)/4, $0x0000000b
+DATA deal32_odd<>+24(SB)/4, $0x0000000d
+DATA deal32_odd<>+28(SB)/4, $0x0000000f
+DATA deal32_odd<>+32(SB)/4, $0x00000011
+DATA deal32_odd<>+36(SB)/4, $0x00000013
+DATA deal32_odd<>+40(SB)/4, $0x00000015
+DATA deal32_odd<>+44(SB)/4, $0x00000017
+DATA deal32_odd<>+48(SB)/4, $0x00000019
+DATA deal32_odd<>+52(SB)/4, $0x0000001b
+DATA deal32_odd<>+56(SB)/4, $0x0000001d
+DATA deal32_odd<>+60(SB)/4, $0x0000001f
+GLOBL deal32_odd<>(SB), RODATA|NOPTR, $64
+
+// func evens32(even *float32, src *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
+// Requires: AVX, AVX512F
+TEXT ·evens32(SB), NOSPLIT, $0-54
+	MOVQ    even+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    rows+16(FP), DX
+	MOVQ    wstride+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    dstride+32(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    nb+40(FP), DI
+	MOVWLZX mp+48(FP), R8
+	KMOVW   R8, K1
+	MOVWLZX m0+50(FP), R8
+	KMOVW   R8, K2
+	MOVWLZX m1+52(FP), R8
+	KMOVW   R8, K3
+
+evens32_row:
+	TESTQ DX, DX
+	JZ    evens32_done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  DI, R10
+
+evens32_block:
+	TESTQ     R10, R10
+	JZ        evens32_tail
+	VMOVUPS   (R9), Z0
+	VMOVUPS   64(R9), Z1
+	VMOVDQU32 evens32_even<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, (R8)
+	ADDQ      $0x00000040, R8
+	ADDQ      $0x00000080, R9
+	DECQ      R10
+	JMP       evens32_block
+
+evens32_tail:
+	VMOVUPS.Z (R9), K2, Z0
+	VMOVUPS.Z 64(R9), K3, Z1
+	VMOVDQU32 evens32_even<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, K1, (R8)
+	ADDQ      SI, AX
+	ADDQ      BX, CX
+	DECQ      DX
+	JMP       evens32_row
+
+evens32_done:
+	VZEROUPPER
+	RET
+
+DATA evens32_even<>+0(SB)/4, $0x00000000
+DATA evens32_even<>+4(SB)/4, $0x00000002
+DATA evens32_even<>+8(SB)/4, $0x00000004
+DATA evens32_even<>+12(SB)/4, $0x00000006
+DATA evens32_even<>+16(SB)/4, $0x00000008
+DATA evens32_even<>+20(SB)/4, $0x0000000a
+DATA evens32_even<>+24(SB)/4, $0x0000000c
+DATA evens32_even<>+28(SB)/4, $0x0000000e
+DATA evens32_even<>+32(SB)/4, $0x00000010
+DATA evens32_even<>+36(SB)/4, $0x00000012
+DATA evens32_even<>+40(SB)/4, $0x00000014
+DATA evens32_even<>+44(SB)/4, $0x00000016
+DATA evens32_even<>+48(SB)/4, $0x00000018
+DATA evens32_even<>+52(SB)/4, $0x0000001a
+DATA evens32_even<>+56(SB)/4, $0x0000001c
+DATA evens32_even<>+60(SB)/4, $0x0000001e
+GLOBL evens32_even<>(SB), RODATA|NOPTR, $64
+
+DATA evens32_odd<>+0(SB)/4, $0x00000001
+DATA evens32_odd<>+4(SB)/4, $0x00000003
+DATA evens32_odd<>+8(SB)/4, $0x00000005
+DATA evens32_odd<>+12(SB)/4, $0x00000007
+DATA evens32_odd<>+16(SB)/4, $0x00000009
+DATA evens32_odd<>+20(SB)/4, $0x0000000b
+DATA evens32_odd<>+24(SB)/4, $0x0000000d
+DATA evens32_odd<>+28(SB)/4, $0x0000000f
+DATA evens32_odd<>+32(SB)/4, $0x00000011
+DATA evens32_odd<>+36(SB)/4, $0x00000013
+DATA evens32_odd<>+40(SB)/4, $0x00000015
+DATA evens32_odd<>+44(SB)/4, $0x00000017
+DATA evens32_odd<>+48(SB)/4, $0x00000019
+DATA evens32_odd<>+52(SB)/4, $0x0000001b
+DATA evens32_odd<>+56(SB)/4, $0x0000001d
+DATA evens32_odd<>+60(SB)/4, $0x0000001f
+GLOBL evens32_odd<>(SB), RODATA|NOPTR, $64
+
+// func weave32(dst *float32, even *float32, odd *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
+// Requires: AVX, AVX512F
+TEXT ·weave32(SB), NOSPLIT, $0-62
+	MOVQ    dst+0(FP), AX
+	MOVQ    even+8(FP), CX
+	MOVQ    odd+16(FP), DX
+	MOVQ    rows+24(FP), BX
+	MOVQ    wstride+32(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    dstride+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    nb+48(FP), R8
+	MOVWLZX mp+56(FP), R9
+	KMOVW   R9, K1
+	MOVWLZX m0+58(FP), R9
+	KMOVW   R9, K2
+	MOVWLZX m1+60(FP), R9
+	KMOVW   R9, K3
+
+weave32_row:
+	TESTQ BX, BX
+	JZ    weave32_done
+	MOVQ  AX, R9
+	MOVQ  CX, R10
+	MOVQ  DX, R11
+	MOVQ  R8, R12
+
+weave32_block:
+	TESTQ     R12, R12
+	JZ        weave32_tail
+	VMOVUPS   (R10), Z0
+	VMOVUPS   (R11), Z1
+	VMOVDQU32 weave32_lo<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVDQU32 weave32_hi<>+0(SB), Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, (R9)
+	VMOVUPS   Z3, 64(R9)
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000040, R10
+	ADDQ      $0x00000040, R11
+	DECQ      R12
+	JMP       weave32_block
+
+weave32_tail:
+	VMOVUPS.Z (R10), K1, Z0
+	VMOVUPS.Z (R11), K1, Z1
+	VMOVDQU32 weave32_lo<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVDQU32 weave32_hi<>+0(SB), Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, K2, (R9)
+	VMOVUPS   Z3, K3, 64(R9)
+	ADDQ      SI, AX
+	ADDQ      DI, CX
+	ADDQ      DI, DX
+	DECQ      BX
+	JMP       weave32_row
+
+weave32_done:
+	VZEROUPPER
+	RET
+
+DATA weave32_lo<>+0(SB)/4, $0x00000000
+DATA weave32_lo<>+4(SB)/4, $0x00000010
+DATA weave32_lo<>+8(SB)/4, $0x00000001
+DATA weave32_lo<>+12(SB)/4, $0x00000011
+DATA weave32_lo<>+16(SB)/4, $0x00000002
+DATA weave32_lo<>+20(SB)/4, $0x00000012
+DATA weave32_lo<>+24(SB)/4, $0x00000003
+DATA weave32_lo<>+28(SB)/4, $0x00000013
+DATA weave32_lo<>+32(SB)/4, $0x00000004
+DATA weave32_lo<>+36(SB)/4, $0x00000014
+DATA weave32_lo<>+40(SB)/4, $0x00000005
+DATA weave32_lo<>+44(SB)/4, $0x00000015
+DATA weave32_lo<>+48(SB)/4, $0x00000006
+DATA weave32_lo<>+52(SB)/4, $0x00000016
+DATA weave32_lo<>+56(SB)/4, $0x00000007
+DATA weave32_lo<>+60(SB)/4, $0x00000017
+GLOBL weave32_lo<>(SB), RODATA|NOPTR, $64
+
+DATA weave32_hi<>+0(SB)/4, $0x00000008
+DATA weave32_hi<>+4(SB)/4, $0x00000018
+DATA weave32_hi<>+8(SB)/4, $0x00000009
+DATA weave32_hi<>+12(SB)/4, $0x00000019
+DATA weave32_hi<>+16(SB)/4, $0x0000000a
+DATA weave32_hi<>+20(SB)/4, $0x0000001a
+DATA weave32_hi<>+24(SB)/4, $0x0000000b
+DATA weave32_hi<>+28(SB)/4, $0x0000001b
+DATA weave32_hi<>+32(SB)/4, $0x0000000c
+DATA weave32_hi<>+36(SB)/4, $0x0000001c
+DATA weave32_hi<>+40(SB)/4, $0x0000000d
+DATA weave32_hi<>+44(SB)/4, $0x0000001d
+DATA weave32_hi<>+48(SB)/4, $0x0000000e
+DATA weave32_hi<>+52(SB)/4, $0x0000001e
+DATA weave32_hi<>+56(SB)/4, $0x0000000f
+DATA weave32_hi<>+60(SB)/4, $0x0000001f
+GLOBL weave32_hi<>(SB), RODATA|NOPTR, $64
+
+// func weaveZero32(dst *float32, even *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·weaveZero32(SB), NOSPLIT, $0-54
+	MOVQ    dst+0(FP), AX
+	MOVQ    even+8(FP), CX
+	MOVQ    rows+16(FP), DX
+	MOVQ    wstride+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    dstride+32(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    nb+40(FP), DI
+	MOVWLZX mp+48(FP), R8
+	KMOVW   R8, K1
+	MOVWLZX m0+50(FP), R8
+	KMOVW   R8, K2
+	MOVWLZX m1+52(FP), R8
+	KMOVW   R8, K3
+
+weaveZero32_row:
+	TESTQ DX, DX
+	JZ    weaveZero32_done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  DI, R10
+
+weaveZero32_block:
+	TESTQ     R10, R10
+	JZ        weaveZero32_tail
+	VMOVUPS   (R9), Z0
+	VXORPS    Z1, Z1, Z1
+	VMOVDQU32 weaveZero32_lo<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVDQU32 weaveZero32_hi<>+0(SB), Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, (R8)
+	VMOVUPS   Z3, 64(R8)
+	ADDQ      $0x00000080, R8
+	ADDQ      $0x00000040, R9
+	DECQ      R10
+	JMP       weaveZero32_block
+
+weaveZero32_tail:
+	VMOVUPS.Z (R9), K1, Z0
+	VXORPS    Z1, Z1, Z1
+	VMOVDQU32 weaveZero32_lo<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVDQU32 weaveZero32_hi<>+0(SB), Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, K2, (R8)
+	VMOVUPS   Z3, K3, 64(R8)
+	ADDQ      BX, AX
+	ADDQ      SI, CX
+	DECQ      DX
+	JMP       weaveZero32_row
+
+weaveZero32_done:
+	VZEROUPPER
+	RET
+
+DATA weaveZero32_lo<>+0(SB)/4, $0x00000000
+DATA weaveZero32_lo<>+4(SB)/4, $0x00000010
+DATA weaveZero32_lo<>+8(SB)/4, $0x00000001
+DATA weaveZero32_lo<>+12(SB)/4, $0x00000011
+DATA weaveZero32_lo<>+16(SB)/4, $0x00000002
+DATA weaveZero32_lo<>+20(SB)/4, $0x00000012
+DATA weaveZero32_lo<>+24(SB)/4, $0x00000003
+DATA weaveZero32_lo<>+28(SB)/4, $0x00000013
+DATA weaveZero32_lo<>+32(SB)/4, $0x00000004
+DATA weaveZero32_lo<>+36(SB)/4, $0x00000014
+DATA weaveZero32_lo<>+40(SB)/4, $0x00000005
+DATA weaveZero32_lo<>+44(SB)/4, $0x00000015
+DATA weaveZero32_lo<>+48(SB)/4, $0x00000006
+DATA weaveZero32_lo<>+52(SB)/4, $0x00000016
+DATA weaveZero32_lo<>+56(SB)/4, $0x00000007
+DATA weaveZero32_lo<>+60(SB)/4, $0x00000017
+GLOBL weaveZero32_lo<>(SB), RODATA|NOPTR, $64
+
+DATA weaveZero32_hi<>+0(SB)/4, $0x00000008
+DATA weaveZero32_hi<>+4(SB)/4, $0x00000018
+DATA weaveZero32_hi<>+8(SB)/4, $0x00000009
+DATA weaveZero32_hi<>+12(SB)/4, $0x00000019
+DATA weaveZero32_hi<>+16(SB)/4, $0x0000000a
+DATA weaveZero32_hi<>+20(SB)/4, $0x0000001a
+DATA weaveZero32_hi<>+24(SB)/4, $0x0000000b
+DATA weaveZero32_hi<>+28(SB)/4, $0x0000001b
+DATA weaveZero32_hi<>+32(SB)/4, $0x0000000c
+DATA weaveZero32_hi<>+36(SB)/4, $0x0000001c
+DATA weaveZero32_hi<>+40(SB)/4, $0x0000000d
+DATA weaveZero32_hi<>+44(SB)/4, $0x0000001d
+DATA weaveZero32_hi<>+48(SB)/4, $0x0000000e
+DATA weaveZero32_hi<>+52(SB)/4, $0x0000001e
+DATA weaveZero32_hi<>+56(SB)/4, $0x0000000f
+DATA weaveZero32_hi<>+60(SB)/4, $0x0000001f
+GLOBL weaveZero32_hi<>(SB), RODATA|NOPTR, $64

@@ -175,3 +175,82 @@ func TestRunsPanics(t *testing.T) {
 	}()
 	Sum(make([]float32, 10), 2, 8, 3)
 }
+
+// TestDealWeave checks Deal and Weave, with and without the odd phase, on
+// row lengths around the block of 16 pairs and 1 to 3 rows with gaps
+// between them, that they touch no element outside the rows (sentinels
+// everywhere else), and that they panic on short operands.
+func TestDealWeave(t *testing.T) {
+	need(t)
+	r := rand.New(rand.NewPCG(5, 6))
+	sentinel := float32(math.Inf(-1))
+	filled := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = sentinel
+		}
+		return s
+	}
+	for _, n := range []int{0, 1, 2, 7, 8, 9, 14, 15, 16, 17, 24, 31, 32, 33, 49, 64, 100} {
+		for _, rows := range []int{1, 2, 3} {
+			for _, both := range []bool{true, false} {
+				ws, ds := 2*n+5, n+3 // gaps between the rows
+				src := randSlice(r, (rows-1)*ws+2*n)
+				ev, od := filled((rows-1)*ds+n+7), filled((rows-1)*ds+n+7)
+				var odd []float32
+				if both {
+					odd = od
+				}
+				Deal(ev, odd, src, rows, n, ws, ds)
+				for i := range ev {
+					row, k := i/ds, i%ds
+					if row >= rows || k >= n {
+						if ev[i] != sentinel || od[i] != sentinel {
+							t.Fatalf("Deal n %d rows %d odd %v wrote outside the rows, at %d", n, rows, both, i)
+						}
+						continue
+					}
+					e, o := src[row*ws+2*k], src[row*ws+2*k+1]
+					if ev[i] != e || both && od[i] != o {
+						t.Fatalf("Deal n %d rows %d odd %v: row %d pair %d: %v %v, expected %v %v", n, rows, both, row, k, ev[i], od[i], e, o)
+					}
+				}
+				dst := filled((rows-1)*ws + 2*n + 9)
+				Weave(dst, ev, odd, rows, n, ws, ds)
+				for i := range dst {
+					row, k := i/ws, i%ws
+					if row >= rows || k >= 2*n {
+						if dst[i] != sentinel {
+							t.Fatalf("Weave n %d rows %d odd %v wrote outside the rows, at %d", n, rows, both, i)
+						}
+						continue
+					}
+					want := src[i]
+					if k%2 == 1 && !both {
+						want = 0
+					}
+					if dst[i] != want {
+						t.Fatalf("Weave n %d rows %d odd %v: row %d element %d: %v, expected %v", n, rows, both, row, k, dst[i], want)
+					}
+				}
+			}
+		}
+	}
+	for _, f := range []func(){
+		func() { Deal(make([]float32, 3), nil, make([]float32, 5), 1, 3, 6, 3) },
+		func() { Deal(make([]float32, 3), make([]float32, 2), make([]float32, 6), 1, 3, 6, 3) },
+		func() { Deal(make([]float32, 6), nil, make([]float32, 12), 2, 3, 7, 3) },
+		func() { Weave(make([]float32, 5), make([]float32, 3), nil, 1, 3, 6, 3) },
+		func() { Weave(make([]float32, 6), make([]float32, 3), make([]float32, 2), 1, 3, 6, 3) },
+		func() { Weave(make([]float32, 6), make([]float32, 3), nil, 1, -3, 6, 3) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("short operands did not panic")
+				}
+			}()
+			f()
+		}()
+	}
+}

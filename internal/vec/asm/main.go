@@ -29,6 +29,10 @@ func main() {
 	relu()
 	reluGrad()
 	add()
+	deal(true)
+	deal(false)
+	weave(true)
+	weave(false)
 	Generate()
 }
 
@@ -340,4 +344,151 @@ func add() {
 	})
 	VZEROUPPER()
 	RET()
+}
+
+// indices returns a read-only table of 16 int32 lane indices for the
+// two-table permutes (VPERMI2PS: index i < 16 picks lane i of the first
+// table, 16 + i lane i of the second).
+func indices(name string, idx func(i int) int) Mem {
+	m := GLOBL(name, RODATA|NOPTR)
+	for i := range 16 {
+		DATA(4*i, U32(idx(i)))
+	}
+	return m
+}
+
+// pairLoop emits the loop of deal and weave over rows rows, the pointers
+// of the dense side (the phases) rowStride elements apart from row to row
+// and that of the interleaved side (src or dst) wideStride apart, each row
+// nb blocks of 16 pairs and a tail: body does one block with its three
+// masks in K1 (16 bits of pairs, the tail's), K2 and K3 (the two halves of
+// its 32 interleaved elements), all set for a full block. p[wide] is the
+// interleaved side's pointer.
+func pairLoop(name string, ptrs []string, wide int, steps []int, body func(p []GPVirtual, tail bool)) {
+	bases := make([]GPVirtual, len(ptrs))
+	for i, n := range ptrs {
+		bases[i] = GP64()
+		Load(Param(n), bases[i])
+	}
+	rows, ws, ds, nb := GP64(), GP64(), GP64(), GP64()
+	Load(Param("rows"), rows)
+	Load(Param("wstride"), ws)
+	SHLQ(U8(2), ws)
+	Load(Param("dstride"), ds)
+	SHLQ(U8(2), ds)
+	Load(Param("nb"), nb)
+	for i, n := range []string{"mp", "m0", "m1"} {
+		m := GP32()
+		Load(Param(n), m)
+		KMOVW(m, []Op{K1, K2, K3}[i])
+	}
+	p := make([]GPVirtual, len(ptrs))
+	for i := range p {
+		p[i] = GP64()
+	}
+	c := GP64()
+	Label(name + "_row")
+	TESTQ(rows, rows)
+	JZ(LabelRef(name + "_done"))
+	for i := range p {
+		MOVQ(bases[i], p[i])
+	}
+	MOVQ(nb, c)
+	Label(name + "_block")
+	TESTQ(c, c)
+	JZ(LabelRef(name + "_tail"))
+	// Full blocks: the masks are those of the tail, so use unmasked moves.
+	body(p, false)
+	for i := range p {
+		ADDQ(U32(steps[i]), p[i])
+	}
+	DECQ(c)
+	JMP(LabelRef(name + "_block"))
+	Label(name + "_tail")
+	body(p, true)
+	for i := range bases {
+		if i == wide {
+			ADDQ(ws, bases[i])
+		} else {
+			ADDQ(ds, bases[i])
+		}
+	}
+	DECQ(rows)
+	JMP(LabelRef(name + "_row"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// deal emits deal32 (both phases) or evens32 (the even elements only).
+func deal(both bool) {
+	name, sig := "deal32", "func(even, odd, src *float32, rows, wstride, dstride, nb int, mp, m0, m1 uint16)"
+	ptrs, steps := []string{"even", "odd", "src"}, []int{64, 64, 128}
+	doc := name + " sets even[i] = src[2i] and odd[i] = src[2i+1] in each of rows rows (src's wstride elements apart, the others' dstride) for nb blocks of 16 pairs and a tail of the pairs in mp, reading the tail's elements in m0 and m1."
+	if !both {
+		name, sig = "evens32", "func(even, src *float32, rows, wstride, dstride, nb int, mp, m0, m1 uint16)"
+		ptrs, steps = []string{"even", "src"}, []int{64, 128}
+		doc = name + " is deal32 without the odd elements."
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(doc)
+	ie := indices(name+"_even", func(i int) int { return 2 * i })
+	io := indices(name+"_odd", func(i int) int { return 2*i + 1 })
+	pairLoop(name, ptrs, len(ptrs)-1, steps, func(p []GPVirtual, tail bool) {
+		src := p[len(p)-1]
+		a, b, e := ZMM(), ZMM(), ZMM()
+		if tail {
+			VMOVUPS_Z(at(src, 0), K2, a)
+			VMOVUPS_Z(at(src, 64), K3, b)
+		} else {
+			VMOVUPS(at(src, 0), a)
+			VMOVUPS(at(src, 64), b)
+		}
+		VMOVDQU32(ie, e)
+		VPERMI2PS(b, a, e)
+		store16(e, at(p[0], 0), tail)
+		if both {
+			o := ZMM()
+			VMOVDQU32(io, o)
+			VPERMI2PS(b, a, o)
+			store16(o, at(p[1], 0), tail)
+		}
+	})
+}
+
+// weave emits weave32 (dst from both phases) or weaveZero32 (odd elements
+// 0).
+func weave(both bool) {
+	name, sig := "weave32", "func(dst, even, odd *float32, rows, wstride, dstride, nb int, mp, m0, m1 uint16)"
+	ptrs, steps := []string{"dst", "even", "odd"}, []int{128, 64, 64}
+	doc := name + " sets dst[2i] = even[i] and dst[2i+1] = odd[i] in each of rows rows (dst's wstride elements apart, the others' dstride) for nb blocks of 16 pairs and a tail of the pairs in mp, writing the tail's elements in m0 and m1."
+	if !both {
+		name, sig = "weaveZero32", "func(dst, even *float32, rows, wstride, dstride, nb int, mp, m0, m1 uint16)"
+		ptrs, steps = []string{"dst", "even"}, []int{128, 64}
+		doc = name + " is weave32 with odd elements 0."
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(doc)
+	il := indices(name+"_lo", func(i int) int { return i/2 + 16*(i%2) })
+	ih := indices(name+"_hi", func(i int) int { return 8 + i/2 + 16*(i%2) })
+	pairLoop(name, ptrs, 0, steps, func(p []GPVirtual, tail bool) {
+		e, o, lo, hi := ZMM(), ZMM(), ZMM(), ZMM()
+		load16(at(p[1], 0), e, tail)
+		if both {
+			load16(at(p[2], 0), o, tail)
+		} else {
+			VXORPS(o, o, o)
+		}
+		VMOVDQU32(il, lo)
+		VPERMI2PS(o, e, lo)
+		VMOVDQU32(ih, hi)
+		VPERMI2PS(o, e, hi)
+		if tail {
+			VMOVUPS(lo, K2, at(p[0], 0))
+			VMOVUPS(hi, K3, at(p[0], 64))
+		} else {
+			VMOVUPS(lo, at(p[0], 0))
+			VMOVUPS(hi, at(p[0], 64))
+		}
+	})
 }
