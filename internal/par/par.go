@@ -108,7 +108,32 @@ func maxHelpers() int64 { return int64(max(64, 8*runtime.GOMAXPROCS(0))) }
 // step follow each other 2–90 µs apart: without the spin every loop would
 // run on the caller alone for its first 100 µs. Spinning, a helper joins a
 // loop about 1 µs after it starts.
-const spinTime = 200 * time.Microsecond
+//
+// Spinning pays only while one goroutine runs loops (a training step): a
+// spinner holds a P, so where several goroutines run loops (concurrent
+// predictions) one with work could wait for it, behind a helper polling
+// for nothing. Helpers and callers spin only when no two loops have been
+// in flight at once for quietTime; otherwise they park at once, as they
+// always did.
+const (
+	spinTime  = 200 * time.Microsecond
+	quietTime = 20 * time.Millisecond
+)
+
+var (
+	// inFlight counts the loops running (in do).
+	inFlight atomic.Int64
+	// epoch is the time the package started, and crowded the time since
+	// it when a loop last started while another ran.
+	epoch   = time.Now()
+	crowded atomic.Int64
+)
+
+// spinAllowed reports whether helpers and callers may spin: no two loops have
+// run at once for quietTime.
+func spinAllowed() bool {
+	return time.Since(epoch)-time.Duration(crowded.Load()) > quietTime
+}
 
 // spinners are the helpers polling for work, at most GOMAXPROCS − 1 of
 // them (a spinner holds a P). A caller hands a share to one by pushing its
@@ -125,6 +150,10 @@ var spinners struct {
 }
 
 func do(t Task, parts, n int, items bool) {
+	if inFlight.Add(1) > 1 {
+		crowded.Store(int64(time.Since(epoch)))
+	}
+	defer inFlight.Add(-1)
 	j := jobs.Get().(*job)
 	j.t, j.parts, j.n, j.items = t, parts, n, items
 	j.next.Store(0)
@@ -160,10 +189,10 @@ func do(t Task, parts, n int, items bool) {
 	j.work()
 	// Poll for the helpers before parking, unless they may need this
 	// goroutine's P to run at all.
-	if j.pending.Load() > 0 && parts <= runtime.GOMAXPROCS(0) {
+	if j.pending.Load() > 0 && parts <= runtime.GOMAXPROCS(0) && spinAllowed() {
 		start := time.Now()
 		for i := 1; j.pending.Load() > 0; i++ {
-			if i%64 == 0 && time.Since(start) > spinTime {
+			if i%64 == 0 && (time.Since(start) > spinTime || inFlight.Load() > 1) {
 				break
 			}
 		}
@@ -181,7 +210,7 @@ func helper(j *job) {
 		// done, so that its next loop finds this helper spinning.
 		spinning := false
 		spinners.Lock()
-		if spinners.free+len(spinners.queue) < runtime.GOMAXPROCS(0)-1 {
+		if spinners.free+len(spinners.queue) < runtime.GOMAXPROCS(0)-1 && spinAllowed() {
 			spinners.free++
 			spinners.nfree.Store(int64(spinners.free))
 			spinning = true
@@ -202,7 +231,7 @@ func helper(j *job) {
 func spin() *job {
 	start := time.Now()
 	for i := 1; ; i++ {
-		stop := i%64 == 0 && time.Since(start) > spinTime
+		stop := i%64 == 0 && (time.Since(start) > spinTime || inFlight.Load() > 1)
 		if spinners.queued.Load() == 0 && !stop {
 			continue
 		}
