@@ -49,8 +49,10 @@ import (
 // 32 or 64 images keep every thread busy with no synchronisation inside a
 // unit); goroutines take units in turn, so that one that the machine slows
 // down takes fewer. When there are fewer units than threads, each GEMM gets
-// the spare threads. The kernel gradient sums groups of units into partials
-// of dW, added in a fixed order at the end. Scratch memory (copies, bands,
+// the spare threads. The kernel matrices the units multiply by (forward,
+// input gradient) are packed for the micro-kernels once per call and shared
+// by the units (igemm.PackA). The kernel gradient sums groups of units into
+// partials of dW, added in a fixed order at the end. Scratch memory (copies, bands,
 // the rearranged kernels, partial sums) comes from pools that keep it from
 // call to call.
 
@@ -567,17 +569,28 @@ func (p *imPacker[T]) Pack(dst []T, p0, kq, j0, cols, nr int) {
 	pack(p.f, p.xf, dst, p0, kq, j0, cols, nr)
 }
 
-// gemmIm2col computes c = a·B with igemm.GemmPacker, B being the im2col
-// matrix of p's copy, with a row of ones appended when a has one more
-// column than p.f has taps: a is m×k (row stride k), c is m×(oh·ow) (row
-// stride ldc).
+// packKernels packs, once per call, the kernel matrix of each group for
+// the micro-kernels, so that the units' GEMMs do not each pack it again:
+// group g's op(A) is rows×cols, read from w at g·stride with row stride ld
+// (transposed when trans: w then holds cols×rows). Release them with
+// releaseKernels.
 //
-// (Batching the images of a small convolution into one GEMM, so that a is
-// packed once and fewer partial panels waste their micro-tiles, measured
-// 20 to 40% slower: the copies and the product then live in L3, not in L1
-// and L2.)
-func gemmIm2col[T scalar](threads int, p *imPacker[T], m, k int, a, c []T, ldc int) {
-	igemm.GemmPacker(threads, false, m, p.f.oh*p.f.ow, k, 1, a, k, igemm.Packer[T](p), 0, c, ldc)
+// (Batching the images of a small convolution into one GEMM, so that fewer
+// partial panels waste their micro-tiles, measured 20 to 40% slower: the
+// copies and the product then live in L3, not in L1 and L2.)
+func (j *convJob[T]) packKernels(trans bool, rows, cols int, w []T, stride, ld int) {
+	for g := range j.d.Groups {
+		j.pas = append(j.pas, igemm.PackA(trans, rows, cols, w[g*stride:], ld))
+	}
+}
+
+// releaseKernels returns the packed kernels to their pool.
+func (j *convJob[T]) releaseKernels() {
+	for i, pa := range j.pas {
+		pa.Release()
+		j.pas[i] = nil
+	}
+	j.pas = j.pas[:0]
 }
 
 // convDims is a convolution's geometry plus the sizes the kernels derive.
@@ -677,6 +690,7 @@ type convJob[T scalar] struct {
 	groups   int // kernel gradient: groups of units, partials after the workers' scratch
 	parts    []T
 	packers  []imPacker[T]
+	pas      []*igemm.PackedA[T] // each group's kernel matrix, packed (packKernels)
 }
 
 var convJobPools [2]sync.Pool
@@ -693,7 +707,7 @@ func getConvJob[T scalar](kind int, d *convDims, workers, inner int) *convJob[T]
 	if cap(packers) < workers {
 		packers = make([]imPacker[T], workers)
 	}
-	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers]}
+	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers], pas: j.pas[:0]}
 	return j
 }
 
@@ -701,7 +715,8 @@ func getConvJob[T scalar](kind int, d *convDims, workers, inner int) *convJob[T]
 func putConvJob[T scalar](j *convJob[T]) {
 	packers := j.packers[:cap(j.packers)]
 	clear(packers)
-	*j = convJob[T]{packers: packers[:0]}
+	j.releaseKernels()
+	*j = convJob[T]{packers: packers[:0], pas: j.pas[:0]}
 	var z T
 	convJobPools[unsafe.Sizeof(z)/8].Put(j)
 }
@@ -718,7 +733,7 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 		xg := j.in[(n*d.C+g*d.cg)*d.hw:][:d.cg*d.hw]
 		yg := j.out[(n*d.K+g*d.kg)*d.ohw:][:d.kg*d.ohw]
 		fillFlat(j.f, p.xf, xg)
-		gemmIm2col(j.inner, p, d.kg, j.k, j.w[g*d.kg*j.k:][:d.kg*j.k], yg, d.ohw)
+		igemm.GemmPackedAPacker(j.inner, j.pas[g], d.ohw, 1, igemm.Packer[T](p), 0, yg, d.ohw)
 	case jobPointwise:
 		xg, yg, wg := unit(d, i, j.in, j.out, j.w)
 		var beta T
@@ -738,9 +753,9 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 	case jobStride1IG:
 		p := &j.packers[wk]
 		p.f, p.xf = j.f, j.buf[wk*j.per:][:j.f.size]
-		dxg, dyg, fg := unit(d, i, j.out, j.in, j.w)
+		dxg, dyg, _ := unit(d, i, j.out, j.in, j.w)
 		fillFlat(j.f, p.xf, dyg)
-		gemmIm2col(j.inner, p, d.cg, j.f.taps(), fg, dxg, d.hw)
+		igemm.GemmPackedAPacker(j.inner, j.pas[i%d.Groups], d.hw, 1, igemm.Packer[T](p), 0, dxg, d.hw)
 	case jobCol2imIG:
 		j.col2im(wk, i)
 	case jobKernelGrad:
@@ -777,6 +792,7 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in = *buf, y, x
+	j.packKernels(false, d.kg, j.k, j.w, d.kg*j.k, j.k)
 	b.dynamicTask(d.units(), j)
 }
 
@@ -845,6 +861,7 @@ func convInputGradStride1[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in, j.w = *buf, dx, dy, *wf
+	j.packKernels(false, d.cg, d.kg*kk, *wf, d.kg*d.ckk, d.kg*kk)
 	b.dynamicTask(d.units(), j)
 }
 
@@ -863,6 +880,7 @@ func convInputGradCol2im[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in, j.w = *buf, dx, dy, w
+	j.packKernels(true, d.ckk, d.kg, w, d.kg*d.ckk, d.ckk)
 	b.dynamicTask(d.units(), j)
 }
 
@@ -871,12 +889,13 @@ func (j *convJob[T]) col2im(wk, u int) {
 	d, f := &j.d, j.f
 	xf := j.buf[wk*j.per:][:j.size]
 	col := j.buf[wk*j.per+j.size:][:j.cl]
-	dxg, dyg, wg := unit(d, u, j.out, j.in, j.w)
+	dxg, dyg, _ := unit(d, u, j.out, j.in, j.w)
+	pa := j.pas[u%d.Groups]
 	clear(xf)
 	for y0 := 0; y0 < d.OH; y0 += j.rows {
 		y1 := min(y0+j.rows, d.OH)
 		n := (y1 - y0) * d.OW
-		gemm(j.inner, true, false, d.ckk, n, d.kg, wg, d.ckk, dyg[y0*d.OW:], d.ohw, 0, col, n)
+		igemm.GemmPackedA(j.inner, pa, n, 1, dyg[y0*d.OW:], d.ohw, false, 0, col, n)
 		// The band's segments are those of the first band, shifted down
 		// y0 rows of the copy.
 		igemm.AddSegments(xf[y0*f.wq:], col, f.offs, n, f.bandSegs[:y1-y0])

@@ -47,7 +47,9 @@
 //     goroutines.
 //   - op(A) is packed once per call (in slabs of rows of at most 8 MiB) and
 //     shared by all goroutines; it stays in L2 or L3 and each A micro-panel
-//     is read once per column block.
+//     is read once per column block. PackA packs it once for several calls
+//     (GemmPackedA, GemmPackedAPacker): the convolutions pack their kernel
+//     once per call, not once per image.
 //
 // When B is not transposed, the first row of tiles of each block runs a
 // fused kernel that reads B in place, prefetching rows ahead (every row is

@@ -56,7 +56,7 @@ func GemmPacker[T Float](threads int, transA bool, m, n, k int, alpha T, a []T, 
 		panic("gemm: GemmPacker with a nil Packer")
 	}
 	checkSizes(transA, false, m, n, k, lda, max(1, n), ldc, len(a), -1, len(c))
-	run(kernelFor[T](), orThreads(threads), transA, m, n, k, alpha, a, lda, bSource[T]{pack: pack}, beta, c, ldc)
+	run(kernelFor[T](), orThreads(threads), transA, m, n, k, alpha, a, lda, bSource[T]{pack: pack}, beta, c, ldc, nil)
 }
 
 // kernelFor returns the micro-kernel of the kernel set in use for T.

@@ -177,3 +177,69 @@ func testGatherSegments[T Float](t *testing.T) {
 		}()
 	}
 }
+
+// TestGemmPackedA checks that products with op(A) packed once (PackA,
+// GemmPackedA, GemmPackedAPacker) equal those that pack it themselves (Sgemm,
+// Dgemm, GemmFunc), bit for bit, on every kernel set and several thread
+// counts, with transposed and plain A and B, several k blocks, and the
+// packed A reused for several B; and that they panic on bad sizes.
+func TestGemmPackedA(t *testing.T) {
+	forEachKernel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		cases := append(fixedCases(), randomCases(rng, 30, 90)...)
+		cases = append(cases, gemmCase{m: 37, n: 450, k: 700, alpha: 1, beta: 0.5, padA: 1, padC: 2})
+		for _, cs := range cases {
+			for _, th := range []int{1, 3} {
+				checkPacked[float32](t, th, cs, rng)
+				checkPacked[float64](t, th, cs, rng)
+			}
+		}
+	})
+	for _, f := range []func(){
+		func() { PackA(false, 3, 4, make([]float32, 11), 4) },
+		func() { PackA(true, 3, 4, make([]float32, 12), 2) },
+		func() {
+			pa := PackA(false, 3, 4, make([]float32, 12), 4)
+			GemmPackedA(1, pa, 5, 1, make([]float32, 19), 5, false, 0, make([]float32, 15), 5)
+		},
+		func() {
+			pa := PackA(false, 3, 4, make([]float32, 12), 4)
+			GemmPackedAPacker(1, pa, 5, 1, nil, 0, make([]float32, 15), 5)
+		},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("bad sizes did not panic")
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func checkPacked[T Float](t *testing.T, threads int, cs gemmCase, rng *rand.Rand) {
+	t.Helper()
+	in := newInputs[T](cs, rng)
+	kern := kernelFor[T]()
+	pa := PackA(cs.transA, cs.m, cs.k, in.a, in.lda)
+	defer pa.Release()
+	for range 2 { // the packed A serves several products
+		want, got := slices.Clone(in.c), slices.Clone(in.c)
+		gemm(kern, threads, cs.transA, cs.transB, cs.m, cs.n, cs.k, T(cs.alpha), in.a, in.lda, in.b, in.ldb, T(cs.beta), want, in.ldc)
+		GemmPackedA(threads, pa, cs.n, T(cs.alpha), in.b, in.ldb, cs.transB, T(cs.beta), got, in.ldc)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%v, %d threads: GemmPackedA differs from the product packing A itself", cs, threads)
+		}
+		if cs.transB {
+			continue
+		}
+		var calls atomic.Int64
+		want, got = slices.Clone(in.c), slices.Clone(in.c)
+		GemmFunc(threads, cs.transA, cs.m, cs.n, cs.k, T(cs.alpha), in.a, in.lda, naivePack(in.b, in.ldb, &calls), T(cs.beta), want, in.ldc)
+		GemmPackedAPacker(threads, pa, cs.n, T(cs.alpha), Packer[T](naivePack(in.b, in.ldb, &calls)), T(cs.beta), got, in.ldc)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%v, %d threads: GemmPackedAPacker differs from GemmFunc", cs, threads)
+		}
+	}
+}

@@ -229,7 +229,75 @@ var aBudget = 8 << 20
 // stored B.
 func gemm[T float](kern *microKernel[T], nthreads int, transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	checkSizes(transA, transB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c))
-	run(kern, nthreads, transA, m, n, k, alpha, a, lda, bSource[T]{b: b, ldb: ldb, trans: transB}, beta, c, ldc)
+	run(kern, nthreads, transA, m, n, k, alpha, a, lda, bSource[T]{b: b, ldb: ldb, trans: transB}, beta, c, ldc, nil)
+}
+
+// PackedA is op(A) packed once into the micro-kernels' panel layout, for
+// several products with the same A (GemmPackedA, GemmPackedAPacker): a
+// convolution packs its kernel once per call instead of once per image.
+// It holds pooled memory until Release. The products use the micro-kernels
+// it was packed for, whatever SetKernel says since.
+type PackedA[T Float] struct {
+	kern          *microKernel[T]
+	m, k, kc, nkb int
+	buf           *buffer[T]
+}
+
+// packedPools recycle PackedA structs: [0] float32, [1] float64.
+var packedPools = [2]sync.Pool{
+	{New: func() any { return new(PackedA[float32]) }},
+	{New: func() any { return new(PackedA[float64]) }},
+}
+
+// PackA packs op(A), m×k: a is m×k with lda ≥ k, or k×m with lda ≥ m when
+// transA. It panics on bad sizes, as Sgemm does.
+func PackA[T Float](transA bool, m, k int, a []T, lda int) *PackedA[T] {
+	checkSizes(transA, false, m, 1, k, lda, 1, 1, len(a), -1, m)
+	var zero T
+	p := packedPools[unsafe.Sizeof(zero)/8].Get().(*PackedA[T])
+	kern := kernelFor[T]()
+	nkb := max(1, (k+kern.kc-1)/kern.kc)
+	*p = PackedA[T]{kern: kern, m: m, k: k, nkb: nkb, kc: max(1, (k+nkb-1)/nkb)}
+	mr := kern.mr
+	pm := (m + mr - 1) / mr
+	p.buf = getBuf[T](max(1, pm*mr*k))
+	for u := range nkb * pm {
+		q, r := u/pm, u%pm
+		p0 := q * p.kc
+		kq := min(p.kc, k-p0)
+		if kq <= 0 {
+			continue
+		}
+		dst := p.buf.data[p0*pm*mr+r*mr*kq:]
+		packA(dst[:mr*kq], a, lda, transA, r*mr, min(mr, m-r*mr), p0, kq, mr)
+	}
+	return p
+}
+
+// Release returns p's memory to the pool; p must not be used after.
+func (p *PackedA[T]) Release() {
+	putBuf(p.buf)
+	*p = PackedA[T]{}
+	var zero T
+	packedPools[unsafe.Sizeof(zero)/8].Put(p)
+}
+
+// GemmPackedA computes C = alpha·op(A)·op(B) + beta·C like Sgemm and
+// Dgemm, op(A) (m×k) being the packed pa; op(B) is k×n as in Sgemm, C is m×n
+// with ldc ≥ n. It panics on bad sizes.
+func GemmPackedA[T Float](threads int, pa *PackedA[T], n int, alpha T, b []T, ldb int, transB bool, beta T, c []T, ldc int) {
+	checkSizes(false, transB, pa.m, n, pa.k, max(1, pa.k), ldb, ldc, pa.m*pa.k, len(b), len(c))
+	run(pa.kern, orThreads(threads), false, pa.m, n, pa.k, alpha, nil, 0, bSource[T]{b: b, ldb: ldb, trans: transB}, beta, c, ldc, pa)
+}
+
+// GemmPackedAPacker is GemmPacker with op(A) packed in pa: C = alpha·op(A)·B
+// + beta·C, pack writing the blocks of B (k×n). It panics on bad sizes.
+func GemmPackedAPacker[T Float](threads int, pa *PackedA[T], n int, alpha T, pack Packer[T], beta T, c []T, ldc int) {
+	if pack == nil {
+		panic("gemm: GemmPackedAPacker with a nil Packer")
+	}
+	checkSizes(false, false, pa.m, n, pa.k, max(1, pa.k), max(1, n), ldc, pa.m*pa.k, -1, len(c))
+	run(pa.kern, orThreads(threads), false, pa.m, n, pa.k, alpha, nil, 0, bSource[T]{pack: pack}, beta, c, ldc, pa)
 }
 
 // bSource is where the driver gets op(B): a stored matrix b with row stride
@@ -256,7 +324,9 @@ type bSource[T float] struct {
 // runs the half-width kernel; tiles that overhang C are computed into a
 // scratch tile and copied. With a pack function (GemmFunc), the function
 // writes each task's block of B instead, and no kernel is fused.
-func run[T float](kern *microKernel[T], nthreads int, transA bool, m, n, k int, alpha T, a []T, lda int, src bSource[T], beta T, c []T, ldc int) {
+//
+// With pre, op(A) is already packed (all of it, in one slab, for kern).
+func run[T float](kern *microKernel[T], nthreads int, transA bool, m, n, k int, alpha T, a []T, lda int, src bSource[T], beta T, c []T, ldc int, pre *PackedA[T]) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -274,29 +344,36 @@ func run[T float](kern *microKernel[T], nthreads int, transA bool, m, n, k int, 
 
 	// Row slabs: all of m unless the packed A would exceed aBudget.
 	mb := roundUp(m, mr)
-	if limit := aBudget / (k * es) / mr * mr; mb > limit {
+	if limit := aBudget / (k * es) / mr * mr; mb > limit && pre == nil {
 		mb = max(mr, limit)
 	}
 
 	workers := max(1, min(nthreads, int(float64(m)*float64(n)*float64(k)/minWork)))
-	ap := getBuf[T](mb * k)
-	defer putBuf(ap)
 	s := getSlab[T]()
 	defer putSlab(s)
 	*s = slab[T]{
 		kern: kern, m: m, n: n, k: k, kc: kc, nkb: nkb,
-		alpha: alpha, beta: beta, ap: ap.data, a: a, lda: lda, transA: transA,
+		alpha: alpha, beta: beta, a: a, lda: lda, transA: transA,
 		b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, c: c, ldc: ldc,
+	}
+	if pre != nil {
+		s.ap = pre.buf.data
+	} else {
+		ap := getBuf[T](mb * k)
+		defer putBuf(ap)
+		s.ap = ap.data
 	}
 
 	for i0 := 0; i0 < m; i0 += mb {
 		s.i0, s.rows = i0, min(mb, m-i0)
 		s.pm = (s.rows + mr - 1) / mr
-		// Pack the slab of A: units are (k block, panel) pairs.
-		s.packing = true
-		units := nkb * s.pm
-		par.Ranges(min(workers, units), units, s)
-		s.packing = false
+		if pre == nil {
+			// Pack the slab of A: units are (k block, panel) pairs.
+			s.packing = true
+			units := nkb * s.pm
+			par.Ranges(min(workers, units), units, s)
+			s.packing = false
+		}
 		s.grid = planGrid(workers, s.pm, (n+nr-1)/nr, kern.nc/nr)
 		s.next.Store(0)
 		par.Ranges(min(workers, s.grid.tasks()), s.grid.tasks(), s)
