@@ -735,7 +735,7 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 		fillFlat(j.f, p.xf, xg)
 		igemm.GemmPackedAPacker(j.inner, j.pas[g], d.ohw, 1, igemm.Packer[T](p), 0, yg, d.ohw)
 	case jobPointwise:
-		xg, yg, wg := unit(d, i, j.in, j.out, j.w)
+		xg, yg, _ := unit(d, i, j.in, j.out, j.w)
 		var beta T
 		if j.bias != nil {
 			for k, v := range j.bias[(i%d.Groups)*d.kg:][:d.kg] {
@@ -746,10 +746,10 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 			}
 			beta = 1
 		}
-		gemm(j.inner, false, false, d.kg, d.ohw, d.cg, wg, d.ckk, xg, d.hw, beta, yg, d.ohw)
+		igemm.GemmPackedA(j.inner, j.pas[i%d.Groups], d.ohw, 1, xg, d.hw, false, beta, yg, d.ohw)
 	case jobPointwiseIG:
-		dxg, dyg, wg := unit(d, i, j.out, j.in, j.w)
-		gemm(j.inner, true, false, d.cg, d.ohw, d.kg, wg, d.ckk, dyg, d.ohw, 0, dxg, d.hw)
+		dxg, dyg, _ := unit(d, i, j.out, j.in, j.w)
+		igemm.GemmPackedA(j.inner, j.pas[i%d.Groups], d.ohw, 1, dyg, d.ohw, false, 0, dxg, d.hw)
 	case jobStride1IG:
 		p := &j.packers[wk]
 		p.f, p.xf = j.f, j.buf[wk*j.per:][:j.f.size]
@@ -769,6 +769,7 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 		j := getConvJob[T](jobPointwise, d, workers, inner)
 		defer putConvJob(j)
 		j.out, j.in, j.w, j.bias = y, x, w, bias
+		j.packKernels(false, d.kg, d.cg, w, d.kg*d.ckk, d.ckk)
 		b.dynamicTask(d.units(), j)
 		return
 	}
@@ -824,6 +825,7 @@ func convInputGrad[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 		j := getConvJob[T](jobPointwiseIG, d, workers, inner)
 		defer putConvJob(j)
 		j.out, j.in, j.w = dx, dy, w
+		j.packKernels(true, d.cg, d.kg, w, d.kg*d.ckk, d.ckk)
 		b.dynamicTask(d.units(), j)
 	case d.Stride == [2]int{1, 1} && (b.inputGrad == igForward || b.inputGrad == igAuto && d.inputGradForward()):
 		convInputGradStride1(b, d, dx, dy, w)
