@@ -16,8 +16,11 @@
 // are NR/lanes vectors per row, loaded from a packed panel of B, and each of
 // the MR rows is updated with FMAs against a broadcast element of a packed
 // panel of A. Per step of k it loads NR/lanes vectors and MR scalars and
-// issues MR·NR/lanes independent FMAs, enough to cover the FMA latency
-// (AVX-512 folds the broadcast into the FMA). A half-width variant computes
+// issues MR·NR/lanes independent FMAs, enough to cover the FMA latency.
+// The element of A is broadcast into a register by a load of its own, not
+// by the FMA's embedded AVX-512 broadcast, which held the float32 tile to
+// about 80% of the FMA peak on AMD Zen 5 (90–95% with the separate
+// broadcast, BenchmarkKernel). A half-width variant computes
 // the last column panel of C when it is at most half full.
 //
 //	kernel set  type     MR×NR   accumulators     KC    NC
