@@ -43,6 +43,11 @@ type Dataset struct {
 	// ClassNames names each class for captions and reports; it is nil or has
 	// Classes entries.
 	ClassNames []string
+	// FlipInvariant reports that an image mirrored left to right keeps its
+	// class (clothing and other objects, not digits or letters), so that
+	// training may flip images at random (nn.HorizontalFlip). Load sets it
+	// for fashion.
+	FlipInvariant bool
 }
 
 // Len returns the number of images.
@@ -109,7 +114,7 @@ func (d *Dataset) Validate() error {
 // their target rows, if any), in that order (indices may repeat). It returns
 // a tensor.ErrParam error naming the first index outside [0, Len()).
 func (d *Dataset) Subset(name string, idx []int) (*Dataset, error) {
-	s := &Dataset{Name: name, Shape: d.Shape.Clone(), Classes: d.Classes, ClassNames: d.ClassNames,
+	s := &Dataset{Name: name, Shape: d.Shape.Clone(), Classes: d.Classes, ClassNames: d.ClassNames, FlipInvariant: d.FlipInvariant,
 		Images: make([]float32, len(idx)*d.ItemLen()), Labels: make([]int, len(idx))}
 	if err := Batch(d, s.Images, s.Labels, idx); err != nil {
 		return nil, fmt.Errorf("subset %q: %w", name, err)

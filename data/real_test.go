@@ -79,6 +79,9 @@ func TestRealMNIST(t *testing.T) {
 	train01, test01 := loadReal(t, "mnist01")
 	checkReal(t, train01, 12665, mnistTrainCounts[:2], digitNames[:2])
 	checkReal(t, test01, 2115, mnistTestCounts[:2], digitNames[:2])
+	if train.FlipInvariant || test.FlipInvariant || train01.FlipInvariant {
+		t.Error("mnist says FlipInvariant: a mirrored digit is not the same digit")
+	}
 }
 
 // TestRealFashion loads Fashion-MNIST from Debian's dataset-fashion-mnist.
@@ -88,6 +91,9 @@ func TestRealFashion(t *testing.T) {
 	checkReal(t, test, 10000, slices.Repeat([]int{1000}, 10), FashionClassNames)
 	if train.ClassName(9) != "Ankle boot" || test.ClassName(0) != "T-shirt/top" {
 		t.Errorf("class names %q", train.ClassNames)
+	}
+	if !train.FlipInvariant || !test.FlipInvariant {
+		t.Errorf("fashion FlipInvariant %v/%v, want true: mirrored clothes keep their class", train.FlipInvariant, test.FlipInvariant)
 	}
 }
 

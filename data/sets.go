@@ -32,6 +32,8 @@ type official struct {
 	name, title string
 	// classNames names the classes, label by label.
 	classNames []string
+	// flipInvariant: a mirrored image keeps its class (Dataset.FlipInvariant).
+	flipInvariant bool
 	// sums holds the SHA-256 (hex) of the uncompressed content of each file,
 	// in the order of layoutFiles.
 	sums [4]string
@@ -80,9 +82,10 @@ const FashionSystemDir = "/usr/share/datasets/fashion-mnist"
 // classes. The sums were computed once from the four files of Debian's
 // dataset-fashion-mnist 0.0~git20200523.55506a9-1.
 var fashionSet = &official{
-	name:       "fashion",
-	title:      "Fashion-MNIST",
-	classNames: FashionClassNames,
+	name:          "fashion",
+	title:         "Fashion-MNIST",
+	classNames:    FashionClassNames,
+	flipInvariant: true,
 	sums: [4]string{
 		"c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
 		"bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
@@ -195,5 +198,9 @@ func (s *official) load(o Options) (train, test *Dataset, err error) {
 	if errors.Is(err, ErrChecksum) {
 		return nil, nil, fmt.Errorf("%w (not the official %s: delete the file to fetch or install it again, or point $%s elsewhere)", err, s.title, DataEnv)
 	}
-	return train, test, err
+	if err != nil {
+		return nil, nil, err
+	}
+	train.FlipInvariant, test.FlipInvariant = s.flipInvariant, s.flipInvariant
+	return train, test, nil
 }

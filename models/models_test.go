@@ -26,7 +26,7 @@ func TestPresetsBuild(t *testing.T) {
 		"cnn":    8*9 + 8 + 16*8*9 + 16 + 784*64 + 64 + 64*10 + 10,
 		"lenet5": 6*25 + 6 + 16*6*25 + 16 + 400*120 + 120 + 120*84 + 84 + 84*10 + 10,
 		// Convolutions without bias, two parameters per BN channel.
-		"resnet": 16*9 + 2*16 + (32*16*9 + 2*32 + 32*32*9 + 2*32 + 32*16 + 2*32) + (64*32*9 + 2*64 + 64*64*9 + 2*64 + 64*32 + 2*64) + 64*10 + 10,
+		"resnet": 16*9 + 2*16 + (32*16*9 + 2*32 + 32*32*9 + 2*32 + 32*16 + 2*32) + (64*32*9 + 2*64 + 64*64*9 + 2*64 + 64*32 + 2*64) + 3136*128 + 128 + 128*10 + 10,
 	}
 	if got := Names(); !slices.Equal(got, []string{"seed01", "cnn", "lenet5", "resnet"}) {
 		t.Fatalf("Names() = %v", got)
@@ -222,6 +222,41 @@ func TestTrainResume(t *testing.T) {
 		if !reflect.DeepEqual(h, resumed[name]) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", name)
 		}
+	}
+}
+
+// TestTrainFlip checks that Flip mirrors images only on a FlipInvariant
+// dataset: on lines (where a mirrored line changes class) it trains exactly
+// as without it, on the same data marked invariant it takes another path,
+// and the caller's Transforms array is left as it was.
+func TestTrainFlip(t *testing.T) {
+	run := func(flip, invariant bool) map[string]nn.HostTensor {
+		m, train, _ := linesModel(t)
+		defer m.Free()
+		train.FlipInvariant = invariant
+		opt := nn.NewSGD(tensor.SGDParams{LR: 0.1})
+		defer opt.Close()
+		own := make([]nn.Transform, 0, 4)
+		cfg := TrainConfig{FitConfig: nn.FitConfig{Epochs: 1, BatchSize: 16, Loss: nn.CrossEntropyLoss(), Optimizer: opt,
+			Shuffle: true, Seed: 3, Transforms: own}, Flip: flip}
+		if _, err := Train(m, train, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if own[:cap(own)][0] != nil {
+			t.Error("Train wrote into the caller's Transforms array")
+		}
+		sd, err := m.StateDict()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sd
+	}
+	plain := run(false, false)
+	if !reflect.DeepEqual(run(true, false), plain) {
+		t.Error("Flip changed training on a dataset that is not FlipInvariant")
+	}
+	if reflect.DeepEqual(run(true, true), plain) {
+		t.Error("Flip on a FlipInvariant dataset trained exactly as without it")
 	}
 }
 

@@ -24,11 +24,10 @@ func TestQuality(t *testing.T) {
 		name    string
 		bar     float64
 		dataset string // "" for the preset's
-		// resnet (10 epochs, seed 1) measured 99.34% on mnist and 91.70% on
-		// fashion; issue 10 asks for 99.5% and 93.5%, which it does not reach yet.
-		// Its bars leave 0.1–0.2 points for another processor's kernels (AVX2
-		// or arm64 sum in another order, so training takes another path).
-	}{{"seed01", 0.998, ""}, {"cnn", 0.990, ""}, {"lenet5", 0.990, ""}, {"resnet", 0.992, ""}, {"resnet", 0.915, "fashion"}} {
+		// resnet's bars are issue 10's: 99.5% on mnist and 93.5% on fashion
+		// (the models.go comment gives what seed 1 reaches and how far other
+		// seeds go).
+	}{{"seed01", 0.998, ""}, {"cnn", 0.990, ""}, {"lenet5", 0.990, ""}, {"resnet", 0.995, ""}, {"resnet", 0.935, "fashion"}} {
 		p, err := Get(c.name)
 		if err != nil {
 			t.Fatal(err)

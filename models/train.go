@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/vkcnn/vkcnn/data"
 	"github.com/vkcnn/vkcnn/nn"
@@ -10,8 +11,8 @@ import (
 )
 
 // TrainConfig configures Train: nn.Fit's settings plus a per-epoch
-// learning-rate decay and shift augmentation, which Train turns into Fit's
-// Schedule and Augment.
+// learning-rate decay and shift and flip augmentation, which Train turns
+// into Fit's Schedule and Transforms.
 type TrainConfig struct {
 	nn.FitConfig
 	// LRDecay multiplies the optimizer's learning rate after every epoch
@@ -21,16 +22,21 @@ type TrainConfig struct {
 	LRDecay float64
 	// Shift, when positive, translates every training image by a random
 	// whole-pixel offset in [−Shift, Shift] along each axis, drawn anew for
-	// every image and epoch from Fit's generator (Seed), filling the
-	// uncovered border with zeros (nn.RandomShift as FitConfig.Augment): a
-	// cheap augmentation that makes a small training set go further. It
-	// needs images [C, H, W] with Shift below H and W, and no Augment of
-	// the caller's.
+	// every image and batch from Fit's generator (Seed), filling the
+	// uncovered border with zeros (nn.RandomShift, appended to
+	// FitConfig.Transforms): a cheap augmentation that makes a small
+	// training set go further. It needs images [C, H, W] with Shift below H
+	// and W.
 	Shift int
+	// Flip, when true, mirrors each training image left to right with
+	// probability 1/2 (nn.HorizontalFlip, appended after the shift) when the
+	// training set is data.Dataset.FlipInvariant, and does nothing on other
+	// datasets, so that one preset serves clothes and digits alike.
+	Flip bool
 }
 
 // Train trains m on train with one nn.Sequential.Fit call: LRDecay becomes
-// an nn.ExponentialLR schedule and Shift Fit's augmentation, so
+// an nn.ExponentialLR schedule and Shift and Flip Fit's transforms, so
 // FitConfig.Checkpoint and Resume work for every preset and a run repeats
 // bit-identically from its Seed on the CPU. The caller closes the optimizer,
 // whose rate ends at the last epoch's. It returns the epochs completed, and
@@ -65,11 +71,12 @@ func Train(m *nn.Sequential, train *data.Dataset, cfg TrainConfig) ([]nn.EpochIn
 		}
 		fc.Schedule = nn.ExponentialLR{LR: lr, Gamma: decay}
 	}
+	fc.Transforms = slices.Clip(fc.Transforms) // appending never writes into the caller's array
 	if cfg.Shift > 0 {
-		if cfg.Augment != nil {
-			return nil, fmt.Errorf("train: shift %d with an Augment of its own, expected one of them: %w", cfg.Shift, tensor.ErrParam)
-		}
-		fc.Augment = nn.RandomShift(cfg.Shift)
+		fc.Transforms = append(fc.Transforms, nn.RandomShift(cfg.Shift))
+	}
+	if cfg.Flip && train.FlipInvariant {
+		fc.Transforms = append(fc.Transforms, nn.HorizontalFlip(0.5))
 	}
 	h, err := m.Fit(train, fc)
 	if err != nil {

@@ -61,7 +61,7 @@ MODELS = {
             "dense(784,64) relu dense(64,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
     "lenet5": ("conv(1,6,5,p2) relu maxpool(2) conv(6,16,5) relu maxpool(2) flatten "
                "dense(400,120) relu dense(120,84) relu dense(84,10)", (1, 28, 28), "cross_entropy", "adam", 3e-3, 0.0),
-    "resnet": ("conv(1,16,3,p1,nobias) batchnorm2d(16) relu residual[conv(16,32,3,s2,p1,nobias) batchnorm2d(32) relu conv(32,32,3,p1,nobias) batchnorm2d(32) | conv(16,32,1,s2,nobias) batchnorm2d(32)] relu residual[conv(32,64,3,s2,p1,nobias) batchnorm2d(64) relu conv(64,64,3,p1,nobias) batchnorm2d(64) | conv(32,64,1,s2,nobias) batchnorm2d(64)] relu gap dense(64,10)", (1, 28, 28), "cross_entropy", "sgd", 0.1, 0.9, {"nesterov": True, "weight_decay": 5e-4}),
+    "resnet": ("conv(1,16,3,p1,nobias) batchnorm2d(16) relu residual[conv(16,32,3,s2,p1,nobias) batchnorm2d(32) relu conv(32,32,3,p1,nobias) batchnorm2d(32) | conv(16,32,1,s2,nobias) batchnorm2d(32)] relu residual[conv(32,64,3,s2,p1,nobias) batchnorm2d(64) relu conv(64,64,3,p1,nobias) batchnorm2d(64) | conv(32,64,1,s2,nobias) batchnorm2d(64)] relu flatten dense(3136,128) relu dense(128,10)", (1, 28, 28), "cross_entropy", "sgd", 0.1, 0.9, {"nesterov": True, "weight_decay": 5e-4}),
 }
 DEFAULT_MODELS = list(MODELS)
 # The predict/ cases: Python threads sharing one model, each making

@@ -158,6 +158,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"train", "--out", dir}, "bad.npy, which vkcnn train did not write"},
 		{[]string{"train", "--out", bad}, "is a file"},
 		{[]string{"train", "--model", "conv(1,4,3) relu maxpool(2) flatten dense(196,2)", "--dataset", "lines", "--shift", "1000", "--out", fresh, "--backend", "cpu"}, "shift 1000"},
+		{[]string{"train", "--model", "conv(1,4,3) relu maxpool(2) flatten dense(196,2)", "--dataset", "lines", "--flip", "--out", fresh, "--backend", "cpu"}, "--flip on lines"},
+		{[]string{"train", "--resume", model, "--flip"}, "--resume with --flip"},
 		{[]string{"train", "--model", "cnn", "--dataset", "lines", "--out", fresh, "--backend", "cpu"}, "dense"},
 		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,3)", "--dataset", "lines", "--out", fresh, "--backend", "cpu"}, "3 outputs"},
 		{[]string{"train", "--model", "conv(1,4,3) flatten dense(784,2)", "--dataset", "mnist", "--data", dir, "--out", fresh, "--backend", "cpu"}, "four IDX files"},
@@ -526,7 +528,8 @@ func TestNonFiniteInfer(t *testing.T) {
 }
 
 // TestResolveModelPresetSettings: a preset's training settings beyond the
-// learning rate (schedule, Nesterov, weight decay, label smoothing) reach
+// learning rate (schedule, Nesterov, weight decay, label smoothing, shift,
+// flip) reach
 // the CLI's run, so `vkcnn train --model resnet` trains as the quality test
 // does.
 func TestResolveModelPresetSettings(t *testing.T) {
@@ -539,11 +542,12 @@ func TestResolveModelPresetSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Schedule != p.Schedule || s.Nesterov != p.Nesterov || s.WeightDecay != p.WeightDecay ||
-		s.LabelSmoothing != p.LabelSmoothing || s.Momentum != p.Momentum || s.LR != p.LR {
+		s.LabelSmoothing != p.LabelSmoothing || s.Momentum != p.Momentum || s.LR != p.LR ||
+		s.Shift != p.Shift || s.Flip != p.Flip || s.Epochs != p.Epochs {
 		t.Errorf("resolveModel(resnet) = %+v, want the preset's %+v", s, p)
 	}
-	if p.Schedule == "" || !p.Nesterov || p.WeightDecay == 0 {
-		t.Errorf("resnet preset lost its schedule, Nesterov or weight decay: %+v", p)
+	if p.Schedule == "" || !p.Nesterov || p.WeightDecay == 0 || !p.Flip {
+		t.Errorf("resnet preset lost its schedule, Nesterov, weight decay or flips: %+v", p)
 	}
 }
 

@@ -104,6 +104,7 @@ type trainSettings struct {
 	LabelSmoothing float64 `json:"label_smoothing"`
 	Patience       int     `json:"patience"`
 	Shift          int     `json:"shift"`
+	Flip           bool    `json:"flip"`
 	Epochs         int     `json:"epochs"`
 	Batch          int     `json:"batch"`
 	Seed           uint64  `json:"seed"`
@@ -164,7 +165,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	clip := fs.Float64("clip", 0, "clip the gradients to this global L2 `norm` (0: no clipping)")
 	smoothing := fs.Float64("label-smoothing", 0, "label smoothing ε in [0, 1) for the training targets (default: the preset's, else 0)")
 	patience := fs.Int("patience", 0, "stop after this many `epochs` without a lower test loss and keep the best weights (0: off)")
-	shift := fs.Int("shift", 0, "random translation of training images by up to this many `pixels`, new every epoch (default: the preset's, else 0)")
+	shift := fs.Int("shift", 0, "random translation of training images by up to this many `pixels`, new every batch (default: the preset's, else 0)")
+	flip := fs.Bool("flip", false, "mirror training images left to right at random, for datasets whose classes survive it, such as fashion (default: the preset's, on such datasets)")
 	lossName := fs.String("loss", "", "cross_entropy, bce or mse (default: the preset's; for a spec bce when it ends in sigmoid, else cross_entropy)")
 	seed := fs.Uint64("seed", 1, "seed of the weights, the shuffling, the shifts and the lines dataset")
 	initPath := fs.String("init", "", "safetensors `file` to start from instead of random weights")
@@ -195,7 +197,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	var rs *resumeSource
 	if set["resume"] {
 		for _, f := range []string{"model", "dataset", "batch", "optimizer", "lr", "momentum", "nesterov", "weight-decay", "schedule",
-			"lr-decay", "warmup", "clip", "label-smoothing", "patience", "shift", "loss", "seed", "init", "out"} {
+			"lr-decay", "warmup", "clip", "label-smoothing", "patience", "shift", "flip", "loss", "seed", "init", "out"} {
 			if set[f] {
 				return fmt.Errorf("--resume with --%s: a resumed run keeps the settings of the run it continues (only --epochs, --data, --backend, --device and the display flags may be given): %w", f, tensor.ErrParam)
 			}
@@ -234,6 +236,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		if set["shift"] {
 			s.Shift = *shift
+		}
+		if set["flip"] {
+			s.Flip = *flip
 		}
 		if set["loss"] {
 			s.Loss = *lossName
@@ -305,6 +310,12 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("dataset %s: %w", s.Dataset, err)
 	}
 	fmt.Fprintf(stdout, "dataset: %s, %d training and %d test images %v, %d classes\n", s.Dataset, train.Len(), test.Len(), train.Shape, train.Classes)
+	if s.Flip && !train.FlipInvariant {
+		if set["flip"] {
+			return fmt.Errorf("--flip on %s, whose classes do not survive mirroring (a mirrored digit is not a digit); expected a dataset such as fashion: %w", s.Dataset, tensor.ErrParam)
+		}
+		s.Flip = false // the preset flips only where the dataset allows it
+	}
 
 	b, info, err := bf.open(stdout, win.VulkanOptions()...)
 	if err != nil {
@@ -410,8 +421,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			crashPoint("epoch")
 			return nil
 		}}
-	if s.Shift > 0 {
-		cfg.Transforms = []nn.Transform{nn.RandomShift(s.Shift)} // per batch, from the run's seeded generator
+	if s.Shift > 0 { // per batch, from the run's seeded generator, as models.Train does
+		cfg.Transforms = append(cfg.Transforms, nn.RandomShift(s.Shift))
+	}
+	if s.Flip {
+		cfg.Transforms = append(cfg.Transforms, nn.HorizontalFlip(0.5))
 	}
 	if rs != nil {
 		cfg.Resume = rs.state
@@ -600,6 +614,9 @@ func (s trainSettings) describe() string {
 	if s.Shift > 0 {
 		fmt.Fprintf(&sb, ", random shifts up to %d px", s.Shift)
 	}
+	if s.Flip {
+		sb.WriteString(", random left-right flips")
+	}
 	fmt.Fprintf(&sb, ", %s loss, seed %d", s.Loss, s.Seed)
 	return sb.String()
 }
@@ -689,7 +706,7 @@ func resolveModel(arg string) (trainSettings, error) {
 		}
 		return trainSettings{Name: p.Name, Spec: p.Spec, Dataset: p.Dataset, Loss: p.Loss, Optimizer: p.Optimizer,
 			LR: p.LR, Momentum: p.Momentum, Nesterov: p.Nesterov, WeightDecay: p.WeightDecay, Schedule: p.Schedule,
-			LabelSmoothing: p.LabelSmoothing, LRDecay: decay, Shift: p.Shift, Epochs: p.Epochs, Batch: p.BatchSize}, nil
+			LabelSmoothing: p.LabelSmoothing, LRDecay: decay, Shift: p.Shift, Flip: p.Flip, Epochs: p.Epochs, Batch: p.BatchSize}, nil
 	}
 	spec, fromFile, err := readSpecArg("--model", arg)
 	if err != nil {
