@@ -40,10 +40,12 @@ import (
 // time, and adds it back onto the copy (col2im, igemm.AddSegments) that then
 // becomes dX.
 //
-// The kernel gradient reads the im2col matrix transposed, which the GEMM's
-// packing does fastest from a stored band (AVX block transposes), so it
-// gathers the matrix band by band. A 1×1 kernel with stride 1 and no padding
-// needs no copy at all: the input of the group, [Cg, H·W], is the matrix.
+// The kernel gradient reads the im2col matrix transposed: its packer
+// (packT) writes the GEMM's panels straight from the copy with AVX block
+// transposes whose source rows are the taps' runs (igemm.TransposeSegments),
+// so that this matrix is never stored either; the GEMMs run band by band of
+// output rows. A 1×1 kernel with stride 1 and no padding needs no copy at
+// all: the input of the group, [Cg, H·W], is the matrix.
 //
 // Work is split over units, one GEMM per unit on one goroutine (batches of
 // 32 or 64 images keep every thread busy with no synchronisation inside a
@@ -557,15 +559,39 @@ func pack[T scalar](f *flatIm, xf, dst []T, p0, kq, j0, cols, nr int) {
 	igemm.GatherSegments(dst, xf, f.offs[p0:p0+taps], nr, segs)
 }
 
-// imPacker is the igemm.Packer of the im2col matrix of the copy xf (see
-// pack).
-type imPacker[T scalar] struct {
-	f  *flatIm
-	xf []T
+// packT is the igemm.PackFunc of the transposed im2col matrix over the
+// copy xf, the kernel gradient's op(B): rows are output positions, columns
+// taps. It writes the block of positions [p0, p0+kq) and taps
+// [j0, j0+cols) as panels of nr taps, with one igemm.TransposeSegments per
+// panel: tap j's entries for the positions of one output row are a run of
+// xf, which becomes column j of the panel.
+func packT[T scalar](f *flatIm, xf, dst []T, p0, kq, j0, cols, nr int) {
+	var buf [256]igemm.Segment
+	segs := f.segments(buf[:0], p0, kq, 0)
+	for t := 0; t*nr < cols; t++ {
+		blk := dst[t*kq*nr:][:kq*nr]
+		w := min(nr, cols-t*nr)
+		if w < nr {
+			clear(blk)
+		}
+		igemm.TransposeSegments(blk, xf, f.offs[j0+t*nr:][:w], nr, segs)
+	}
 }
 
-// Pack writes a block of the im2col matrix (see pack).
+// imPacker is the igemm.Packer of the im2col matrix of the copy xf (see
+// pack), or with trans of its transpose (see packT).
+type imPacker[T scalar] struct {
+	f     *flatIm
+	xf    []T
+	trans bool
+}
+
+// Pack writes a block of the im2col matrix or of its transpose.
 func (p *imPacker[T]) Pack(dst []T, p0, kq, j0, cols, nr int) {
+	if p.trans {
+		packT(p.f, p.xf, dst, p0, kq, j0, cols, nr)
+		return
+	}
 	pack(p.f, p.xf, dst, p0, kq, j0, cols, nr)
 }
 
@@ -685,7 +711,7 @@ type convJob[T scalar] struct {
 	f        *flatIm
 	buf      []T // per-worker scratch, per elements each
 	per      int
-	size, cl int // per-worker copy and band lengths within per
+	size, cl int // per-worker copy and (col2im) band lengths within per
 	rows     int // output rows per band
 	groups   int // kernel gradient: groups of units, partials after the workers' scratch
 	parts    []T
@@ -938,15 +964,14 @@ func convKernelGrad[T scalar](b *Backend, d *convDims, dw, x, dy []T) {
 	if !d.pointwise {
 		j.rows = d.bandRows()
 		j.f = d.flat(j.rows)
-		j.size, j.cl = j.f.size, d.ckk*j.rows*d.OW
+		j.size = j.f.size
 	}
-	j.per = j.size + j.cl
+	j.per = j.size
 	// The units are cut into groups of consecutive units, a few per worker
 	// so that the workers can balance their load, each summed into a
 	// partial of dw (group 0 straight into dw), and the partials are added
 	// in group order: the result depends on the thread count, not on which
-	// worker ran which group. Each worker has a copy of its unit's input
-	// and an im2col band.
+	// worker ran which group. Each worker has a copy of its unit's input.
 	j.groups = min(d.units(), max(workers, min(4*workers, 1+maxPartials/len(dw))))
 	buf := getScratch[T](workers*j.per + (j.groups-1)*len(dw))
 	defer putScratch(buf)
@@ -964,7 +989,7 @@ func (j *convJob[T]) kernelGrad(wk, grp int) {
 	d, f := &j.d, j.f
 	dw, x, dy := j.out, j.in, j.w
 	xf := j.buf[wk*j.per:][:j.size]
-	col := j.buf[wk*j.per+j.size:][:j.cl]
+	p := &j.packers[wk]
 	part := dw
 	if grp > 0 {
 		part = j.parts[(grp-1)*len(dw):][:len(dw)]
@@ -978,12 +1003,11 @@ func (j *convJob[T]) kernelGrad(wk, grp int) {
 		}
 		fillFlat(f, xf, xg)
 		for y0 := 0; y0 < d.OH; y0 += j.rows {
-			y1 := min(y0+j.rows, d.OH)
-			n := (y1 - y0) * d.OW
-			// The band's segments are those of the first band, shifted
-			// down y0 rows of the copy.
-			igemm.GatherSegments(col, xf[y0*f.wq:], f.offs, n, f.bandSegs[:y1-y0])
-			gemm(j.inner, false, true, d.kg, d.ckk, n, dyg[y0*d.OW:], d.ohw, col, n, 1, dwg, d.ckk)
+			n := (min(y0+j.rows, d.OH) - y0) * d.OW
+			// The band's transposed im2col matrix is packed from the
+			// copy, from y0 rows down, as the GEMM asks for it.
+			*p = imPacker[T]{f: f, xf: xf[y0*f.wq:], trans: true}
+			igemm.GemmPacker(j.inner, false, d.kg, d.ckk, n, 1, dyg[y0*d.OW:], d.ohw, igemm.Packer[T](p), 1, dwg, d.ckk)
 		}
 	}
 }

@@ -69,7 +69,9 @@
 // im2col matrix from a padded copy of the image, so that the matrix costs
 // one write into cache instead of a write, a read and a packing copy.
 // GatherSegments is the copy such a function makes (rows that are runs of
-// one slice, in AVX blocks), and AddSegments its transpose (col2im).
+// one slice, in AVX blocks), AddSegments its transpose (col2im), and
+// TransposeSegments the copy for a B that is such a matrix transposed (the
+// kernel gradient's), in AVX block transposes.
 //
 // # Threads
 //

@@ -79,7 +79,10 @@ type Segment struct{ Off, Pos, Len int }
 // reports whether there is anything to move: the rows of the scattered slice
 // sc (row i at offs[i]) and of the dense slice de (row i at i·stride) must
 // hold every segment. op names the caller in the panic message.
-func segmentBounds(op string, sc, de int, offs []int, stride int, segs []Segment) bool {
+//
+// With trans, the dense slice is transposed (TransposeSegments): row i of sc
+// is column i of de, and position pos of a segment is row pos of de.
+func segmentBounds(op string, sc, de int, offs []int, stride int, segs []Segment, trans bool) bool {
 	if len(offs) == 0 || len(segs) == 0 {
 		return false
 	}
@@ -94,6 +97,12 @@ func segmentBounds(op string, sc, de int, offs []int, stride int, segs []Segment
 		lMin = min(lMin, sg.Len)
 	}
 	need := (len(offs)-1)*stride + pHi
+	if trans {
+		need = max(0, pHi-1)*stride + len(offs)
+		if pHi == 0 {
+			need = 0
+		}
+	}
 	switch {
 	case lMin < 0 || stride < 0 || pLo < 0 || lo+oLo < 0:
 		panic(fmt.Sprintf("gemm: %s with least length %d, stride %d, position %d and offset %d, expected all ≥ 0",
@@ -118,7 +127,7 @@ func segmentBounds(op string, sc, de int, offs []int, stride int, segs []Segment
 // it panics on bad sizes: a negative length, stride, position or offset, a
 // segment reaching outside src, or dst shorter than the rows need.
 func GatherSegments[T Float](dst, src []T, offs []int, dstride int, segs []Segment) {
-	if !segmentBounds("GatherSegments", len(src), len(dst), offs, dstride, segs) {
+	if !segmentBounds("GatherSegments", len(src), len(dst), offs, dstride, segs, false) {
 		return
 	}
 	var zero T
@@ -142,7 +151,7 @@ func GatherSegments[T Float](dst, src []T, offs []int, dstride int, segs []Segme
 // in dst (a convolution's col2im). It uses AVX where the CPU has it; every
 // element is added once, in order. It panics like GatherSegments.
 func AddSegments[T Float](dst, src []T, offs []int, sstride int, segs []Segment) {
-	if !segmentBounds("AddSegments", len(dst), len(src), offs, sstride, segs) {
+	if !segmentBounds("AddSegments", len(dst), len(src), offs, sstride, segs, false) {
 		return
 	}
 	var zero T
@@ -155,6 +164,70 @@ func AddSegments[T Float](dst, src []T, offs []int, sstride int, segs []Segment)
 			for e, v := range s {
 				d[e] += v
 			}
+		}
+	}
+}
+
+// TransposeSegments is GatherSegments writing the transpose: row i of the
+// scattered src becomes column i of the dense dst, for row i and each
+// segment s
+//
+//	dst[(s.Pos+e)·dstride + i] = src[offs[i]+s.Off+e]   for e < s.Len.
+//
+// It is the copy a Packer makes when op(B) is the transpose of a matrix
+// whose rows are runs of one slice, such as a convolution's kernel
+// gradient, whose B is the im2col matrix transposed: it writes the packed
+// panels straight from the image, with no stored matrix between. Groups of
+// 8 float32 (4 float64) rows move as AVX block transposes where the CPU has
+// AVX, exact to the element. It panics like GatherSegments.
+func TransposeSegments[T Float](dst, src []T, offs []int, dstride int, segs []Segment) {
+	if !segmentBounds("TransposeSegments", len(src), len(dst), offs, dstride, segs, true) {
+		return
+	}
+	var zero T
+	i := 0
+	if bs := transposeBlock(int(unsafe.Sizeof(zero))); bs > 0 {
+		// The segments at least bs long, a chunk at a time, through
+		// the block transposes; the others, and the rows left over
+		// from whole groups, below.
+		var buf [64]Segment
+		for c := 0; c < len(segs); c += len(buf) {
+			long := buf[:0]
+			for _, sg := range segs[c:min(len(segs), c+len(buf))] {
+				if sg.Len >= bs {
+					long = append(long, sg)
+				}
+			}
+			if len(long) == 0 {
+				continue
+			}
+			for g := 0; g+bs <= len(offs); g += bs {
+				transposeSegmentsAsm(unsafe.Pointer(&dst[g]), unsafe.Pointer(&src[0]), offs[g:g+bs], dstride, long, int(unsafe.Sizeof(zero)))
+			}
+		}
+		i = len(offs) / bs * bs
+		for _, sg := range segs {
+			if sg.Len < bs {
+				transposeRows(dst, src, offs[:i], 0, dstride, sg)
+			}
+		}
+	}
+	for _, sg := range segs {
+		transposeRows(dst, src, offs[i:], i, dstride, sg)
+	}
+}
+
+// transposeRows is TransposeSegments' copy of one segment for the rows
+// offs, which are the dense slice's columns from col on.
+func transposeRows[T Float](dst, src []T, offs []int, col, dstride int, sg Segment) {
+	if sg.Len == 0 {
+		return
+	}
+	for i, o := range offs {
+		s := src[o+sg.Off:][:sg.Len]
+		d := dst[sg.Pos*dstride+col+i:]
+		for e, v := range s {
+			d[e*dstride] = v
 		}
 	}
 }

@@ -178,6 +178,86 @@ func testGatherSegments[T Float](t *testing.T) {
 	}
 }
 
+// TestTransposeSegments checks TransposeSegments against its definition,
+// with and without the assembly block transposes: row counts around the
+// groups of 8 (float32) and 4 (float64) rows, segments shorter and longer
+// than a block, of lengths that are and are not multiples of it, and more
+// segments than one chunk; elements it must not write keep their value.
+func TestTransposeSegments(t *testing.T) {
+	saved := useAsmPack
+	defer func() { useAsmPack = saved }()
+	for _, asm := range []bool{false, saved} {
+		useAsmPack = asm
+		testTransposeSegments[float32](t)
+		testTransposeSegments[float64](t)
+	}
+}
+
+func testTransposeSegments[T Float](t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	src := make([]T, 3000)
+	for i := range src {
+		src[i] = T(i + 1)
+	}
+	for trial := range 300 {
+		nseg := rng.IntN(6)
+		if trial%50 == 0 {
+			nseg = 70 + rng.IntN(70)
+		}
+		segs := make([]Segment, nseg)
+		rows := 0
+		for k := range segs {
+			l := rng.IntN(40)
+			if trial%3 == 0 {
+				l = []int{0, 1, 3, 4, 5, 7, 8, 9, 14, 15, 16, 17, 24, 28}[rng.IntN(14)]
+			}
+			segs[k] = Segment{Off: rng.IntN(100), Pos: rows, Len: l}
+			rows += l + rng.IntN(3)
+		}
+		n := rng.IntN(21)
+		dstride := n + rng.IntN(4)
+		offs := make([]int, n)
+		for i := range offs {
+			offs[i] = rng.IntN(len(src) - 150)
+		}
+		const guard = -7
+		dst := make([]T, rows*dstride+5)
+		for i := range dst {
+			dst[i] = guard
+		}
+		want := slices.Clone(dst)
+		for i, o := range offs {
+			for _, sg := range segs {
+				for e := range sg.Len {
+					want[(sg.Pos+e)*dstride+i] = src[o+sg.Off+e]
+				}
+			}
+		}
+		TransposeSegments(dst, src, offs, dstride, segs)
+		if !slices.Equal(dst, want) {
+			t.Fatalf("asm=%v trial %d: offs %v, stride %d, segments %v:\ngot  %v\nwant %v", useAsmPack, trial, offs, dstride, segs, dst, want)
+		}
+	}
+	for _, tc := range []struct {
+		want string
+		f    func()
+	}{
+		{"least length -1", func() { TransposeSegments(make([]T, 8), src, []int{3}, 4, []Segment{{0, 0, -1}}) }},
+		{"element 3001 of the scattered slice, past its length 3000", func() { TransposeSegments(make([]T, 8), src, []int{3, 2997}, 4, []Segment{{1, 0, 3}}) }},
+		{"length 9, expected ≥ 10", func() { TransposeSegments(make([]T, 9), src, []int{3, 5}, 4, []Segment{{0, 1, 2}}) }},
+	} {
+		func() {
+			defer func() {
+				msg, _ := recover().(string)
+				if !strings.Contains(msg, tc.want) {
+					t.Errorf("panic %q, expected one containing %q", msg, tc.want)
+				}
+			}()
+			tc.f()
+		}()
+	}
+}
+
 // TestGemmPackedA checks that products with op(A) packed once (PackA,
 // GemmPackedA, GemmPackedAPacker) equal those that pack it themselves (Sgemm,
 // Dgemm, GemmFunc), bit for bit, on every kernel set and several thread

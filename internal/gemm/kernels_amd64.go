@@ -59,6 +59,11 @@ func gatherSegments32(dst *byte, src *byte, offs *int, n int, dstride int, segs 
 //go:noescape
 func addSegments32(dst *byte, src *byte, offs *int, n int, sstride int, segs *int, nseg int)
 
+// transposeSegments32 sets, for each of the nseg segments (off, pos, len) at segs (three ints, in elements, len ≥ 8), dst[(pos+e)·ldd+i] = src[offs[i]+off+e] for i < 8 and e < len, in elements of 4 bytes.
+//
+//go:noescape
+func transposeSegments32(dst *byte, src *byte, offs *int, ldd int, segs *int, nseg int)
+
 // gatherSegments64 copies, for i < n and each of the nseg segments (off, pos, len) at segs (three ints, in elements), len elements from src+(offs[i]+seg.off)·8 to dst+(i·dstride+seg.pos)·8.
 //
 //go:noescape
@@ -68,6 +73,11 @@ func gatherSegments64(dst *byte, src *byte, offs *int, n int, dstride int, segs 
 //
 //go:noescape
 func addSegments64(dst *byte, src *byte, offs *int, n int, sstride int, segs *int, nseg int)
+
+// transposeSegments64 sets, for each of the nseg segments (off, pos, len) at segs (three ints, in elements, len ≥ 4), dst[(pos+e)·ldd+i] = src[offs[i]+off+e] for i < 4 and e < len, in elements of 8 bytes.
+//
+//go:noescape
+func transposeSegments64(dst *byte, src *byte, offs *int, ldd int, segs *int, nseg int)
 
 // transpose8x8s sets dst[(8b+p)·ldd+j] = src[j·lds+8b+p] for j, p < 8 and b < blocks; strides in elements.
 func transpose8x8s(dst *float32, src *float32, lds int, ldd int, blocks int)

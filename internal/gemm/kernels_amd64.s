@@ -3473,6 +3473,152 @@ addSegments32_done:
 	VZEROUPPER
 	RET
 
+// func transposeSegments32(dst *byte, src *byte, offs *int, ldd int, segs *int, nseg int)
+// Requires: AVX
+TEXT ·transposeSegments32(SB), NOSPLIT, $0-48
+	MOVQ segs+32(FP), AX
+	MOVQ nseg+40(FP), CX
+	MOVQ ldd+24(FP), DX
+	MOVQ offs+16(FP), BX
+	SHLQ $0x02, DX
+	LEAQ (DX)(DX*2), SI
+
+transposeSegments32_seg:
+	TESTQ CX, CX
+	JE    transposeSegments32_done
+	MOVQ  (AX), DI
+	SHLQ  $0x02, DI
+	ADDQ  src+8(FP), DI
+	MOVQ  8(AX), R8
+	IMULQ DX, R8
+	ADDQ  dst+0(FP), R8
+	MOVQ  16(AX), R9
+	SUBQ  $0x08, R9
+	MOVQ  R9, R10
+	IMULQ DX, R10
+	ADDQ  R8, R10
+	SHLQ  $0x02, R9
+	ADDQ  DI, R9
+
+transposeSegments32_block:
+	CMPQ        DI, R9
+	JA          transposeSegments32_tail
+	LEAQ        (R8)(DX*4), R11
+	MOVQ        (BX), R12
+	MOVQ        32(BX), R13
+	VMOVUPS     (DI)(R12*4), X0
+	VINSERTF128 $0x01, (DI)(R13*4), Y0, Y0
+	VMOVUPS     16(DI)(R12*4), X4
+	VINSERTF128 $0x01, 16(DI)(R13*4), Y4, Y4
+	MOVQ        8(BX), R12
+	MOVQ        40(BX), R13
+	VMOVUPS     (DI)(R12*4), X1
+	VINSERTF128 $0x01, (DI)(R13*4), Y1, Y1
+	VMOVUPS     16(DI)(R12*4), X5
+	VINSERTF128 $0x01, 16(DI)(R13*4), Y5, Y5
+	MOVQ        16(BX), R12
+	MOVQ        48(BX), R13
+	VMOVUPS     (DI)(R12*4), X2
+	VINSERTF128 $0x01, (DI)(R13*4), Y2, Y2
+	VMOVUPS     16(DI)(R12*4), X6
+	VINSERTF128 $0x01, 16(DI)(R13*4), Y6, Y6
+	MOVQ        24(BX), R12
+	MOVQ        56(BX), R13
+	VMOVUPS     (DI)(R12*4), X3
+	VINSERTF128 $0x01, (DI)(R13*4), Y3, Y3
+	VMOVUPS     16(DI)(R12*4), X7
+	VINSERTF128 $0x01, 16(DI)(R13*4), Y7, Y7
+	VUNPCKLPS   Y1, Y0, Y8
+	VUNPCKHPS   Y1, Y0, Y9
+	VUNPCKLPS   Y3, Y2, Y10
+	VUNPCKHPS   Y3, Y2, Y11
+	VSHUFPS     $0x44, Y10, Y8, Y12
+	VMOVUPS     Y12, (R8)
+	VSHUFPS     $0xee, Y10, Y8, Y12
+	VMOVUPS     Y12, (R8)(DX*1)
+	VSHUFPS     $0x44, Y11, Y9, Y12
+	VMOVUPS     Y12, (R8)(DX*2)
+	VSHUFPS     $0xee, Y11, Y9, Y12
+	VMOVUPS     Y12, (R8)(SI*1)
+	VUNPCKLPS   Y5, Y4, Y8
+	VUNPCKHPS   Y5, Y4, Y9
+	VUNPCKLPS   Y7, Y6, Y10
+	VUNPCKHPS   Y7, Y6, Y11
+	VSHUFPS     $0x44, Y10, Y8, Y12
+	VMOVUPS     Y12, (R11)
+	VSHUFPS     $0xee, Y10, Y8, Y12
+	VMOVUPS     Y12, (R11)(DX*1)
+	VSHUFPS     $0x44, Y11, Y9, Y12
+	VMOVUPS     Y12, (R11)(DX*2)
+	VSHUFPS     $0xee, Y11, Y9, Y12
+	VMOVUPS     Y12, (R11)(SI*1)
+	ADDQ        $0x20, DI
+	LEAQ        (R8)(DX*8), R8
+	JMP         transposeSegments32_block
+
+transposeSegments32_tail:
+	LEAQ        32(R9), R8
+	CMPQ        DI, R8
+	JE          transposeSegments32_next
+	LEAQ        (R10)(DX*4), DI
+	MOVQ        (BX), R8
+	MOVQ        32(BX), R11
+	VMOVUPS     (R9)(R8*4), X0
+	VINSERTF128 $0x01, (R9)(R11*4), Y0, Y0
+	VMOVUPS     16(R9)(R8*4), X4
+	VINSERTF128 $0x01, 16(R9)(R11*4), Y4, Y4
+	MOVQ        8(BX), R8
+	MOVQ        40(BX), R11
+	VMOVUPS     (R9)(R8*4), X1
+	VINSERTF128 $0x01, (R9)(R11*4), Y1, Y1
+	VMOVUPS     16(R9)(R8*4), X5
+	VINSERTF128 $0x01, 16(R9)(R11*4), Y5, Y5
+	MOVQ        16(BX), R8
+	MOVQ        48(BX), R11
+	VMOVUPS     (R9)(R8*4), X2
+	VINSERTF128 $0x01, (R9)(R11*4), Y2, Y2
+	VMOVUPS     16(R9)(R8*4), X6
+	VINSERTF128 $0x01, 16(R9)(R11*4), Y6, Y6
+	MOVQ        24(BX), R8
+	MOVQ        56(BX), R11
+	VMOVUPS     (R9)(R8*4), X3
+	VINSERTF128 $0x01, (R9)(R11*4), Y3, Y3
+	VMOVUPS     16(R9)(R8*4), X7
+	VINSERTF128 $0x01, 16(R9)(R11*4), Y7, Y7
+	VUNPCKLPS   Y1, Y0, Y8
+	VUNPCKHPS   Y1, Y0, Y9
+	VUNPCKLPS   Y3, Y2, Y10
+	VUNPCKHPS   Y3, Y2, Y11
+	VSHUFPS     $0x44, Y10, Y8, Y12
+	VMOVUPS     Y12, (R10)
+	VSHUFPS     $0xee, Y10, Y8, Y12
+	VMOVUPS     Y12, (R10)(DX*1)
+	VSHUFPS     $0x44, Y11, Y9, Y12
+	VMOVUPS     Y12, (R10)(DX*2)
+	VSHUFPS     $0xee, Y11, Y9, Y12
+	VMOVUPS     Y12, (R10)(SI*1)
+	VUNPCKLPS   Y5, Y4, Y8
+	VUNPCKHPS   Y5, Y4, Y9
+	VUNPCKLPS   Y7, Y6, Y10
+	VUNPCKHPS   Y7, Y6, Y11
+	VSHUFPS     $0x44, Y10, Y8, Y12
+	VMOVUPS     Y12, (DI)
+	VSHUFPS     $0xee, Y10, Y8, Y12
+	VMOVUPS     Y12, (DI)(DX*1)
+	VSHUFPS     $0x44, Y11, Y9, Y12
+	VMOVUPS     Y12, (DI)(DX*2)
+	VSHUFPS     $0xee, Y11, Y9, Y12
+	VMOVUPS     Y12, (DI)(SI*1)
+
+transposeSegments32_next:
+	ADDQ $0x18, AX
+	DECQ CX
+	JMP  transposeSegments32_seg
+
+transposeSegments32_done:
+	VZEROUPPER
+	RET
+
 // func gatherSegments64(dst *byte, src *byte, offs *int, n int, dstride int, segs *int, nseg int)
 // Requires: AVX
 TEXT ·gatherSegments64(SB), NOSPLIT, $0-56
@@ -3656,6 +3802,94 @@ addSegments64_next_row:
 	JMP  addSegments64_row
 
 addSegments64_done:
+	VZEROUPPER
+	RET
+
+// func transposeSegments64(dst *byte, src *byte, offs *int, ldd int, segs *int, nseg int)
+// Requires: AVX
+TEXT ·transposeSegments64(SB), NOSPLIT, $0-48
+	MOVQ segs+32(FP), AX
+	MOVQ nseg+40(FP), CX
+	MOVQ ldd+24(FP), DX
+	MOVQ offs+16(FP), BX
+	SHLQ $0x03, DX
+	LEAQ (DX)(DX*2), SI
+
+transposeSegments64_seg:
+	TESTQ CX, CX
+	JE    transposeSegments64_done
+	MOVQ  (AX), DI
+	SHLQ  $0x03, DI
+	ADDQ  src+8(FP), DI
+	MOVQ  8(AX), R8
+	IMULQ DX, R8
+	ADDQ  dst+0(FP), R8
+	MOVQ  16(AX), R9
+	SUBQ  $0x04, R9
+	MOVQ  R9, R10
+	IMULQ DX, R10
+	ADDQ  R8, R10
+	SHLQ  $0x03, R9
+	ADDQ  DI, R9
+
+transposeSegments64_block:
+	CMPQ        DI, R9
+	JA          transposeSegments64_tail
+	MOVQ        (BX), R11
+	MOVQ        16(BX), R12
+	VMOVUPS     (DI)(R11*8), X0
+	VINSERTF128 $0x01, (DI)(R12*8), Y0, Y0
+	VMOVUPS     16(DI)(R11*8), X2
+	VINSERTF128 $0x01, 16(DI)(R12*8), Y2, Y2
+	MOVQ        8(BX), R11
+	MOVQ        24(BX), R12
+	VMOVUPS     (DI)(R11*8), X1
+	VINSERTF128 $0x01, (DI)(R12*8), Y1, Y1
+	VMOVUPS     16(DI)(R11*8), X3
+	VINSERTF128 $0x01, 16(DI)(R12*8), Y3, Y3
+	VUNPCKLPD   Y1, Y0, Y4
+	VUNPCKHPD   Y1, Y0, Y5
+	VMOVUPD     Y4, (R8)
+	VMOVUPD     Y5, (R8)(DX*1)
+	VUNPCKLPD   Y3, Y2, Y4
+	VUNPCKHPD   Y3, Y2, Y5
+	VMOVUPD     Y4, (R8)(DX*2)
+	VMOVUPD     Y5, (R8)(SI*1)
+	ADDQ        $0x20, DI
+	LEAQ        (R8)(DX*4), R8
+	JMP         transposeSegments64_block
+
+transposeSegments64_tail:
+	LEAQ        32(R9), R8
+	CMPQ        DI, R8
+	JE          transposeSegments64_next
+	MOVQ        (BX), DI
+	MOVQ        16(BX), R8
+	VMOVUPS     (R9)(DI*8), X0
+	VINSERTF128 $0x01, (R9)(R8*8), Y0, Y0
+	VMOVUPS     16(R9)(DI*8), X2
+	VINSERTF128 $0x01, 16(R9)(R8*8), Y2, Y2
+	MOVQ        8(BX), DI
+	MOVQ        24(BX), R8
+	VMOVUPS     (R9)(DI*8), X1
+	VINSERTF128 $0x01, (R9)(R8*8), Y1, Y1
+	VMOVUPS     16(R9)(DI*8), X3
+	VINSERTF128 $0x01, 16(R9)(R8*8), Y3, Y3
+	VUNPCKLPD   Y1, Y0, Y4
+	VUNPCKHPD   Y1, Y0, Y5
+	VMOVUPD     Y4, (R10)
+	VMOVUPD     Y5, (R10)(DX*1)
+	VUNPCKLPD   Y3, Y2, Y4
+	VUNPCKHPD   Y3, Y2, Y5
+	VMOVUPD     Y4, (R10)(DX*2)
+	VMOVUPD     Y5, (R10)(SI*1)
+
+transposeSegments64_next:
+	ADDQ $0x18, AX
+	DECQ CX
+	JMP  transposeSegments64_seg
+
+transposeSegments64_done:
 	VZEROUPPER
 	RET
 

@@ -95,3 +95,15 @@ func addSegmentsAsm(dst, src unsafe.Pointer, offs []int, sstride int, segs []Seg
 	}
 	return true
 }
+
+// transposeSegmentsAsm runs TransposeSegments' copy for the group of
+// transposeBlock(es) rows whose offsets start at offs, on checked sizes and
+// segments at least that long, in assembly.
+func transposeSegmentsAsm(dst, src unsafe.Pointer, offs []int, ldd int, segs []Segment, es int) {
+	d, s, sg := (*byte)(dst), (*byte)(src), &segs[0].Off
+	if es == 4 {
+		transposeSegments32(d, s, &offs[0], ldd, sg, len(segs))
+		return
+	}
+	transposeSegments64(d, s, &offs[0], ldd, sg, len(segs))
+}

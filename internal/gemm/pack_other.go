@@ -29,3 +29,9 @@ func gatherSegmentsAsm(dst, src unsafe.Pointer, offs []int, dstride int, segs []
 func addSegmentsAsm(dst, src unsafe.Pointer, offs []int, sstride int, segs []Segment, es int) bool {
 	return false
 }
+
+// transposeSegmentsAsm is never called in this build, since transposeBlock
+// is 0.
+func transposeSegmentsAsm(dst, src unsafe.Pointer, offs []int, ldd int, segs []Segment, es int) {
+	panic("gemm: no assembly transpose in this build")
+}

@@ -86,6 +86,7 @@ func main() {
 	for _, es := range []int{4, 8} {
 		gatherSegments(es)
 		addSegments(es)
+		transposeSegments(es)
 	}
 	transpose8x8()
 	transpose4x4()
@@ -504,6 +505,130 @@ func gatherSegments(es int) {
 	JMP(LabelRef(l("r4")))
 
 	Label(l("next_seg"))
+	ADDQ(U8(24), segs)
+	DECQ(nseg)
+	JMP(LabelRef(l("seg")))
+	Label(l("done"))
+	VZEROUPPER()
+	RET()
+}
+
+// transposeSegments generates transposeSegmentsE (E = 32 or 64 bits per
+// element), the copy behind TransposeSegments for one group of bs = 32/es
+// rows (8 float32 or 4 float64, a ymm register's worth): for each of nseg
+// segments (off, pos, len) (three ints, in elements, len ≥ bs) and e < len,
+// it sets dst[(pos+e)·ldd + i] = src[offs[i]+off+e] for i < bs. Each
+// segment moves as bs×bs block transposes (those of transpose8x8s and
+// transpose4x4d, with each source row at its own offset), the last block
+// ending at the segment's end and overlapping its predecessor when len is
+// not a multiple of bs (it writes the same values again). It needs AVX.
+func transposeSegments(es int) {
+	bs := 32 / es
+	half := bs / 2
+	name := fmt.Sprintf("transposeSegments%d", 8*es)
+	TEXT(name, NOSPLIT, "func(dst, src *byte, offs *int, ldd int, segs *int, nseg int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets, for each of the nseg segments (off, pos, len) at segs (three ints, in elements, len ≥ %d), dst[(pos+e)·ldd+i] = src[offs[i]+off+e] for i < %d and e < len, in elements of %d bytes.", name, bs, bs, es))
+	shift := U8(log2(es))
+	segs := Load(Param("segs"), GP64())
+	nseg := Load(Param("nseg"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	op := Load(Param("offs"), GP64())
+	SHLQ(shift, ldd) // bytes
+	ldd3 := GP64()
+	LEAQ(Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	cur, dp, lastc, lastd := GP64(), GP64(), GP64(), GP64()
+	l := func(s string) string { return name + "_" + s }
+
+	// The vector registers of block, shared by its two copies, so that
+	// the allocator keeps to Y0–Y15 (AVX without AVX-512).
+	r := make([]VecVirtual, bs)
+	for i := range r {
+		r[i] = YMM()
+	}
+	tmp := []VecVirtual{YMM(), YMM(), YMM(), YMM(), YMM()}
+	// block transposes the bs×bs block whose source rows start at
+	// src+offs[i]·es+(cur−src) and whose destination rows start at dpb.
+	block := func(cur, dpb Register) {
+		out := rows4(dpb, ldd, ldd3)
+		if bs == 8 {
+			dp4 := GP64()
+			LEAQ(Mem{Base: dpb, Index: ldd, Scale: 4}, dp4)
+			out = append(out, rows4(dp4, ldd, ldd3)...)
+		}
+		// r[h·half+i] holds elements h·half.. of row i in its low lane and
+		// of row i+half in its high lane.
+		for i := 0; i < half; i++ {
+			t0, t1 := GP64(), GP64()
+			MOVQ(Mem{Base: op, Disp: 8 * i}, t0)
+			MOVQ(Mem{Base: op, Disp: 8 * (i + half)}, t1)
+			for h := 0; h < 2; h++ {
+				v := r[h*half+i]
+				VMOVUPS(Mem{Base: cur, Index: t0, Scale: uint8(es), Disp: 16 * h}, v.AsX())
+				VINSERTF128(U8(1), Mem{Base: cur, Index: t1, Scale: uint8(es), Disp: 16 * h}, v, v)
+			}
+		}
+		if bs == 4 {
+			for h := 0; h < 2; h++ {
+				lo, hi := tmp[0], tmp[1]
+				VUNPCKLPD(r[h*2+1], r[h*2], lo)
+				VUNPCKHPD(r[h*2+1], r[h*2], hi)
+				VMOVUPD(lo, out[2*h])
+				VMOVUPD(hi, out[2*h+1])
+			}
+			return
+		}
+		for h := 0; h < 2; h++ {
+			q := r[h*4 : h*4+4]
+			lo01, hi01, lo23, hi23 := tmp[0], tmp[1], tmp[2], tmp[3]
+			VUNPCKLPS(q[1], q[0], lo01)
+			VUNPCKHPS(q[1], q[0], hi01)
+			VUNPCKLPS(q[3], q[2], lo23)
+			VUNPCKHPS(q[3], q[2], hi23)
+			for c, pair := range [][2]VecVirtual{{lo01, lo23}, {lo01, lo23}, {hi01, hi23}, {hi01, hi23}} {
+				col := tmp[4]
+				imm := U8(0x44)
+				if c%2 == 1 {
+					imm = U8(0xEE)
+				}
+				VSHUFPS(imm, pair[1], pair[0], col)
+				VMOVUPS(col, out[4*h+c])
+			}
+		}
+	}
+
+	Label(l("seg"))
+	TESTQ(nseg, nseg)
+	JE(LabelRef(l("done")))
+	MOVQ(Mem{Base: segs}, cur)
+	SHLQ(shift, cur)
+	ADDQ(paramAddr("src"), cur) // cur = src + off·es, then block by block
+	MOVQ(Mem{Base: segs, Disp: 8}, dp)
+	IMULQ(ldd, dp)
+	ADDQ(paramAddr("dst"), dp) // dp = dst + pos·ldd·es
+	MOVQ(Mem{Base: segs, Disp: 16}, lastc)
+	SUBQ(U8(bs), lastc) // len − bs: the last block's first element
+	MOVQ(lastc, lastd)
+	IMULQ(ldd, lastd)
+	ADDQ(dp, lastd)
+	SHLQ(shift, lastc)
+	ADDQ(cur, lastc)
+	Label(l("block"))
+	CMPQ(cur, lastc)
+	JA(LabelRef(l("tail")))
+	block(cur, dp)
+	ADDQ(U8(32), cur)
+	LEAQ(Mem{Base: dp, Index: ldd, Scale: uint8(bs)}, dp)
+	JMP(LabelRef(l("block")))
+	Label(l("tail"))
+	// Unless len is a multiple of bs, the last block, ending at the
+	// segment's end.
+	end := GP64()
+	LEAQ(Mem{Base: lastc, Disp: 32}, end)
+	CMPQ(cur, end)
+	JE(LabelRef(l("next")))
+	block(lastc, lastd)
+	Label(l("next"))
 	ADDQ(U8(24), segs)
 	DECQ(nseg)
 	JMP(LabelRef(l("seg")))
