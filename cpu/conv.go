@@ -22,13 +22,15 @@ import (
 //
 // The im2col matrix is read from a copy of the unit's input (flatIm): zero
 // padded and, for strides above 1, split into stride phases, so that a
-// tap's entries for one output row are one contiguous run of the copy. The
-// forward pass never stores the matrix: internal/gemm's GemmFunc asks for
-// it block by block, and pack gathers each block from the copy straight into
-// the packed panel layout of the micro-kernels (igemm.GatherSegments, one
-// run per output row of a panel), so each element is written once, into
-// cache; the bias is one more row of ones, with the bias as one more column
-// of Wg. The GEMM then writes the output in place.
+// tap's entries for one output row are one contiguous run of the copy.
+// Over the copy's flattened planes the whole matrix is such runs: output
+// position (y, x) counted as y·wq + x, with wq the planes' width, tap t
+// reads element offs[t] + y·wq + x, so row t of the matrix is the copy from
+// offs[t] on. The forward pass therefore never forms the matrix:
+// igemm.GemmPackedARows reads its rows in place (rowsProduct), computing
+// wq − OW columns per output row more than needed (2 of 58 at 56×56), which
+// are dropped when the output is moved into place; the bias is one more row
+// of ones after the copy, with the bias as one more column of Wg.
 //
 // With stride 1 the input gradient is a forward convolution too: the full
 // correlation of dY, padded by dilation·(KH−1) − pad (negative padding
@@ -124,6 +126,18 @@ type flatIm struct {
 	phases    [][2]int // the phases (a, b) some tap reads, in the copy's order
 	size      int      // elements of the copy
 	offs      []int    // where each tap's entries for output position (0, 0) are
+	// flat is the number of flattened output positions q = y·wq + x
+	// (y < oh, x < wq, the last row cut at ow): tap t reads element
+	// offs[t] + q of the copy for all of them, so that the im2col matrix
+	// over flattened positions is the rows of the copy at offs, of which
+	// the positions with x ≥ ow are dropped (see rowsProduct).
+	flat int
+	// onesOffs is offs with one more row at size: the row of ones that the
+	// forward's bias column multiplies, kept right after the copy.
+	onesOffs []int
+	// rowStarts holds y·wq for y < oh: where each output row starts among
+	// the flattened positions.
+	rowStarts []int
 	// With stride 1, fillFlat's copy of each channel: the channels'
 	// offsets in the input and the segments of the input rows that lie in
 	// the plane.
@@ -192,7 +206,12 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 	}
 	np := len(f.phases)
 	f.size = cin * np * f.plane
-	f.offs = make([]int, 0, cin*kh*kw)
+	f.flat = max(0, (oh-1)*f.wq+ow)
+	f.rowStarts = make([]int, oh)
+	for y := range f.rowStarts {
+		f.rowStarts[y] = y * f.wq
+	}
+	f.offs = make([]int, 0, cin*kh*kw+1)
 	for c := range cin {
 		for i := range kh {
 			a, iq := i*d[0]%s[0], i*d[0]/s[0]
@@ -202,6 +221,8 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 			}
 		}
 	}
+	f.onesOffs = append(f.offs, f.size)
+	f.offs = f.offs[:len(f.offs):len(f.offs)]
 	if s == [2]int{1, 1} {
 		f.chans = make([]int, cin)
 		for c := range f.chans {
@@ -531,34 +552,6 @@ func (f *flatIm) segments(segs []igemm.Segment, start, n, pos int) []igemm.Segme
 	return segs
 }
 
-// pack is an igemm.PackFunc over the copy xf: it writes the block of rows
-// [p0, p0+kq) and columns (output positions) [j0, j0+cols) of the im2col
-// matrix into dst as panels of nr columns, with one igemm.GatherSegments
-// for all of them: tap p's row of panel t starts at t·kq·nr + p·nr, so the
-// taps are rows nr apart and each panel adds its segments at t·kq·nr. Row
-// f.taps(), when asked for, is all ones: the row that the bias column of
-// the forward's kernel matrix multiplies.
-func pack[T scalar](f *flatIm, xf, dst []T, p0, kq, j0, cols, nr int) {
-	taps := min(kq, f.taps()-p0)
-	var buf [256]igemm.Segment
-	segs := buf[:0]
-	for t := 0; t*nr < cols; t++ {
-		blk := dst[t*kq*nr:][:kq*nr]
-		start, n := j0+t*nr, min(nr, cols-t*nr)
-		if n < nr {
-			clear(blk)
-		}
-		segs = f.segments(segs, start, n, t*kq*nr)
-		if taps < kq {
-			ones := blk[taps*nr:][:n]
-			for i := range ones {
-				ones[i] = 1
-			}
-		}
-	}
-	igemm.GatherSegments(dst, xf, f.offs[p0:p0+taps], nr, segs)
-}
-
 // packT is the igemm.PackFunc of the transposed im2col matrix over the
 // copy xf, the kernel gradient's op(B): rows are output positions, columns
 // taps. It writes the block of positions [p0, p0+kq) and taps
@@ -578,21 +571,54 @@ func packT[T scalar](f *flatIm, xf, dst []T, p0, kq, j0, cols, nr int) {
 	}
 }
 
-// imPacker is the igemm.Packer of the im2col matrix of the copy xf (see
-// pack), or with trans of its transpose (see packT).
+// imPacker is the igemm.Packer of the transposed im2col matrix of the
+// copy xf (see packT).
 type imPacker[T scalar] struct {
-	f     *flatIm
-	xf    []T
-	trans bool
+	f  *flatIm
+	xf []T
 }
 
-// Pack writes a block of the im2col matrix or of its transpose.
+// Pack writes a block of the transposed im2col matrix.
 func (p *imPacker[T]) Pack(dst []T, p0, kq, j0, cols, nr int) {
-	if p.trans {
-		packT(p.f, p.xf, dst, p0, kq, j0, cols, nr)
+	packT(p.f, p.xf, dst, p0, kq, j0, cols, nr)
+}
+
+// rowsProduct computes out = A·col for the copy at the start of buf, laid
+// out by fillFlat for j.f, where A (m×k) is pa and col the im2col matrix
+// whose tap rows start at offs in buf (j.f.offs, or j.f.onesOffs with the
+// row of ones after the copy): igemm.GemmPackedARows reads the rows in
+// place over the flattened positions (igemm.RowsSlack elements after the
+// ones let it read a partial last panel in place too), into buf after
+// those when the planes have columns past the output's (which it then
+// drops, with j.outSegs), else straight into out, [m, oh·ow].
+func (j *convJob[T]) rowsProduct(buf []T, pa *igemm.PackedA[T], m int, offs []int, out []T) {
+	f := j.f
+	n := f.flat
+	b := buf[:f.size+n+igemm.RowsSlack]
+	if f.wq == f.ow {
+		igemm.GemmPackedARows(j.inner, pa, n, 1, b, offs, 0, out, n)
 		return
 	}
-	pack(p.f, p.xf, dst, p0, kq, j0, cols, nr)
+	c := buf[len(b):][:m*n]
+	igemm.GemmPackedARows(j.inner, pa, n, 1, b, offs, 0, c, n)
+	igemm.GatherSegments(out, c, f.rowStarts, f.ow, j.outSegs)
+}
+
+// rowsScratch returns the per-worker scratch of rowsProduct with m output
+// rows: the copy, a row of ones, the slack and the flattened product. It sets
+// j.outSegs, the segments that move row r of the product's output rows
+// into out (for each output row y of igemm.GatherSegments: element y·wq of
+// row r to y·ow of out's row r).
+func (j *convJob[T]) rowsScratch(m int) int {
+	f := j.f
+	b := f.size + f.flat + igemm.RowsSlack
+	if f.wq == f.ow {
+		return b
+	}
+	for r := range m {
+		j.outSegs = append(j.outSegs, igemm.Segment{Off: r * f.flat, Pos: r * f.oh * f.ow, Len: f.ow})
+	}
+	return b + m*f.flat
 }
 
 // packKernels packs, once per call, the kernel matrix of each group for
@@ -717,6 +743,7 @@ type convJob[T scalar] struct {
 	parts    []T
 	packers  []imPacker[T]
 	pas      []*igemm.PackedA[T] // each group's kernel matrix, packed (packKernels)
+	outSegs  []igemm.Segment     // rowsProduct's moves of output rows (rowsScratch)
 }
 
 var convJobPools [2]sync.Pool
@@ -733,7 +760,7 @@ func getConvJob[T scalar](kind int, d *convDims, workers, inner int) *convJob[T]
 	if cap(packers) < workers {
 		packers = make([]imPacker[T], workers)
 	}
-	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers], pas: j.pas[:0]}
+	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers], pas: j.pas[:0], outSegs: j.outSegs[:0]}
 	return j
 }
 
@@ -742,7 +769,7 @@ func putConvJob[T scalar](j *convJob[T]) {
 	packers := j.packers[:cap(j.packers)]
 	clear(packers)
 	j.releaseKernels()
-	*j = convJob[T]{packers: packers[:0], pas: j.pas[:0]}
+	*j = convJob[T]{packers: packers[:0], pas: j.pas[:0], outSegs: j.outSegs[:0]}
 	var z T
 	convJobPools[unsafe.Sizeof(z)/8].Put(j)
 }
@@ -753,13 +780,16 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 	d := &j.d
 	switch j.kind {
 	case jobForward:
-		p := &j.packers[wk]
-		p.f, p.xf = j.f, j.buf[wk*j.per:][:j.f.size]
+		buf := j.buf[wk*j.per:][:j.per]
 		n, g := i/d.Groups, i%d.Groups
 		xg := j.in[(n*d.C+g*d.cg)*d.hw:][:d.cg*d.hw]
 		yg := j.out[(n*d.K+g*d.kg)*d.ohw:][:d.kg*d.ohw]
-		fillFlat(j.f, p.xf, xg)
-		igemm.GemmPackedAPacker(j.inner, j.pas[g], d.ohw, 1, igemm.Packer[T](p), 0, yg, d.ohw)
+		fillFlat(j.f, buf[:j.f.size], xg)
+		offs := j.f.offs
+		if j.bias != nil {
+			offs = j.f.onesOffs
+		}
+		j.rowsProduct(buf, j.pas[g], d.kg, offs, yg)
 	case jobPointwise:
 		xg, yg, _ := unit(d, i, j.in, j.out, j.w)
 		var beta T
@@ -777,11 +807,10 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 		dxg, dyg, _ := unit(d, i, j.out, j.in, j.w)
 		igemm.GemmPackedA(j.inner, j.pas[i%d.Groups], d.ohw, 1, dyg, d.ohw, false, 0, dxg, d.hw)
 	case jobStride1IG:
-		p := &j.packers[wk]
-		p.f, p.xf = j.f, j.buf[wk*j.per:][:j.f.size]
+		buf := j.buf[wk*j.per:][:j.per]
 		dxg, dyg, _ := unit(d, i, j.out, j.in, j.w)
-		fillFlat(j.f, p.xf, dyg)
-		igemm.GemmPackedAPacker(j.inner, j.pas[i%d.Groups], d.hw, 1, igemm.Packer[T](p), 0, dxg, d.hw)
+		fillFlat(j.f, buf[:j.f.size], dyg)
+		j.rowsProduct(buf, j.pas[i%d.Groups], d.cg, j.f.offs, dxg)
 	case jobCol2imIG:
 		j.col2im(wk, i)
 	case jobKernelGrad:
@@ -815,10 +844,18 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 		}
 	}
 	j.f = d.flat(0)
-	j.per = j.f.size
+	j.per = j.rowsScratch(d.kg)
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
-	j.buf, j.out, j.in = *buf, y, x
+	j.buf, j.out, j.in, j.bias = *buf, y, x, bias
+	if bias != nil {
+		for wk := range workers {
+			ones := j.buf[wk*j.per+j.f.size:][:j.f.flat]
+			for i := range ones {
+				ones[i] = 1
+			}
+		}
+	}
 	j.packKernels(false, d.kg, j.k, j.w, d.kg*j.k, j.k)
 	b.dynamicTask(d.units(), j)
 }
@@ -885,7 +922,7 @@ func convInputGradStride1[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 	defer putConvJob(j)
 	j.f = getFlatIm(d.kg, d.OH, d.OW, d.KH, d.KW, [2]int{1, 1},
 		[2]int{d.Dilation[0]*(d.KH-1) - d.Pad[0], d.Dilation[1]*(d.KW-1) - d.Pad[1]}, d.Dilation, d.H, d.W, 0)
-	j.per = j.f.size
+	j.per = j.rowsScratch(d.cg)
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in, j.w = *buf, dx, dy, *wf
@@ -1006,7 +1043,7 @@ func (j *convJob[T]) kernelGrad(wk, grp int) {
 			n := (min(y0+j.rows, d.OH) - y0) * d.OW
 			// The band's transposed im2col matrix is packed from the
 			// copy, from y0 rows down, as the GEMM asks for it.
-			*p = imPacker[T]{f: f, xf: xf[y0*f.wq:], trans: true}
+			*p = imPacker[T]{f: f, xf: xf[y0*f.wq:]}
 			igemm.GemmPacker(j.inner, false, d.kg, d.ckk, n, 1, dyg[y0*d.OW:], d.ohw, igemm.Packer[T](p), 1, dwg, d.ckk)
 		}
 	}

@@ -73,6 +73,12 @@
 // TransposeSegments the copy for a B that is such a matrix transposed (the
 // kernel gradient's), in AVX block transposes.
 //
+// GemmPackedARows goes one step further for a B whose rows are runs of one
+// slice at given offsets: each kernel set has a variant of its micro-kernel
+// that loads row p of a panel from b+offs[p] (one more scalar load per k
+// step), so B is never packed at all. Over a zero-padded image with
+// flattened planes, a convolution's im2col matrix is exactly such a B.
+//
 // # Threads
 //
 // A call uses up to Threads() goroutines (SetThreads; GOMAXPROCS by default),

@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -260,7 +261,8 @@ func testTransposeSegments[T Float](t *testing.T) {
 
 // TestGemmPackedA checks that products with op(A) packed once (PackA,
 // GemmPackedA, GemmPackedAPacker) equal those that pack it themselves (Sgemm,
-// Dgemm, GemmFunc), bit for bit, on every kernel set and several thread
+// Dgemm, GemmFunc), and GemmPackedARows on B's rows scattered through a
+// slice equals GemmPackedA on the stored B, bit for bit, on every kernel set and several thread
 // counts, with transposed and plain A and B, several k blocks, and the
 // packed A reused for several B; and that they panic on bad sizes.
 func TestGemmPackedA(t *testing.T) {
@@ -285,6 +287,14 @@ func TestGemmPackedA(t *testing.T) {
 		func() {
 			pa := PackA(false, 3, 4, make([]float32, 12), 4)
 			GemmPackedAPacker(1, pa, 5, 1, nil, 0, make([]float32, 15), 5)
+		},
+		func() {
+			pa := PackA(false, 3, 4, make([]float32, 12), 4)
+			GemmPackedARows(1, pa, 5, 1, make([]float32, 20), []int{0, 5, 10}, 0, make([]float32, 15), 5)
+		},
+		func() {
+			pa := PackA(false, 3, 4, make([]float32, 12), 4)
+			GemmPackedARows(1, pa, 5, 1, make([]float32, 20), []int{0, 5, 10, 16}, 0, make([]float32, 15), 5)
 		},
 	} {
 		func() {
@@ -320,6 +330,27 @@ func checkPacked[T Float](t *testing.T, threads int, cs gemmCase, rng *rand.Rand
 		GemmPackedAPacker(threads, pa, cs.n, T(cs.alpha), Packer[T](naivePack(in.b, in.ldb, &calls)), T(cs.beta), got, in.ldc)
 		if !slices.Equal(got, want) {
 			t.Fatalf("%v, %d threads: GemmPackedAPacker differs from GemmFunc", cs, threads)
+		}
+		// The rows of B scattered, in shuffled order, through a larger
+		// slice: GemmPackedARows reads them in place, with (gap
+		// RowsSlack) and without room to read a partial last panel in
+		// place too. What lies between the rows is NaN, which must not
+		// reach C.
+		gap := []int{3, RowsSlack}[rng.IntN(2)]
+		offs := make([]int, cs.k)
+		scattered := make([]T, cs.k*(cs.n+gap)+1)
+		for i := range scattered {
+			scattered[i] = T(math.NaN())
+		}
+		for p, q := range rng.Perm(cs.k) {
+			offs[p] = q*(cs.n+gap) + 1
+			copy(scattered[offs[p]:][:cs.n], in.b[p*in.ldb:][:cs.n])
+		}
+		want, got = slices.Clone(in.c), slices.Clone(in.c)
+		GemmPackedA(threads, pa, cs.n, T(cs.alpha), in.b, in.ldb, false, T(cs.beta), want, in.ldc)
+		GemmPackedARows(threads, pa, cs.n, T(cs.alpha), scattered, offs, T(cs.beta), got, in.ldc)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%v, %d threads: GemmPackedARows differs from GemmPackedA", cs, threads)
 		}
 	}
 }

@@ -28,6 +28,9 @@ type microKernel[T float] struct {
 	// half, when not nil, is fn computing only the first nr/2 columns of
 	// the tile, for a last panel of C at most half full.
 	half func(k int, a, b, c *T, ldc int, alpha, beta T)
+	// rows, when not nil, is fn reading row p of B at b[offs[p]:] instead
+	// of a packed panel (GemmPackedARows).
+	rows func(k int, a, b *T, offs *int, c *T, ldc int, alpha, beta T)
 }
 
 // kernelSet is a named pair of float32 and float64 micro-kernels for one
@@ -300,14 +303,76 @@ func GemmPackedAPacker[T Float](threads int, pa *PackedA[T], n int, alpha T, pac
 	run(pa.kern, orThreads(threads), false, pa.m, n, pa.k, alpha, nil, 0, bSource[T]{pack: pack}, beta, c, ldc, pa)
 }
 
+// GemmPackedARows computes C = alpha·op(A)·B + beta·C with op(A) (m×k)
+// packed in pa and B (k×n) read in place from rows of b at the offsets
+// offs (k of them, in elements): B[p][j] = b[offs[p]+j]. The micro-kernels
+// that can (every assembly set) read B's full panels straight from b with
+// no packed copy; a last partial panel, and B for the pure-Go kernels, is
+// packed from the rows. A convolution's im2col matrix is such a B: over a
+// zero-padded image, output position j of the flattened planes and tap p
+// read element offs[p]+j, so the convolution runs as this product with
+// no im2col matrix at all (the columns of positions between two output rows
+// compute values that the caller drops). C is m×n with ldc ≥ n. When b
+// extends at least RowsSlack elements past the end of every row, a last
+// panel more than half full is read in place too (its columns past n
+// compute values that are dropped; C must not overlap what they read).
+// The result is bit for bit that of GemmPackedA on the stored B. It panics
+// on bad sizes, a length of offs other than k included, and on an offset
+// that puts a row outside b.
+func GemmPackedARows[T Float](threads int, pa *PackedA[T], n int, alpha T, b []T, offs []int, beta T, c []T, ldc int) {
+	checkSizes(false, false, pa.m, n, pa.k, max(1, pa.k), max(1, n), ldc, pa.m*pa.k, -1, len(c))
+	if len(offs) != pa.k {
+		panic(fmt.Sprintf("gemm: GemmPackedARows with %d row offsets, expected k = %d", len(offs), pa.k))
+	}
+	last := 0
+	for _, o := range offs {
+		if o < 0 || o+n > len(b) {
+			panic(fmt.Sprintf("gemm: GemmPackedARows row at offset %d with %d columns, outside b of length %d", o, n, len(b)))
+		}
+		last = max(last, o)
+	}
+	run(pa.kern, orThreads(threads), false, pa.m, n, pa.k, alpha, nil, 0, bSource[T]{b: b, offs: offs, readable: len(b) - last}, beta, c, ldc, pa)
+}
+
+// RowsSlack is the number of elements past each row's n columns that lets
+// GemmPackedARows read a partial last panel in place: one panel's width
+// less one for every kernel set.
+const RowsSlack = 31
+
+// packRows packs the kq×cols block of B whose rows are b[offs[p]+j0:]
+// (p < kq) into dst as consecutive panels of nr columns, like packB: with
+// one GatherSegments per group of panels, the columns past cols of the
+// last panel zero.
+func packRows[T float](dst, b []T, offs []int, j0, cols, nr int) {
+	kq := len(offs)
+	panels := (cols + nr - 1) / nr
+	var buf [16]Segment
+	for t0 := 0; t0 < panels; t0 += len(buf) {
+		segs := buf[:0]
+		for t := t0; t < min(panels, t0+len(buf)); t++ {
+			w := min(nr, cols-t*nr)
+			if w < nr {
+				clear(dst[t*kq*nr:][:kq*nr])
+			}
+			segs = append(segs, Segment{Off: j0 + t*nr, Pos: t * kq * nr, Len: w})
+		}
+		GatherSegments(dst, b, offs, nr, segs)
+	}
+}
+
 // bSource is where the driver gets op(B): a stored matrix b with row stride
-// ldb, transposed when trans is set, or, when pack is not nil, a function
-// that writes the packed blocks (GemmFunc).
+// ldb, transposed when trans is set; when pack is not nil, a function that
+// writes the packed blocks (GemmFunc); when offs is not nil, rows of b at
+// those offsets (GemmPackedARows).
 type bSource[T float] struct {
 	b     []T
 	ldb   int
 	trans bool
 	pack  Packer[T]
+	offs  []int
+	// readable is how many elements of every row of b at offs can be read
+	// (len(b) less the largest offset).
+	readable int
 }
 
 // run is the blocked driver behind Sgemm, Dgemm and GemmFunc, on checked
@@ -354,7 +419,7 @@ func run[T float](kern *microKernel[T], nthreads int, transA bool, m, n, k int, 
 	*s = slab[T]{
 		kern: kern, m: m, n: n, k: k, kc: kc, nkb: nkb,
 		alpha: alpha, beta: beta, a: a, lda: lda, transA: transA,
-		b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, c: c, ldc: ldc,
+		b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, offs: src.offs, readable: src.readable, c: c, ldc: ldc,
 	}
 	if pre != nil {
 		s.ap = pre.buf.data
@@ -434,10 +499,20 @@ type slab[T float] struct {
 	ldb         int
 	transB      bool
 	pack        Packer[T] // when not nil, writes packed blocks of op(B)
+	offs        []int     // when not nil, B's rows are b[offs[p]:]
+	readable    int       // elements readable from each of those rows
 	c           []T
 	ldc         int
 	grid        grid
 	next        atomic.Int64
+}
+
+// rowsEdge reports whether the rows kernel reads the last panel of B, w < nr
+// columns from column j, in place: when it is more than half full (else
+// the half-width kernel on a packed copy computes less) and the rows of b
+// hold a full panel from j.
+func (s *slab[T]) rowsEdge(j, w int) bool {
+	return w > s.kern.nr/2 && j+s.kern.nr <= s.readable
 }
 
 // claim returns the index of the next task to run, or grid.tasks() when all
@@ -461,9 +536,18 @@ func (s *slab[T]) work() {
 			// With a fused kernel, the first row of tiles packs the full
 			// panels of B as it goes; only a partial last panel is packed
 			// ahead.
-			fuse := s.pack == nil && !s.transB && s.kern.fused != nil
+			fuse := s.pack == nil && s.offs == nil && !s.transB && s.kern.fused != nil
+			// A rows kernel reads full panels of B in place; only a
+			// partial last panel is packed.
+			inPlace := s.offs != nil && s.kern.rows != nil
 			if s.pack != nil {
 				s.pack.Pack(bp.data[:(c1-c0)*nr*kq], p0, kq, j0, j1-j0, nr)
+			} else if s.offs != nil {
+				if !inPlace {
+					packRows(bp.data[:(c1-c0)*nr*kq], s.b, s.offs[p0:p0+kq], j0, j1-j0, nr)
+				} else if w := (j1 - j0) % nr; w != 0 && !s.rowsEdge(j1-w, w) {
+					packRows(bp.data[(c1-c0-1)*nr*kq:(c1-c0)*nr*kq], s.b, s.offs[p0:p0+kq], j1-w, w, nr)
+				}
 			} else if !fuse {
 				packB(bp.data[:(c1-c0)*nr*kq], s.b, s.ldb, s.transB, p0, kq, j0, j1-j0, nr)
 			} else if w := (j1 - j0) % nr; w != 0 {
@@ -491,7 +575,9 @@ func (s *slab[T]) work() {
 					if full {
 						dst, ldd, bd = &s.c[i*s.ldc+j], s.ldc, bq
 					}
-					if fuse && r == r0 && w == nr {
+					if inPlace && (w == nr || s.rowsEdge(j, w)) {
+						s.kern.rows(kq, &apr[0], &s.b[j], &s.offs[p0], dst, ldd, s.alpha, bd)
+					} else if fuse && r == r0 && w == nr {
 						s.kern.fused(kq, &apr[0], &s.b[p0*s.ldb+j], s.ldb, &bpj[0], dst, ldd, s.alpha, bd)
 					} else {
 						fn(kq, &apr[0], &bpj[0], dst, ldd, s.alpha, bd)

@@ -13,6 +13,9 @@ func sgemmAVX512Pack(k int, a *float32, b *float32, ldb int, bp *float32, c *flo
 // sgemmAVX512Half is sgemmAVX512 computing only the first 16 columns of the tile (b still has 32 per step).
 func sgemmAVX512Half(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// sgemmAVX512Rows is sgemmAVX512 reading row p of B at b+offs[p] (in elements) instead of a packed panel.
+func sgemmAVX512Rows(k int, a *float32, b *float32, offs *int, c *float32, ldc int, alpha float32, beta float32)
+
 // dgemmAVX512 computes a 8×16 tile of C = alpha·A·B + beta·C from k steps of packed panels (a: 8 per step, b: 16 per step); beta 0 does not read C. ldc is in elements.
 func dgemmAVX512(k int, a *float64, b *float64, c *float64, ldc int, alpha float64, beta float64)
 
@@ -21,6 +24,9 @@ func dgemmAVX512Pack(k int, a *float64, b *float64, ldb int, bp *float64, c *flo
 
 // dgemmAVX512Half is dgemmAVX512 computing only the first 8 columns of the tile (b still has 16 per step).
 func dgemmAVX512Half(k int, a *float64, b *float64, c *float64, ldc int, alpha float64, beta float64)
+
+// dgemmAVX512Rows is dgemmAVX512 reading row p of B at b+offs[p] (in elements) instead of a packed panel.
+func dgemmAVX512Rows(k int, a *float64, b *float64, offs *int, c *float64, ldc int, alpha float64, beta float64)
 
 // sgemmAVX2 computes a 6×16 tile of C = alpha·A·B + beta·C from k steps of packed panels (a: 6 per step, b: 16 per step); beta 0 does not read C. ldc is in elements.
 func sgemmAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
@@ -31,6 +37,9 @@ func sgemmAVX2Pack(k int, a *float32, b *float32, ldb int, bp *float32, c *float
 // sgemmAVX2Half is sgemmAVX2 computing only the first 8 columns of the tile (b still has 16 per step).
 func sgemmAVX2Half(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// sgemmAVX2Rows is sgemmAVX2 reading row p of B at b+offs[p] (in elements) instead of a packed panel.
+func sgemmAVX2Rows(k int, a *float32, b *float32, offs *int, c *float32, ldc int, alpha float32, beta float32)
+
 // dgemmAVX2 computes a 6×8 tile of C = alpha·A·B + beta·C from k steps of packed panels (a: 6 per step, b: 8 per step); beta 0 does not read C. ldc is in elements.
 func dgemmAVX2(k int, a *float64, b *float64, c *float64, ldc int, alpha float64, beta float64)
 
@@ -39,6 +48,9 @@ func dgemmAVX2Pack(k int, a *float64, b *float64, ldb int, bp *float64, c *float
 
 // dgemmAVX2Half is dgemmAVX2 computing only the first 4 columns of the tile (b still has 8 per step).
 func dgemmAVX2Half(k int, a *float64, b *float64, c *float64, ldc int, alpha float64, beta float64)
+
+// dgemmAVX2Rows is dgemmAVX2 reading row p of B at b+offs[p] (in elements) instead of a packed panel.
+func dgemmAVX2Rows(k int, a *float64, b *float64, offs *int, c *float64, ldc int, alpha float64, beta float64)
 
 // copyPanels32 copies, for each of kq rows p, the panels runs of 32 bytes at src+p·lds+t·32 to dst+t·dstStride+p·32.
 func copyPanels32(dst *byte, src *byte, lds int, kq int, panels int, dstStride int)

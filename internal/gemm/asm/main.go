@@ -79,6 +79,7 @@ func main() {
 		kernel(s, plain)
 		kernel(s, fused)
 		kernel(s, half)
+		kernel(s, rows)
 	}
 	for _, w := range []int{32, 64, 128} {
 		copyPanels(w)
@@ -111,6 +112,11 @@ const (
 	// the first nv/2 vectors of each row, from the same full-width packed B
 	// panel: for the last panel of C when it is at most half full.
 	half
+	// rows (named s.name+"Rows") reads B in place with no packed copy, row
+	// p of the panel at b+offs[p]·es: B is a set of runs of one slice,
+	// such as a convolution's implicit im2col matrix over a padded image,
+	// whose taps are shifted views of the image.
+	rows
 )
 
 // kernel generates variant v of the micro-kernel of s.
@@ -125,6 +131,10 @@ func kernel(s spec, v variant) {
 		name += "Pack"
 		TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a, b *%s, ldb int, bp, c *%s, ldc int, alpha, beta %s)", t, t, t))
 		Doc(fmt.Sprintf("%s is %s reading row p of B at b+p·ldb (ldb in elements) and also copying it to the packed panel bp+p·%d.", name, s.name, nr))
+	case rows:
+		name += "Rows"
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a, b *%s, offs *int, c *%s, ldc int, alpha, beta %s)", t, t, t))
+		Doc(fmt.Sprintf("%s is %s reading row p of B at b+offs[p] (in elements) instead of a packed panel.", name, s.name))
 	case half:
 		name += "Half"
 		nv /= 2
@@ -157,7 +167,10 @@ func kernel(s spec, v variant) {
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(shift, ldc)
-	var ldb, ldb3, bp, pf Register
+	var ldb, ldb3, bp, pf, offs Register
+	if v == rows {
+		offs = Load(Param("offs"), GP64())
+	}
 	if v == fused {
 		ldb = Load(Param("ldb"), GP64())
 		SHLQ(shift, ldb)
@@ -199,7 +212,13 @@ func kernel(s spec, v variant) {
 	av := s.vec()
 
 	// rowAt returns the address of byte off of row p (< 4) of B from base.
+	// The rows variant loads the row's offset into a register first.
 	rowAt := func(base Register, p, off int) Mem {
+		if v == rows {
+			o := GP64()
+			MOVQ(Mem{Base: offs, Disp: 8 * p}, o)
+			return Mem{Base: base, Index: o, Scale: uint8(es), Disp: off}
+		}
 		if v != fused {
 			return Mem{Base: base, Disp: p*nr*es + off}
 		}
@@ -216,8 +235,9 @@ func kernel(s spec, v variant) {
 			PREFETCHT0(rowAt(pf, p, 0))
 			PREFETCHT0(rowAt(pf, p, nr*es-1))
 		}
+		row := rowAt(b, p, 0)
 		for j := 0; j < nv; j++ {
-			movu(rowAt(b, p, j*lanes*es), bv[j])
+			movu(row.Offset(j*lanes*es), bv[j])
 		}
 		if v == fused {
 			for j := 0; j < nv; j++ {
@@ -243,6 +263,10 @@ func kernel(s spec, v variant) {
 	// advance moves a and b (and bp, pf) on by steps k steps.
 	advance := func(steps int) {
 		ADDQ(U32(steps*mr*es), a)
+		if v == rows {
+			ADDQ(U32(steps*8), offs)
+			return
+		}
 		if v != fused {
 			ADDQ(U32(steps*nr*es), b)
 			return
