@@ -81,20 +81,20 @@ const (
 )
 
 // inputGradForward reports whether the input gradient of a stride-1
-// convolution runs as a forward convolution rather than by col2im. The
-// forward's overhead is packing its im2col matrix, a gather of about
-// 32/OW + 1 runs per row of a 32-column panel, spread over the Cg rows of its
-// GEMM; col2im's is adding the im2col-shaped gradient back, and storing it,
-// spread over the Kg-deep products of its GEMM. Weighing the second 3 times
-// the first fits BenchmarkConv2D: the forward wins on 56×56 images with 64
-// channels, col2im on 14×14 images with 16 or 32 input channels and twice
-// as many output channels, and on one input channel (by 1.2 to 3 times).
-// With no more output channels than input channels col2im's products are
-// the shallow ones whatever the width: the forward was 18% faster on the
-// ResNet preset's 32→32 14×14 and 64→64 7×7 layers (batch 128, one thread,
-// 3.8 against 4.7 ms and 4.5 against 5.5 ms).
+// convolution runs as a forward convolution rather than by col2im. Since
+// the forward reads its im2col matrix in place (igemm.GemmPackedARows), its
+// only overhead is its shallow output: Cg rows, tiles of 8 rows (AVX-512)
+// that a few input channels leave mostly empty; col2im's is adding the
+// im2col-shaped gradient back, and storing it. On this AMD EPYC (1 thread,
+// BenchmarkConv2D's inputgrad-forward against inputgrad-col2im, GFLOP per
+// CPU-second) the forward won with 16 input channels and more: 120 against
+// 72 (N32_C16_K32 14×14), 143 against 126 (N64_C32_K64 14×14), 175 against
+// 130 (N32_C64_K64 56×56), and col2im with one: 21 against 13 (N64_C1_K8
+// 28×28). With no more output channels than input channels col2im's
+// products are the shallow ones whatever the width: the forward was 18%
+// faster on the ResNet preset's 32→32 14×14 and 64→64 7×7 layers.
 func (d *convDims) inputGradForward() bool {
-	return d.kg <= d.cg || d.kg*(32+d.OW) < 3*d.cg*d.OW
+	return d.kg <= d.cg || d.cg >= 8
 }
 
 // defaultColBudget is the target size, in elements, of one worker's im2col
