@@ -3,8 +3,8 @@
 // or fetched): it skips, saying why, unless the environment variable that
 // requires the thing is set to "1", in which case it fails. CI (.ci/run) sets
 // them all, so that a missing requirement cannot pass as a skip there.
-// Package internal/vktest makes the same decision for Vulkan devices with
-// VKCNN_REQUIRE_VULKAN.
+// internal/vktest and internal/torchtest decide through it for Vulkan devices
+// and PyTorch.
 package testreq
 
 import (
@@ -21,6 +21,9 @@ const (
 	// (fetched through the go command) and Fashion-MNIST (Debian's
 	// dataset-fashion-mnist).
 	MNIST = "VKCNN_REQUIRE_MNIST"
+	// Vulkan requires a usable Vulkan device, software ones such as lavapipe
+	// included (internal/vktest).
+	Vulkan = "VKCNN_REQUIRE_VULKAN"
 )
 
 // Required reports whether the environment variable env is set to "1".

@@ -11,20 +11,20 @@ package vktest
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/vkcnn/vkcnn/gpu"
+	"github.com/vkcnn/vkcnn/internal/testreq"
 )
 
 // EnvRequire is the environment variable that turns a missing Vulkan device
-// into a test failure when set to "1" (CI sets it).
-const EnvRequire = "VKCNN_REQUIRE_VULKAN"
+// into a test failure when set to "1" (CI sets it): testreq.Vulkan.
+const EnvRequire = testreq.Vulkan
 
 // Required reports whether VKCNN_REQUIRE_VULKAN=1.
-func Required() bool { return os.Getenv(EnvRequire) == "1" }
+func Required() bool { return testreq.Required(EnvRequire) }
 
 var late struct {
 	mu   sync.Mutex
@@ -80,8 +80,8 @@ func Open(t testing.TB, opts ...gpu.Option) *gpu.Backend {
 	b, err := gpu.New(append([]gpu.Option{gpu.AllowSoftware(), gpu.Debug(c.report)}, opts...)...)
 	if err != nil {
 		var nd *gpu.NoDeviceError
-		if errors.As(err, &nd) && !Required() {
-			t.Skipf("vktest: skipping, no usable Vulkan device (%v); set %s=1 to make this a failure", err, EnvRequire)
+		if errors.As(err, &nd) {
+			testreq.Unavailable(t, EnvRequire, "vktest: no usable Vulkan device: %v", err)
 		}
 		t.Fatalf("vktest: opening the Vulkan backend: %v", err)
 	}
