@@ -115,3 +115,14 @@ func (b *Backend) BindLimit() uint64 {
 	defer b.mu.Unlock()
 	return b.mem.bindLimit
 }
+
+// DistinctCheck returns a call of the batched optimizers' internal distinct
+// check over Adam-style entries (params[i], grads[i], m[i], v[i]), with the
+// entries built beforehand so that the call itself can be measured.
+func (b *Backend) DistinctCheck(params, grads, m, v []*tensor.Tensor) func() error {
+	es := make([]optEntry, len(params))
+	for i := range params {
+		es[i] = optEntry{param: params[i], grad: grads[i], m: m[i], v: v[i]}
+	}
+	return func() error { return b.distinct("test", es, true) }
+}

@@ -140,31 +140,46 @@ func (b *Backend) AdamSteps(params, grads, m, v []*tensor.Tensor, o tensor.AdamP
 }
 
 // distinct returns an ErrParam error when an entry shares memory with an
-// earlier one (written state included when stateful).
+// earlier one (written state included when stateful). It compares every pair
+// of entries, recomputing the earlier ones' ranges, so that it allocates
+// nothing: optimizers call it every step, and entries number in the tens.
 func (b *Backend) distinct(op string, es []optEntry, stateful bool) error {
-	var seen []access
 	for i, e := range es {
-		ts := []*tensor.Tensor{e.param, e.grad}
-		if stateful {
-			ts = append(ts, e.m, e.v)
+		mine, n, err := b.entryAccesses(e, stateful)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
 		}
-		var mine []access
-		for _, t := range ts {
-			s, err := b.storageOf(t)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", i, err)
-			}
-			a := access{buf: uint64(h64(s.blk.buf)), off: s.off, end: s.off + s.size, write: t != e.grad}
-			for _, p := range seen {
-				if a.conflicts(p) {
-					return fmt.Errorf("gpu: %s: entry %d shares memory with an earlier entry, expected distinct tensors: %w", op, i, tensor.ErrParam)
+		for _, earlier := range es[:i] {
+			theirs, m, _ := b.entryAccesses(earlier, stateful) // checked when it was mine
+			for _, a := range mine[:n] {
+				for _, p := range theirs[:m] {
+					if a.conflicts(p) {
+						return fmt.Errorf("gpu: %s: entry %d shares memory with an earlier entry, expected distinct tensors: %w", op, i, tensor.ErrParam)
+					}
 				}
 			}
-			mine = append(mine, a)
 		}
-		seen = append(seen, mine...)
 	}
 	return nil
+}
+
+// entryAccesses returns the byte ranges an optimizer entry touches, n of
+// them: the parameter (written) and the gradient (read), then, when
+// stateful, the two state tensors (written).
+func (b *Backend) entryAccesses(e optEntry, stateful bool) (as [4]access, n int, err error) {
+	ts := [4]*tensor.Tensor{e.param, e.grad, e.m, e.v}
+	n = 2
+	if stateful {
+		n = 4
+	}
+	for k, t := range ts[:n] {
+		s, err := b.storageOf(t)
+		if err != nil {
+			return as, 0, err
+		}
+		as[k] = access{buf: uint64(h64(s.blk.buf)), off: s.off, end: s.off + s.size, write: k != 1}
+	}
+	return as, n, nil
 }
 
 // optimBatch records optim_batch dispatches of up to batchParams entries

@@ -4,6 +4,7 @@ package gpu_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"strings"
 	"testing"
 
@@ -127,6 +128,27 @@ func TestStatsWithoutProfile(t *testing.T) {
 	s := b.Stats()
 	if s.Profiling || len(s.Ops) != 0 || s.Dispatches != 1 || s.Transfers != 1 {
 		t.Errorf("stats %+v, want 1 dispatch, 1 transfer (the zero fill), no profile", s)
+	}
+}
+
+// TestOptimizerDistinctNoAllocs checks that the batched optimizers' check
+// that entries do not share memory, run every training step, allocates
+// nothing, and still finds a tensor given twice.
+func TestOptimizerDistinctNoAllocs(t *testing.T) {
+	b := vktest.Open(t)
+	var ps, gs, ms, vs []*tensor.Tensor
+	for i := range 11 {
+		n := 100 + 37*i
+		ps, gs, ms, vs = append(ps, alloc(t, b, n)), append(gs, alloc(t, b, n)), append(ms, alloc(t, b, n)), append(vs, alloc(t, b, n))
+	}
+	check := b.DistinctCheck(ps, gs, ms, vs)
+	var err error
+	if n := testing.AllocsPerRun(20, func() { err = check() }); n != 0 || err != nil {
+		t.Errorf("distinct over 11 entries: %v allocations, error %v; want 0, nil", n, err)
+	}
+	ms[7] = vs[2]
+	if err := b.DistinctCheck(ps, gs, ms, vs)(); !errors.Is(err, tensor.ErrParam) || !strings.Contains(err.Error(), "entry 7") {
+		t.Errorf("entry 7's first moment is entry 2's second: error %v, want ErrParam naming entry 7", err)
 	}
 }
 
