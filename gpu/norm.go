@@ -82,14 +82,15 @@ func (b *Backend) plan(op string, g tensor.ChannelGeom) (normPlan, error) {
 	return normPlan{g: g, s: divUp(n, chunk), chunk: chunk}, nil
 }
 
-// push returns the push constants of shaders/norm.comp for the plan.
-func (pl normPlan) push(flags uint32, eps, momentum float64) []uint32 {
+// push returns the push constants of shaders/norm.comp for the plan, as an
+// array that stays on the caller's stack.
+func (pl normPlan) push(flags uint32, eps, momentum float64) [11]uint32 {
 	n := pl.g.PerChannel()
 	varScale := 0.0
 	if n > 1 {
 		varScale = momentum * float64(n) / float64(n-1)
 	}
-	return []uint32{u32(pl.g.C), u32(pl.g.Inner), u32(n), u32(n * pl.g.C), u32(pl.s), u32(pl.chunk), flags,
+	return [11]uint32{u32(pl.g.C), u32(pl.g.Inner), u32(n), u32(n * pl.g.C), u32(pl.s), u32(pl.chunk), flags,
 		f32(eps), f32(momentum), f32(varScale), f32(1 / float64(n))}
 }
 
@@ -162,15 +163,15 @@ func (b *Backend) BatchNormTrain(y, mean, invStd, runningMean, runningVar, x, ga
 	if err != nil {
 		return err
 	}
-	err = b.norm(normStats, pl, push, x, part, part, part) // the shader declares four bindings
+	err = b.norm(normStats, pl, push[:], x, part, part, part) // the shader declares four bindings
 	if err == nil {
-		err = b.norm(normMerge, pl, push, part, tab, or(runningMean, tab), or(runningVar, tab))
+		err = b.norm(normMerge, pl, push[:], part, tab, or(runningMean, tab), or(runningVar, tab))
 	}
 	if err == nil {
-		err = b.norm(normTrainTab, pl, push, tab, or(beta, tab), mean, invStd)
+		err = b.norm(normTrainTab, pl, push[:], tab, or(beta, tab), mean, invStd)
 	}
 	if err == nil {
-		err = b.norm(normApply, pl, push, y, x, tab, or(gamma, tab))
+		err = b.norm(normApply, pl, push[:], y, x, tab, or(gamma, tab))
 	}
 	return freeAfter(tab, freeAfter(part, err))
 }
@@ -199,9 +200,9 @@ func (b *Backend) BatchNormEval(y, x, gamma, beta, runningMean, runningVar *tens
 	if err != nil {
 		return err
 	}
-	err = b.norm(normEvalTab, pl, push, tab, runningMean, runningVar, or(beta, tab))
+	err = b.norm(normEvalTab, pl, push[:], tab, runningMean, runningVar, or(beta, tab))
 	if err == nil {
-		err = b.norm(normApply, pl, push, y, x, tab, or(gamma, tab))
+		err = b.norm(normApply, pl, push[:], y, x, tab, or(gamma, tab))
 	}
 	return freeAfter(tab, err)
 }
@@ -238,15 +239,15 @@ func (b *Backend) BatchNormBackward(dx, dgamma, dbeta, dy, x, gamma, mean, invSt
 	if err != nil {
 		return err
 	}
-	err = b.norm(normBwdSums, pl, push, dy, x, mean, part)
+	err = b.norm(normBwdSums, pl, push[:], dy, x, mean, part)
 	if err == nil {
-		err = b.norm(normBwdMerge, pl, push, part, tab, mean, invStd)
+		err = b.norm(normBwdMerge, pl, push[:], part, tab, mean, invStd)
 	}
 	if err == nil {
-		err = b.norm(normBwdTab, pl, push, tab, or(gamma, tab), or(dgamma, tab), or(dbeta, tab))
+		err = b.norm(normBwdTab, pl, push[:], tab, or(gamma, tab), or(dgamma, tab), or(dbeta, tab))
 	}
 	if err == nil && dx != nil {
-		err = b.norm(normBwdDx, pl, push, dx, dy, x, tab)
+		err = b.norm(normBwdDx, pl, push[:], dx, dy, x, tab)
 	}
 	return freeAfter(tab, freeAfter(part, err))
 }

@@ -187,12 +187,16 @@ func (b *Backend) entryAccesses(e optEntry, stateful bool) (as [4]access, n int,
 // counts.
 func (b *Backend) optimBatch(spec, hyper []uint32, es []optEntry) error {
 	np := b.batchParams()
-	spec = append(spec, u32(np))
+	var specArr [8]uint32 // the arrays keep a step's slices on the stack
+	spec = append(append(specArr[:0], spec...), u32(np))
 	for len(es) > 0 {
 		chunk := es[:min(np, len(es))]
 		es = es[len(chunk):]
-		push := append(append([]uint32(nil), hyper...), make([]uint32, maxBatchParams)...)
-		bufs := make([]*tensor.Tensor, 4*np)
+		var pushArr [32]uint32
+		push := append(pushArr[:0], hyper...)
+		push = append(push, make([]uint32, maxBatchParams)...)
+		var bufArr [4 * maxBatchParams]*tensor.Tensor
+		bufs := bufArr[:4*np]
 		groups := 0
 		for j := range np {
 			e := chunk[min(j, len(chunk)-1)] // unused slots repeat the last entry, with no elements

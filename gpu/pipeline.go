@@ -47,6 +47,7 @@ import "C"
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -124,7 +125,11 @@ func (b *Backend) pipeline(name string, spec []uint32, nbuf, arr int) (*pipeline
 	}
 	var specPtr *C.uint32_t
 	if len(spec) > 0 {
-		specPtr = (*C.uint32_t)(unsafe.Pointer(&spec[0]))
+		// A copy goes to C, so that the caller's spec does not escape: the
+		// cached path above, taken by every dispatch after the first,
+		// then leaves it on the caller's stack.
+		own := slices.Clone(spec)
+		specPtr = (*C.uint32_t)(unsafe.Pointer(&own[0]))
 	}
 	var pipe vk.Pipeline
 	if err := check(fmt.Sprintf("vkCreateComputePipelines for shader %q", name),
