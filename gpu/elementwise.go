@@ -319,7 +319,8 @@ func (b *Backend) sumAxes(dst, src *tensor.Tensor, dims []int, summed []bool) er
 		n   int
 		sum bool
 	}
-	var runs []run
+	var runArr [8]run // on the stack for tensors of rank ≤ 8
+	runs := runArr[:0]
 	for i, d := range dims {
 		switch {
 		case d == 1:

@@ -149,8 +149,13 @@ func (b *Backend) LinearAct(y, x, w, bias *tensor.Tensor, act tensor.Activation)
 // fusedLabel names a fused op in profiles: "conv2d+relu", or op alone
 // without an activation.
 func fusedLabel(op string, act tensor.Activation) string {
-	if act == tensor.ActNone {
+	switch {
+	case act == tensor.ActNone:
 		return op
+	case op == "conv2d" && act == tensor.ActReLU: // the common case, without an allocation
+		return "conv2d+relu"
+	case op == "linear" && act == tensor.ActReLU:
+		return "linear+relu"
 	}
 	return op + "+" + act.String()
 }

@@ -251,6 +251,7 @@ type stream struct {
 	spare     []*batch
 	all       []*batch
 	freePools []vk.DescriptorPool
+	poolIDs   []C.uint64_t // recycle's argument list for vkcnn_reset
 	allPools  []vk.DescriptorPool
 	nextID    uint64 // id of the next batch to begin
 	doneID    uint64 // every batch with id ≤ doneID has completed
@@ -424,10 +425,12 @@ func (b *Backend) abandon(bt *batch) {
 // recycle resets a completed batch (or one never submitted) for reuse.
 func (b *Backend) recycle(bt *batch) error {
 	s := &b.str
-	pools := make([]C.uint64_t, len(bt.pools)+1)
-	for i, p := range bt.pools {
-		pools[i] = h64(p)
+	s.poolIDs = s.poolIDs[:0] // reused: C reads it during the call only
+	for _, p := range bt.pools {
+		s.poolIDs = append(s.poolIDs, h64(p))
 	}
+	s.poolIDs = append(s.poolIDs, 0) // never empty, for &pools[0]
+	pools := s.poolIDs
 	err := check("resetting a command batch", int32(C.vkcnn_reset(s.fns, unsafe.Pointer(b.dev), h64(bt.fence),
 		unsafe.Pointer(bt.cmd), &pools[0], C.uint32_t(len(bt.pools)))))
 	s.freePools = append(s.freePools, bt.pools...)
@@ -465,7 +468,9 @@ func (b *Backend) retire(wait bool) error {
 		if err := check("waiting for the device (vkWaitForFences)", int32(r)); err != nil {
 			return b.fail(err)
 		}
-		s.inflight = s.inflight[1:]
+		// Shift rather than reslice, so that the next submit's append reuses
+		// the array instead of allocating a new one.
+		s.inflight = s.inflight[:copy(s.inflight, s.inflight[1:])]
 		s.doneID = bt.id
 		if err := b.harvest(bt); err != nil {
 			b.recycle(bt)
