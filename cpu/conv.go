@@ -243,9 +243,6 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 	return f
 }
 
-// taps returns the number of taps, the matrix's row count.
-func (f *flatIm) taps() int { return len(f.offs) }
-
 // fillFlat writes the phase-split, zero-padded copy of x [cin, h, w] into xf
 // (f.size elements). With stride 1 there is one plane per channel, and the
 // input rows inside it are segments of one igemm.GatherSegments over the
