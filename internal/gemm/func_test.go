@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -68,25 +67,11 @@ func TestGemmFuncPanics(t *testing.T) {
 	a, c := make([]float32, 12), make([]float32, 12)
 	var calls atomic.Int64
 	pack := naivePack(make([]float32, 12), 3, &calls)
-	for _, tc := range []struct {
-		want string
-		f    func()
-	}{
+	checkPanics(t, []panicCase{
 		{"nil pack", func() { GemmFunc(1, false, 3, 3, 4, 1, a, 4, nil, 0, c, 3) }},
 		{"lda = 3", func() { GemmFunc(1, false, 3, 3, 4, 1, a, 3, pack, 0, c, 3) }},
 		{"len(c) = 8, expected ≥ 9", func() { GemmFunc(1, false, 3, 3, 4, 1, a, 4, pack, 0, c[:8], 3) }},
-	} {
-		func() {
-			defer func() {
-				r := recover()
-				msg, _ := r.(string)
-				if !strings.Contains(msg, tc.want) {
-					t.Errorf("panic %v, expected one containing %q", r, tc.want)
-				}
-			}()
-			tc.f()
-		}()
-	}
+	})
 }
 
 // TestGatherSegments checks GatherSegments and AddSegments, with and without
@@ -157,26 +142,13 @@ func testGatherSegments[T Float](t *testing.T) {
 			t.Fatalf("asm=%v trial %d: AddSegments with offs %v, stride %d, segments %v differs from its definition", useAsmPack, trial, offs, dstride, segs)
 		}
 	}
-	for _, tc := range []struct {
-		want string
-		f    func()
-	}{
+	checkPanics(t, []panicCase{
 		{"least length -1", func() { GatherSegments(make([]T, 8), src, []int{3}, 4, []Segment{{0, 0, -1}}) }},
 		{"offset -1", func() { GatherSegments(make([]T, 8), src, []int{3, 0}, 4, []Segment{{-1, 0, 2}}) }},
 		{"element 2001 of the scattered slice, past its length 2000", func() { GatherSegments(make([]T, 8), src, []int{3, 1997}, 4, []Segment{{1, 0, 3}}) }},
 		{"length 7, expected ≥ 8", func() { GatherSegments(make([]T, 7), src, []int{3, 5}, 4, []Segment{{0, 1, 3}}) }},
 		{"length 7, expected ≥ 8", func() { AddSegments(src, make([]T, 7), []int{3, 5}, 4, []Segment{{0, 1, 3}}) }},
-	} {
-		func() {
-			defer func() {
-				msg, _ := recover().(string)
-				if !strings.Contains(msg, tc.want) {
-					t.Errorf("panic %q, expected one containing %q", msg, tc.want)
-				}
-			}()
-			tc.f()
-		}()
-	}
+	})
 }
 
 // TestTransposeSegments checks TransposeSegments against its definition,
@@ -239,24 +211,11 @@ func testTransposeSegments[T Float](t *testing.T) {
 			t.Fatalf("asm=%v trial %d: offs %v, stride %d, segments %v:\ngot  %v\nwant %v", useAsmPack, trial, offs, dstride, segs, dst, want)
 		}
 	}
-	for _, tc := range []struct {
-		want string
-		f    func()
-	}{
+	checkPanics(t, []panicCase{
 		{"least length -1", func() { TransposeSegments(make([]T, 8), src, []int{3}, 4, []Segment{{0, 0, -1}}) }},
 		{"element 3001 of the scattered slice, past its length 3000", func() { TransposeSegments(make([]T, 8), src, []int{3, 2997}, 4, []Segment{{1, 0, 3}}) }},
 		{"length 9, expected ≥ 10", func() { TransposeSegments(make([]T, 9), src, []int{3, 5}, 4, []Segment{{0, 1, 2}}) }},
-	} {
-		func() {
-			defer func() {
-				msg, _ := recover().(string)
-				if !strings.Contains(msg, tc.want) {
-					t.Errorf("panic %q, expected one containing %q", msg, tc.want)
-				}
-			}()
-			tc.f()
-		}()
-	}
+	})
 }
 
 // TestGemmPackedA checks that products with op(A) packed once (PackA,
@@ -277,35 +236,26 @@ func TestGemmPackedA(t *testing.T) {
 			}
 		}
 	})
-	for _, f := range []func(){
-		func() { PackA(false, 3, 4, make([]float32, 11), 4) },
-		func() { PackA(true, 3, 4, make([]float32, 12), 2) },
-		func() {
+	checkPanics(t, []panicCase{ // bad sizes
+		{"", func() { PackA(false, 3, 4, make([]float32, 11), 4) }},
+		{"", func() { PackA(true, 3, 4, make([]float32, 12), 2) }},
+		{"", func() {
 			pa := PackA(false, 3, 4, make([]float32, 12), 4)
 			GemmPackedA(1, pa, 5, 1, make([]float32, 19), 5, false, 0, make([]float32, 15), 5)
-		},
-		func() {
+		}},
+		{"", func() {
 			pa := PackA(false, 3, 4, make([]float32, 12), 4)
 			GemmPackedAPacker(1, pa, 5, 1, nil, 0, make([]float32, 15), 5)
-		},
-		func() {
+		}},
+		{"", func() {
 			pa := PackA(false, 3, 4, make([]float32, 12), 4)
 			GemmPackedARows(1, pa, 5, 1, make([]float32, 20), []int{0, 5, 10}, 0, make([]float32, 15), 5)
-		},
-		func() {
+		}},
+		{"", func() {
 			pa := PackA(false, 3, 4, make([]float32, 12), 4)
 			GemmPackedARows(1, pa, 5, 1, make([]float32, 20), []int{0, 5, 10, 16}, 0, make([]float32, 15), 5)
-		},
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Error("bad sizes did not panic")
-				}
-			}()
-			f()
-		}()
-	}
+		}},
+	})
 }
 
 func checkPacked[T Float](t *testing.T, threads int, cs gemmCase, rng *rand.Rand) {

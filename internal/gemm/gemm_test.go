@@ -291,12 +291,34 @@ func TestLarge(t *testing.T) {
 	})
 }
 
+// panicCase is a call that must panic with a string containing want (any
+// panic when want is "").
+type panicCase struct {
+	want string
+	f    func()
+}
+
+// checkPanics runs each case and reports those that return, or panic with
+// another message.
+func checkPanics(t *testing.T, cases []panicCase) {
+	t.Helper()
+	for _, tc := range cases {
+		func() {
+			defer func() {
+				r := recover()
+				msg, _ := r.(string)
+				if r == nil || !strings.Contains(msg, tc.want) {
+					t.Errorf("panic %v, expected one containing %q", r, tc.want)
+				}
+			}()
+			tc.f()
+		}()
+	}
+}
+
 func TestPanics(t *testing.T) {
 	a, b, c := make([]float32, 12), make([]float32, 12), make([]float32, 12)
-	for _, tc := range []struct {
-		want string
-		f    func()
-	}{
+	checkPanics(t, []panicCase{
 		{"m = -1", func() { Sgemm(false, false, -1, 3, 4, 1, a, 4, b, 3, 0, c, 3) }},
 		{"n = -1", func() { Sgemm(false, false, 3, -1, 4, 1, a, 4, b, 3, 0, c, 3) }},
 		{"k = -1", func() { Sgemm(false, false, 3, 3, -1, 1, a, 4, b, 3, 0, c, 3) }},
@@ -311,18 +333,7 @@ func TestPanics(t *testing.T) {
 		{"len(b) = 12, expected ≥ 14", func() {
 			Dgemm(false, true, 3, 3, 4, 1, make([]float64, 12), 4, make([]float64, 12), 5, 0, make([]float64, 9), 3)
 		}},
-	} {
-		func() {
-			defer func() {
-				r := recover()
-				msg, _ := r.(string)
-				if !strings.Contains(msg, tc.want) {
-					t.Errorf("panic %v, expected one containing %q", r, tc.want)
-				}
-			}()
-			tc.f()
-		}()
-	}
+	})
 }
 
 func TestSetKernel(t *testing.T) {
