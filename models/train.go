@@ -71,13 +71,8 @@ func Train(m *nn.Sequential, train *data.Dataset, cfg TrainConfig) ([]nn.EpochIn
 		}
 		fc.Schedule = nn.ExponentialLR{LR: lr, Gamma: decay}
 	}
-	fc.Transforms = slices.Clip(fc.Transforms) // appending never writes into the caller's array
-	if cfg.Shift > 0 {
-		fc.Transforms = append(fc.Transforms, nn.RandomShift(cfg.Shift))
-	}
-	if cfg.Flip && train.FlipInvariant {
-		fc.Transforms = append(fc.Transforms, nn.HorizontalFlip(0.5))
-	}
+	// Appending to a clipped slice never writes into the caller's array.
+	fc.Transforms = append(slices.Clip(fc.Transforms), Augmentations(cfg.Shift, cfg.Flip, train)...)
 	h, err := m.Fit(train, fc)
 	if err != nil {
 		return h, fmt.Errorf("train: %w", err)
@@ -94,4 +89,20 @@ func optimizerLR(o nn.Optimizer) (float64, error) {
 		return o.LR, nil
 	}
 	return 0, fmt.Errorf("learning-rate decay needs an *nn.SGD or *nn.Adam optimizer, got %T: %w", o, tensor.ErrParam)
+}
+
+// Augmentations returns the per-batch training transforms of TrainConfig's
+// Shift and Flip, in the order Train applies them: nn.RandomShift(shift)
+// when shift is positive, then nn.HorizontalFlip(0.5) when flip is set and
+// train is data.Dataset.FlipInvariant. vkcnn train uses it too, so that the
+// CLI augments as the presets' quality tests do. It returns nil for none.
+func Augmentations(shift int, flip bool, train *data.Dataset) []nn.Transform {
+	var ts []nn.Transform
+	if shift > 0 {
+		ts = append(ts, nn.RandomShift(shift))
+	}
+	if flip && train.FlipInvariant {
+		ts = append(ts, nn.HorizontalFlip(0.5))
+	}
+	return ts
 }

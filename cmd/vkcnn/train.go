@@ -421,12 +421,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			crashPoint("epoch")
 			return nil
 		}}
-	if s.Shift > 0 { // per batch, from the run's seeded generator, as models.Train does
-		cfg.Transforms = append(cfg.Transforms, nn.RandomShift(s.Shift))
-	}
-	if s.Flip {
-		cfg.Transforms = append(cfg.Transforms, nn.HorizontalFlip(0.5))
-	}
+	// Per batch, from the run's seeded generator, as models.Train does.
+	cfg.Transforms = models.Augmentations(s.Shift, s.Flip, train)
 	if rs != nil {
 		cfg.Resume = rs.state
 	}
