@@ -28,6 +28,9 @@ func reluGrad32(dx *float32, dy *float32, x *float32, segs int, stride int, nb i
 // add32 sets d = a + c over the runs.
 func add32(d *float32, a *float32, c *float32, segs int, stride int, nb int, mask uint16)
 
+// sigmoid32 sets d = float32(1/(1+e^−a)) over the runs, computed in float64 as package vec's Sigmoid64.
+func sigmoid32(d *float32, a *float32, segs int, stride int, nb int, mask uint16)
+
 // deal32 sets even[i] = src[2i] and odd[i] = src[2i+1] in each of rows rows (src's wstride elements apart, the others' dstride) for nb blocks of 16 pairs and a tail of the pairs in mp, reading the tail's elements in m0 and m1.
 func deal32(even *float32, odd *float32, src *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
 

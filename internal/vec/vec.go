@@ -1,5 +1,7 @@
 package vec
 
+import "math"
+
 // block is the elements per vector block of the float64 routines (8
 // float32 widened to a 512-bit register) and wide that of the float32
 // ones (16).
@@ -177,4 +179,64 @@ func Weave(dst, even, odd []float32, rows, n, wstride, dstride int) {
 		return
 	}
 	weave32(&dst[0], &even[0], &odd[0], rows, wstride, dstride, nb, mp, m0, m1)
+}
+
+// The constants of Sigmoid64's e^t (t ≤ 0), the same as those the
+// generator in ./asm writes into sigmoid32.
+const (
+	expFloor  = -700 // t is raised to this: e^−700 ≈ 1e−304 is 0 in float32, and 2^n stays normal
+	expDegree = 13   // of the Taylor polynomial of e^r, |r| ≤ ln(2)/2: its truncation error is below 5e−18
+	log2e     = 1.4426950408889634
+	ln2Hi     = 6.93147180369123816490e-01 // ln 2 in its upper 32 bits, so n·ln2Hi is exact
+	ln2Lo     = 1.90821492927058770002e-10 // ln 2 − ln2Hi
+)
+
+// expCoef holds 1/k! for k = 0…expDegree, each rounded once.
+var expCoef = func() (c [expDegree + 1]float64) {
+	f := 1.0
+	for k := range c {
+		if k > 0 {
+			f *= float64(k)
+		}
+		c[k] = 1 / f
+	}
+	return c
+}()
+
+// Sigmoid64 returns 1/(1+e^−x) in float64, computed as Sigmoid computes each
+// lane (and with bit-identical results on every machine: its steps are
+// correctly rounded operations and fused multiply-adds): e = e^−|x| as
+// p(r)·2^n with n = round(−|x|·log2 e), r = −|x| − n·ln 2 in two fused
+// steps and p the degree-13 Taylor polynomial of e^r by Horner's rule; then
+// 1/(1+e) for x ≥ 0 and e/(1+e) otherwise. Its error is a few float64 ulps,
+// far below float32's, for which it is meant: Sigmoid rounds it once to
+// float32. NaN gives NaN, and −|x| is raised to −700 first (the result is
+// then below float32's smallest subnormal either way).
+func Sigmoid64(x float64) float64 {
+	if x != x {
+		return x
+	}
+	t := max(-math.Abs(x), expFloor)
+	n := math.RoundToEven(t * log2e)
+	r := math.FMA(-n, ln2Hi, t)
+	r = math.FMA(-n, ln2Lo, r)
+	e := expCoef[expDegree]
+	for k := expDegree - 1; k >= 0; k-- {
+		e = math.FMA(e, r, expCoef[k])
+	}
+	e *= math.Float64frombits(uint64(int64(n)+1023) << 52)
+	num := e
+	if x >= 0 {
+		num = 1
+	}
+	return num / (1 + e)
+}
+
+// Sigmoid sets d[i] = float32(Sigmoid64(float64(a[i]))); a is at least as
+// long as d, which may be a.
+func Sigmoid(d, a []float32) {
+	same(d, a)
+	if len(d) > 0 {
+		sigmoid32(&d[0], &a[0], 1, 0, len(d)/block, uint16(1)<<(len(d)%block)-1)
+	}
 }

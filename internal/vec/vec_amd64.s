@@ -647,6 +647,248 @@ add32_done:
 	VZEROUPPER
 	RET
 
+// func sigmoid32(d *float32, a *float32, segs int, stride int, nb int, mask uint16)
+// Requires: AVX, AVX512DQ, AVX512F, AVX512VL
+TEXT ·sigmoid32(SB), NOSPLIT, $0-42
+	MOVQ         $0x8000000000000000, AX
+	VPBROADCASTQ AX, Z0
+	MOVQ         $0xc085e00000000000, AX
+	VPBROADCASTQ AX, Z1
+	MOVQ         $0x3ff71547652b82fe, AX
+	VPBROADCASTQ AX, Z2
+	MOVQ         $0x3fe62e42fee00000, AX
+	VPBROADCASTQ AX, Z3
+	MOVQ         $0x3dea39ef35793c76, AX
+	VPBROADCASTQ AX, Z4
+	MOVQ         $0x3ff0000000000000, AX
+	VPBROADCASTQ AX, Z5
+	VPXORQ       Z6, Z6, Z6
+	MOVQ         d+0(FP), AX
+	MOVQ         a+8(FP), CX
+	MOVQ         segs+16(FP), DX
+	MOVQ         stride+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         nb+32(FP), SI
+	MOVWLZX      mask+40(FP), DI
+	KMOVW        DI, K1
+
+sigmoid32_seg:
+	TESTQ DX, DX
+	JZ    sigmoid32_done
+	MOVQ  AX, DI
+	MOVQ  CX, R8
+	MOVQ  SI, R9
+
+sigmoid32_unrolled:
+	CMPQ             R9, $0x04
+	JL               sigmoid32_single
+	VCVTPS2PD        (R8), Z7
+	VORPD            Z0, Z7, Z8
+	VMAXPD           Z8, Z1, Z8
+	VMULPD           Z2, Z8, Z9
+	VRNDSCALEPD      $0x00, Z9, Z9
+	VFNMADD231PD     Z3, Z9, Z8
+	VFNMADD231PD     Z4, Z9, Z8
+	VBROADCASTSD     expCoef<>+104(SB), Z10
+	VFMADD213PD.BCST expCoef<>+96(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+88(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+80(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+72(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+64(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+56(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+48(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+40(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+32(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+24(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+16(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+8(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+0(SB), Z8, Z10
+	VSCALEFPD        Z9, Z10, Z10
+	VADDPD           Z5, Z10, Z8
+	VCMPPD           $0x1d, Z6, Z7, K2
+	VMOVAPD          Z5, K2, Z10
+	VDIVPD           Z8, Z10, Z10
+	VCVTPD2PS        Z10, Y7
+	VMOVUPS          Y7, (DI)
+	VCVTPS2PD        32(R8), Z7
+	VORPD            Z0, Z7, Z8
+	VMAXPD           Z8, Z1, Z8
+	VMULPD           Z2, Z8, Z9
+	VRNDSCALEPD      $0x00, Z9, Z9
+	VFNMADD231PD     Z3, Z9, Z8
+	VFNMADD231PD     Z4, Z9, Z8
+	VBROADCASTSD     expCoef<>+104(SB), Z10
+	VFMADD213PD.BCST expCoef<>+96(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+88(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+80(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+72(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+64(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+56(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+48(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+40(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+32(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+24(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+16(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+8(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+0(SB), Z8, Z10
+	VSCALEFPD        Z9, Z10, Z10
+	VADDPD           Z5, Z10, Z8
+	VCMPPD           $0x1d, Z6, Z7, K2
+	VMOVAPD          Z5, K2, Z10
+	VDIVPD           Z8, Z10, Z10
+	VCVTPD2PS        Z10, Y7
+	VMOVUPS          Y7, 32(DI)
+	VCVTPS2PD        64(R8), Z7
+	VORPD            Z0, Z7, Z8
+	VMAXPD           Z8, Z1, Z8
+	VMULPD           Z2, Z8, Z9
+	VRNDSCALEPD      $0x00, Z9, Z9
+	VFNMADD231PD     Z3, Z9, Z8
+	VFNMADD231PD     Z4, Z9, Z8
+	VBROADCASTSD     expCoef<>+104(SB), Z10
+	VFMADD213PD.BCST expCoef<>+96(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+88(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+80(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+72(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+64(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+56(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+48(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+40(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+32(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+24(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+16(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+8(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+0(SB), Z8, Z10
+	VSCALEFPD        Z9, Z10, Z10
+	VADDPD           Z5, Z10, Z8
+	VCMPPD           $0x1d, Z6, Z7, K2
+	VMOVAPD          Z5, K2, Z10
+	VDIVPD           Z8, Z10, Z10
+	VCVTPD2PS        Z10, Y7
+	VMOVUPS          Y7, 64(DI)
+	VCVTPS2PD        96(R8), Z7
+	VORPD            Z0, Z7, Z8
+	VMAXPD           Z8, Z1, Z8
+	VMULPD           Z2, Z8, Z9
+	VRNDSCALEPD      $0x00, Z9, Z9
+	VFNMADD231PD     Z3, Z9, Z8
+	VFNMADD231PD     Z4, Z9, Z8
+	VBROADCASTSD     expCoef<>+104(SB), Z10
+	VFMADD213PD.BCST expCoef<>+96(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+88(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+80(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+72(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+64(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+56(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+48(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+40(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+32(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+24(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+16(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+8(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+0(SB), Z8, Z10
+	VSCALEFPD        Z9, Z10, Z10
+	VADDPD           Z5, Z10, Z8
+	VCMPPD           $0x1d, Z6, Z7, K2
+	VMOVAPD          Z5, K2, Z10
+	VDIVPD           Z8, Z10, Z10
+	VCVTPD2PS        Z10, Y7
+	VMOVUPS          Y7, 96(DI)
+	ADDQ             $0x00000080, DI
+	ADDQ             $0x00000080, R8
+	SUBQ             $0x04, R9
+	JMP              sigmoid32_unrolled
+
+sigmoid32_single:
+	TESTQ            R9, R9
+	JZ               sigmoid32_tail
+	VCVTPS2PD        (R8), Z7
+	VORPD            Z0, Z7, Z8
+	VMAXPD           Z8, Z1, Z8
+	VMULPD           Z2, Z8, Z9
+	VRNDSCALEPD      $0x00, Z9, Z9
+	VFNMADD231PD     Z3, Z9, Z8
+	VFNMADD231PD     Z4, Z9, Z8
+	VBROADCASTSD     expCoef<>+104(SB), Z10
+	VFMADD213PD.BCST expCoef<>+96(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+88(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+80(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+72(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+64(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+56(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+48(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+40(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+32(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+24(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+16(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+8(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+0(SB), Z8, Z10
+	VSCALEFPD        Z9, Z10, Z10
+	VADDPD           Z5, Z10, Z8
+	VCMPPD           $0x1d, Z6, Z7, K2
+	VMOVAPD          Z5, K2, Z10
+	VDIVPD           Z8, Z10, Z10
+	VCVTPD2PS        Z10, Y7
+	VMOVUPS          Y7, (DI)
+	ADDQ             $0x00000020, DI
+	ADDQ             $0x00000020, R8
+	DECQ             R9
+	JMP              sigmoid32_single
+
+sigmoid32_tail:
+	VCVTPS2PD.Z      (R8), K1, Z7
+	VORPD            Z0, Z7, Z8
+	VMAXPD           Z8, Z1, Z8
+	VMULPD           Z2, Z8, Z9
+	VRNDSCALEPD      $0x00, Z9, Z9
+	VFNMADD231PD     Z3, Z9, Z8
+	VFNMADD231PD     Z4, Z9, Z8
+	VBROADCASTSD     expCoef<>+104(SB), Z10
+	VFMADD213PD.BCST expCoef<>+96(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+88(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+80(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+72(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+64(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+56(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+48(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+40(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+32(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+24(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+16(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+8(SB), Z8, Z10
+	VFMADD213PD.BCST expCoef<>+0(SB), Z8, Z10
+	VSCALEFPD        Z9, Z10, Z10
+	VADDPD           Z5, Z10, Z8
+	VCMPPD           $0x1d, Z6, Z7, K2
+	VMOVAPD          Z5, K2, Z10
+	VDIVPD           Z8, Z10, Z10
+	VCVTPD2PS        Z10, Y7
+	VMOVUPS          Y7, K1, (DI)
+	ADDQ             BX, AX
+	ADDQ             BX, CX
+	DECQ             DX
+	JMP              sigmoid32_seg
+
+sigmoid32_done:
+	VZEROUPPER
+	RET
+
+DATA expCoef<>+0(SB)/8, $0x3ff0000000000000
+DATA expCoef<>+8(SB)/8, $0x3ff0000000000000
+DATA expCoef<>+16(SB)/8, $0x3fe0000000000000
+DATA expCoef<>+24(SB)/8, $0x3fc5555555555555
+DATA expCoef<>+32(SB)/8, $0x3fa5555555555555
+DATA expCoef<>+40(SB)/8, $0x3f81111111111111
+DATA expCoef<>+48(SB)/8, $0x3f56c16c16c16c17
+DATA expCoef<>+56(SB)/8, $0x3f2a01a01a01a01a
+DATA expCoef<>+64(SB)/8, $0x3efa01a01a01a01a
+DATA expCoef<>+72(SB)/8, $0x3ec71de3a556c734
+DATA expCoef<>+80(SB)/8, $0x3e927e4fb7789f5c
+DATA expCoef<>+88(SB)/8, $0x3e5ae64567f544e4
+DATA expCoef<>+96(SB)/8, $0x3e21eed8eff8d898
+DATA expCoef<>+104(SB)/8, $0x3de6124613a86d09
+GLOBL expCoef<>(SB), RODATA|NOPTR, $112
+
 // func deal32(even *float32, odd *float32, src *float32, rows int, wstride int, dstride int, nb int, mp uint16, m0 uint16, m1 uint16)
 // Requires: AVX, AVX512F
 TEXT ·deal32(SB), NOSPLIT, $0-62

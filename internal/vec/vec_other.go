@@ -19,6 +19,7 @@ func normGrad32(_, _, _ *float32, _, _, _ int, _ uint16, _, _, _, _, _ float64) 
 func relu32(_, _ *float32, _, _, _ int, _ uint16)                               { unavailable() }
 func reluGrad32(_, _, _ *float32, _, _, _ int, _ uint16)                        { unavailable() }
 func add32(_, _, _ *float32, _, _, _ int, _ uint16)                             { unavailable() }
+func sigmoid32(_, _ *float32, _, _, _ int, _ uint16)                            { unavailable() }
 func deal32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)                   { unavailable() }
 func evens32(_, _ *float32, _, _, _, _ int, _, _, _ uint16)                     { unavailable() }
 func weave32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)                  { unavailable() }

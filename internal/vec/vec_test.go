@@ -254,3 +254,83 @@ func TestDealWeave(t *testing.T) {
 		}()
 	}
 }
+
+// sigmoidExp is package cpu's float64 sigmoid, through math.Exp: the
+// reference for Sigmoid64's accuracy.
+func sigmoidExp(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
+}
+
+// TestSigmoid64 sweeps every 193rd float32 in [−120, 120] (past which both
+// sides are 0 or 1 in float32) and checks Sigmoid64 against the sigmoid
+// through math.Exp: within 4 float64 ulps, and once rounded to float32,
+// equal or (where the two straddle a float32 rounding boundary) one float32
+// ulp apart. It logs how many float32 results differ.
+func TestSigmoid64(t *testing.T) {
+	var n, diff int
+	worst := 0.0
+	for b := math.Float32bits(-120); b > 0x80000000; b -= 193 {
+		for _, x := range []float32{math.Float32frombits(b), math.Float32frombits(b &^ 0x80000000)} {
+			got, want := Sigmoid64(float64(x)), sigmoidExp(float64(x))
+			ulp := math.Abs(got-want) / (math.Nextafter(want, 2) - want)
+			worst = max(worst, ulp)
+			if ulp > 4 {
+				t.Fatalf("Sigmoid64(%g) = %.17g, want %.17g (%.1f ulps)", x, got, want, ulp)
+			}
+			g32, w32 := float32(got), float32(want)
+			n++
+			if g32 != w32 {
+				diff++
+				if d := int64(math.Float32bits(g32)) - int64(math.Float32bits(w32)); d != 1 && d != -1 {
+					t.Fatalf("float32(Sigmoid64(%g)) = %g, want %g", x, g32, w32)
+				}
+			}
+		}
+	}
+	t.Logf("%d inputs: at most %.2f float64 ulps from math.Exp's; %d float32 results differ by one ulp", n, worst, diff)
+	for _, c := range [][2]float64{{math.NaN(), math.NaN()}, {math.Inf(1), 1}, {math.Inf(-1), 0}, {0, 0.5}, {math.Copysign(0, -1), 0.5}, {-1e6, 0}, {40, 1}} {
+		if got := float32(Sigmoid64(c[0])); float64(got) != c[1] && !(got != got && c[1] != c[1]) {
+			t.Errorf("float32(Sigmoid64(%g)) = %g, want %g", c[0], got, c[1])
+		}
+	}
+}
+
+// TestSigmoid checks that the assembly gives Sigmoid64's bits, rounded to
+// float32, on random and special inputs, for lengths around the block of 8,
+// in place and not, without touching the element after the destination.
+func TestSigmoid(t *testing.T) {
+	need(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	special := []float32{float32(math.NaN()), float32(math.Copysign(0, -1)), 0, float32(math.Inf(-1)), float32(math.Inf(1)),
+		math.MaxFloat32, -math.MaxFloat32, 1e-45, -1e-45, 88.7, -103.9, -104, 700, -700, -701, 36.7, -36.7}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1000} {
+		a := randSlice(r, n)
+		for i := range a {
+			a[i] *= float32(r.ExpFloat64() * 4)
+		}
+		copy(a, special)
+		d := randSlice(r, n+1)
+		guard := d[n]
+		check := func(how string) {
+			t.Helper()
+			for i := range n {
+				want := float32(Sigmoid64(float64(a[i])))
+				if math.Float32bits(d[i]) != math.Float32bits(want) && !(want != want && d[i] != d[i]) {
+					t.Fatalf("n=%d %s: Sigmoid(%g) = %g, want %g", n, how, a[i], d[i], want)
+				}
+			}
+		}
+		Sigmoid(d[:n], a)
+		check("")
+		if d[n] != guard {
+			t.Fatalf("n=%d: the element after the destination was written", n)
+		}
+		copy(d, a)
+		Sigmoid(d[:n], d[:n])
+		check("in place")
+	}
+}
