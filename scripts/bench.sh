@@ -2,9 +2,12 @@
 # bench.sh: vkcnn's benchmarks (CPU backend and every Vulkan device) beside
 # the same cases in PyTorch, merged into one Markdown table and one JSON file.
 #
-#   scripts/bench.sh [-t THREADS] [-r REPS] [-w WARMUP] [-o DIR] [-q] [-c REGEXP] [-b BATCH] [-- VKCNN-BENCH-FLAGS...]
+#   scripts/bench.sh [-t THREADS] [-R ROUNDS] [-r REPS] [-w WARMUP] [-o DIR] [-q] [-c REGEXP] [-b BATCH] [-- VKCNN-BENCH-FLAGS...]
 #
 #   -t, --threads N   CPU threads for vkcnn's CPU backend and for PyTorch (default: nproc)
+#   -R, --rounds N    run vkcnn, then PyTorch, N times in turn, and report per case the round whose median
+#                     is the median of the rounds' (default 1; odd counts recommended): on a machine whose
+#                     speed drifts, both sides then meet the same drift (files gain a .ROUND suffix)
 #   -r, --reps N      timed repetitions per case, median reported (default 10; 3 with --quick)
 #   -w, --warmup N    untimed warm-up repetitions per case (default 2; 1 with --quick)
 #   -o, --out DIR     output directory (default $TMPDIR/vkcnn-bench, else /tmp/vkcnn-bench): vkcnn.json, pytorch.json,
@@ -32,12 +35,14 @@ set -euo pipefail
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 threads=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)
+rounds=1
 reps="" warmup="" out="${TMPDIR:-/tmp}/vkcnn-bench" quick="" cases="" batch=""
 extra=()
 need() { [[ $# -ge 2 && -n $2 ]] || { echo "bench.sh: $1 needs a value (see --help)" >&2; exit 2; }; }
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	-t | --threads) need "$@"; threads=$2; shift 2 ;;
+	-R | --rounds) need "$@"; rounds=$2; shift 2 ;;
 	-r | --reps) need "$@"; reps=$2; shift 2 ;;
 	-w | --warmup) need "$@"; warmup=$2; shift 2 ;;
 	-o | --out) need "$@"; out=$2; shift 2 ;;
@@ -46,10 +51,10 @@ while [[ $# -gt 0 ]]; do
 	-q | --quick) quick=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; extra=("$@"); break ;;
-	*) echo "bench.sh: unknown option $1, expected one of -t -r -w -o -q -c -b -- (see --help)" >&2; exit 2 ;;
+	*) echo "bench.sh: unknown option $1, expected one of -t -R -r -w -o -q -c -b -- (see --help)" >&2; exit 2 ;;
 	esac
 done
-for v in "$threads" ${reps:+"$reps"} ${batch:+"$batch"}; do
+for v in "$threads" "$rounds" ${reps:+"$reps"} ${batch:+"$batch"}; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: $v is not a positive integer" >&2; exit 2; }
 done
 [[ -z $warmup || $warmup =~ ^[0-9]+$ ]] || { echo "bench.sh: --warmup $warmup is not a non-negative integer" >&2; exit 2; }
@@ -78,31 +83,41 @@ else
 fi
 
 status=0
-echo "running vkcnn bench (progress in $out/vkcnn.log)" >&2
-"$bin" bench --json "$out/vkcnn.json" "${common[@]}" "${extra[@]}" >"$out/vkcnn.md" 2> >(tee "$out/vkcnn.log" >&2) || status=$?
-if [[ ! -s $out/vkcnn.json ]]; then
-	cat "$out/vkcnn.md"
-	echo "bench.sh: vkcnn bench wrote no results (exit status $status)" >&2
-	[[ $status -ne 0 ]] || status=1
-	exit "$status"
-fi
-
-torch_args=()
+have_torch=""
 if "$PYTHON" -c 'import torch' 2>/dev/null; then
-	echo "running PyTorch (progress in $out/pytorch.log)" >&2
-	"$PYTHON" "$root/scripts/bench_torch.py" --json "$out/pytorch.json" "${common[@]}" \
-		>"$out/pytorch.md" 2> >(tee "$out/pytorch.log" >&2) || { rc=$?; [[ $status -ne 0 ]] || status=$rc; }
-	[[ -s $out/pytorch.json ]] && torch_args=(--torch "$out/pytorch.json")
+	have_torch=1
 else
 	echo "bench.sh: $PYTHON cannot import torch; vkcnn alone" >&2
 fi
+go_args=() torch_args=()
+for ((round = 1; round <= rounds; round++)); do
+	sfx="" label=""
+	if [[ $rounds -gt 1 ]]; then
+		sfx=".$round" label=" (round $round of $rounds)"
+	fi
+	echo "running vkcnn bench$label (progress in $out/vkcnn$sfx.log)" >&2
+	"$bin" bench --json "$out/vkcnn$sfx.json" "${common[@]}" "${extra[@]}" >"$out/vkcnn$sfx.md" 2> >(tee "$out/vkcnn$sfx.log" >&2) || status=$?
+	if [[ ! -s $out/vkcnn$sfx.json ]]; then
+		cat "$out/vkcnn$sfx.md"
+		echo "bench.sh: vkcnn bench wrote no results (exit status $status)" >&2
+		[[ $status -ne 0 ]] || status=1
+		exit "$status"
+	fi
+	go_args+=(--go "$out/vkcnn$sfx.json")
+	if [[ -n $have_torch ]]; then
+		echo "running PyTorch$label (progress in $out/pytorch$sfx.log)" >&2
+		"$PYTHON" "$root/scripts/bench_torch.py" --json "$out/pytorch$sfx.json" "${common[@]}" \
+			>"$out/pytorch$sfx.md" 2> >(tee "$out/pytorch$sfx.log" >&2) || { rc=$?; [[ $status -ne 0 ]] || status=$rc; }
+		[[ -s $out/pytorch$sfx.json ]] && torch_args+=(--torch "$out/pytorch$sfx.json")
+	fi
+done
 
 if command -v "$PYTHON" >/dev/null; then
-	"$PYTHON" "$root/scripts/bench_torch.py" merge --go "$out/vkcnn.json" "${torch_args[@]}" \
+	"$PYTHON" "$root/scripts/bench_torch.py" merge "${go_args[@]}" "${torch_args[@]}" \
 		--json "$out/bench.json" >"$out/bench.md"
 else
-	cp "$out/vkcnn.md" "$out/bench.md"
-	cp "$out/vkcnn.json" "$out/bench.json"
+	cp "$out/vkcnn$sfx.md" "$out/bench.md"
+	cp "$out/vkcnn$sfx.json" "$out/bench.json"
 fi
 cat "$out/bench.md"
 echo "wrote $out/bench.md and $out/bench.json" >&2

@@ -4,7 +4,7 @@
     bench_torch.py [--device cpu|cuda] [--threads N] [--reps N] [--warmup N] [--quick] [--cases RE]
                    [--system-malloc] [--conv SHAPES] [--pool SHAPES] [--models NAMES] [--batch N]
                    [--predict-batch N] [--goroutines COUNTS] [--json FILE] [--list]
-    bench_torch.py merge --go vkcnn.json [--torch torch.json] [--json merged.json]
+    bench_torch.py merge --go vkcnn.json [--go ...] [--torch torch.json [--torch ...]] [--json merged.json]
 
 The first form runs the cases of `vkcnn bench` (package internal/bench) with the
 same names, shapes, repetition policy (warm-up, then timed repetitions, median
@@ -527,19 +527,56 @@ def run(argv):
     return 1 if failed else 0
 
 
+def pick_rounds(reports):
+    """Combines the reports of alternating rounds of one tool: for each
+    (case, backend, device) the row of the round whose median time is the
+    median of the rounds' (the lower one of the middle two for an even count),
+    with "rounds" set to the count and "ms_rounds" to every round's median.
+    Rows are in the first report's order; a case that failed in any round
+    keeps its first error."""
+    if len(reports) == 1:
+        return list(reports[0]["results"])
+    groups, order = {}, []
+    for rep in reports:
+        for r in rep["results"]:
+            key = (r["case"], r["backend"], r["device"])
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(r)
+    rows = []
+    for key in order:
+        g = groups[key]
+        bad = [r for r in g if r.get("error")]
+        if bad:
+            rows.append(bad[0])
+            continue
+        ranked = sorted(g, key=lambda r: r["ms"])
+        r = dict(ranked[(len(ranked) - 1) // 2])
+        r["rounds"] = len(g)
+        r["ms_rounds"] = [x["ms"] for x in g]
+        rows.append(r)
+    return rows
+
+
 def merge(argv):
     ap = argparse.ArgumentParser(prog="bench_torch.py merge", description="Merge vkcnn and PyTorch result files.")
-    ap.add_argument("--go", required=True, help="vkcnn bench --json file")
-    ap.add_argument("--torch", help="bench_torch.py --json file (optional)")
+    ap.add_argument("--go", required=True, action="append",
+                    help="vkcnn bench --json file; repeat it for the rounds of bench.sh --rounds")
+    ap.add_argument("--torch", action="append", help="bench_torch.py --json file (optional; repeatable like --go)")
     ap.add_argument("--json", help="write the combined results to this file")
     a = ap.parse_args(argv)
-    with open(a.go) as f:
-        go = json.load(f)
-    torch_rep = None
-    if a.torch:
-        with open(a.torch) as f:
-            torch_rep = json.load(f)
-    rows = list(go["results"]) + (list(torch_rep["results"]) if torch_rep else [])
+    gos = []
+    for path in a.go:
+        with open(path) as f:
+            gos.append(json.load(f))
+    torches = []
+    for path in a.torch or []:
+        with open(path) as f:
+            torches.append(json.load(f))
+    go = gos[0]
+    torch_rep = torches[0] if torches else None
+    rows = pick_rounds(gos) + (pick_rounds(torches) if torches else [])
     ref = {r["case"]: r["ms"] for r in rows if r["backend"] == "pytorch" and not r.get("error") and r["ms"] > 0}
     order = []
     for r in rows:
@@ -561,6 +598,9 @@ def merge(argv):
     head = (f"{go['dtype']}, median of {go['reps']} repetitions after {go['warmup']} warm-up, "
             f"training batch {go['batch']}, {go['threads']} CPU threads; CPU: {go.get('cpu') or 'unknown'}; "
             f"vkcnn {go['runtime']}")
+    if len(gos) > 1 or len(torches) > 1:
+        head += (f"; {len(gos)} alternating rounds (vkcnn, then PyTorch, each round), each row the round whose median "
+                 f"is the median of its rounds'")
     if torch_rep:
         head += f"; PyTorch: {torch_rep['runtime']}, {torch_rep['threads']} threads"
     print(head + "\n")
