@@ -181,18 +181,19 @@ func Weave(dst, even, odd []float32, rows, n, wstride, dstride int) {
 	weave32(&dst[0], &even[0], &odd[0], rows, wstride, dstride, nb, mp, m0, m1)
 }
 
-// The constants of Sigmoid64's e^t (t ≤ 0), the same as those the
-// generator in ./asm writes into sigmoid32.
+// The constants of Sigmoid64's e^t (t ≤ 0), which the generator in ./asm
+// also writes into sigmoid32's assembly.
 const (
-	expFloor  = -700 // t is raised to this: e^−700 ≈ 1e−304 is 0 in float32, and 2^n stays normal
-	expDegree = 13   // of the Taylor polynomial of e^r, |r| ≤ ln(2)/2: its truncation error is below 5e−18
-	log2e     = 1.4426950408889634
-	ln2Hi     = 6.93147180369123816490e-01 // ln 2 in its upper 32 bits, so n·ln2Hi is exact
-	ln2Lo     = 1.90821492927058770002e-10 // ln 2 − ln2Hi
+	ExpFloor  = -700 // t is raised to this: e^−700 ≈ 1e−304 is 0 in float32, and 2^n stays normal
+	ExpDegree = 13   // of the Taylor polynomial of e^r, |r| ≤ ln(2)/2: its truncation error is below 5e−18
+	Log2E     = 1.4426950408889634
+	Ln2Hi     = 6.93147180369123816490e-01 // ln 2 to 32 significant bits, so n·Ln2Hi is exact
+	Ln2Lo     = 1.90821492927058770002e-10 // ln 2 − Ln2Hi
 )
 
-// expCoef holds 1/k! for k = 0…expDegree, each rounded once.
-var expCoef = func() (c [expDegree + 1]float64) {
+// ExpCoef holds the Taylor coefficients 1/k! for k = 0…ExpDegree, each
+// rounded once.
+var ExpCoef = func() (c [ExpDegree + 1]float64) {
 	f := 1.0
 	for k := range c {
 		if k > 0 {
@@ -216,13 +217,13 @@ func Sigmoid64(x float64) float64 {
 	if x != x {
 		return x
 	}
-	t := max(-math.Abs(x), expFloor)
-	n := math.RoundToEven(t * log2e)
-	r := math.FMA(-n, ln2Hi, t)
-	r = math.FMA(-n, ln2Lo, r)
-	e := expCoef[expDegree]
-	for k := expDegree - 1; k >= 0; k-- {
-		e = math.FMA(e, r, expCoef[k])
+	t := max(-math.Abs(x), ExpFloor)
+	n := math.RoundToEven(t * Log2E)
+	r := math.FMA(-n, Ln2Hi, t)
+	r = math.FMA(-n, Ln2Lo, r)
+	e := ExpCoef[ExpDegree]
+	for k := ExpDegree - 1; k >= 0; k-- {
+		e = math.FMA(e, r, ExpCoef[k])
 	}
 	e *= math.Float64frombits(uint64(int64(n)+1023) << 52)
 	num := e

@@ -19,6 +19,8 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
+
+	"github.com/vkcnn/vkcnn/internal/vec"
 )
 
 func main() {
@@ -349,29 +351,17 @@ func add() {
 	RET()
 }
 
-// The constants of sigmoid32, the same as package vec's scalar Sigmoid64:
-// e^t for t in [expFloor, 0] as p(r)·2^n, n = t·log2(e) rounded to the
-// nearest integer (ties to even), r = t − n·ln2Hi − n·ln2Lo (two fused
-// steps), p the Taylor polynomial of e^r of degree expDegree.
-const (
-	expFloor  = -700
-	expDegree = 13
-	log2e     = 1.4426950408889634
-	ln2Hi     = 6.93147180369123816490e-01
-	ln2Lo     = 1.90821492927058770002e-10
-)
-
 func sigmoid() {
 	const name = "sigmoid32"
 	TEXT(name, NOSPLIT, "func(d, a *float32, segs, stride, nb int, mask uint16)")
 	Doc(name + " sets d = float32(1/(1+e^−a)) over the runs, computed in float64 as package vec's Sigmoid64.")
+	// e^t for t in [ExpFloor, 0] as p(r)·2^n, n = t·log2(e) rounded to the
+	// nearest integer (ties to even), r = t − n·Ln2Hi − n·Ln2Lo (two fused
+	// steps), p the Taylor polynomial of e^r of degree ExpDegree: package
+	// vec's constants, so that Sigmoid64 computes the same.
 	coef := GLOBL("expCoef", RODATA|NOPTR)
-	f := 1.0
-	for k := range expDegree + 1 {
-		if k > 0 {
-			f *= float64(k)
-		}
-		DATA(8*k, U64(math.Float64bits(1/f))) // bits, not F64: the assembler reads $(1) as an integer
+	for k, c := range vec.ExpCoef {
+		DATA(8*k, U64(math.Float64bits(c))) // bits, not F64: the assembler reads $(1) as an integer
 	}
 	konst := func(v float64) VecVirtual {
 		g, z := GP64(), ZMM()
@@ -379,23 +369,23 @@ func sigmoid() {
 		VPBROADCASTQ(g, z)
 		return z
 	}
-	sign, floor, l2e := konst(math.Copysign(0, -1)), konst(expFloor), konst(log2e)
-	hi, lo, one := konst(ln2Hi), konst(ln2Lo), konst(1)
+	sign, floor, l2e := konst(math.Copysign(0, -1)), konst(vec.ExpFloor), konst(vec.Log2E)
+	hi, lo, one := konst(vec.Ln2Hi), konst(vec.Ln2Lo), konst(1)
 	zero := zeros(1)[0]
 	loop{name, []string{"d", "a"}, 8, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		x, t, n, e := ZMM(), ZMM(), ZMM(), ZMM()
 		widen(at(p[1], off), x, tail)
 		VORPD(sign, x, t)        // t = −|x|
-		VMAXPD(t, floor, t)      // max(t, expFloor); MAXPD returns its second source, t, when it is NaN
+		VMAXPD(t, floor, t)      // max(t, ExpFloor); MAXPD returns its second source, t, when it is NaN
 		VMULPD(l2e, t, n)        // n = t·log2(e)
 		VRNDSCALEPD(U8(0), n, n) // to the nearest integer, ties to even
-		VFNMADD231PD(hi, n, t)   // t −= n·ln2Hi, rounded once
-		VFNMADD231PD(lo, n, t)   // t −= n·ln2Lo: r
-		VBROADCASTSD(coef.Offset(8*expDegree), e)
-		for k := expDegree - 1; k >= 0; k-- {
+		VFNMADD231PD(hi, n, t)   // t −= n·Ln2Hi, rounded once
+		VFNMADD231PD(lo, n, t)   // t −= n·Ln2Lo: r
+		VBROADCASTSD(coef.Offset(8*vec.ExpDegree), e)
+		for k := vec.ExpDegree - 1; k >= 0; k-- {
 			VFMADD213PD_BCST(coef.Offset(8*k), t, e) // e = e·r + 1/k!
 		}
-		VSCALEFPD(n, e, e)            // e·2^n, exact: 2^n is normal above expFloor
+		VSCALEFPD(n, e, e)            // e·2^n, exact: 2^n is normal above ExpFloor
 		VADDPD(one, e, t)             // 1 + e
 		VCMPPD(U8(0x1d), zero, x, K2) // _CMP_GE_OQ: x ≥ 0, false for NaN
 		VMOVAPD(one, K2, e)           // the numerator: 1 where x ≥ 0, else e
