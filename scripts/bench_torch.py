@@ -536,17 +536,12 @@ def pick_rounds(reports):
     keeps its first error."""
     if len(reports) == 1:
         return list(reports[0]["results"])
-    groups, order = {}, []
+    groups = {}  # in first-seen order
     for rep in reports:
         for r in rep["results"]:
-            key = (r["case"], r["backend"], r["device"])
-            if key not in groups:
-                groups[key] = []
-                order.append(key)
-            groups[key].append(r)
+            groups.setdefault((r["case"], r["backend"], r["device"]), []).append(r)
     rows = []
-    for key in order:
-        g = groups[key]
+    for g in groups.values():
         bad = [r for r in g if r.get("error")]
         if bad:
             rows.append(bad[0])
