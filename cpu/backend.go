@@ -280,8 +280,16 @@ func (b *Backend) Fill(dst *tensor.Tensor, v float64) error {
 }
 
 // fillK sets every element of d to v.
-func fillK[T scalar](d, _, _ []T, v T) {
-	for i := range d {
-		d[i] = v
+func fillK[T scalar](d, _, _ []T, v T) { fill(d, v) }
+
+// fill sets every element of d to v: one element, then copies that double
+// the filled part (memmove's wide stores rather than one store per element).
+func fill[T scalar](d []T, v T) {
+	if len(d) == 0 {
+		return
+	}
+	d[0] = v
+	for n := 1; n < len(d); n *= 2 {
+		copy(d[n:], d[:n])
 	}
 }

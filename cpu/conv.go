@@ -741,6 +741,12 @@ type convJob[T scalar] struct {
 	packers  []imPacker[T]
 	pas      []*igemm.PackedA[T] // each group's kernel matrix, packed (packKernels)
 	outSegs  []igemm.Segment     // rowsProduct's moves of output rows (rowsScratch)
+	// planes holds c·H·W for the input channels c of a pointwise forward:
+	// the rows of its B, which igemm.GemmPackedARows reads in place, with
+	// no packed copy. (The input gradient, whose products are as deep as
+	// the output has channels and as tall as the input has, reuses each
+	// packed panel of B over more tiles, and measured no faster in place.)
+	planes []int
 }
 
 var convJobPools [2]sync.Pool
@@ -757,7 +763,7 @@ func getConvJob[T scalar](kind int, d *convDims, workers, inner int) *convJob[T]
 	if cap(packers) < workers {
 		packers = make([]imPacker[T], workers)
 	}
-	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers], pas: j.pas[:0], outSegs: j.outSegs[:0]}
+	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers], pas: j.pas[:0], outSegs: j.outSegs[:0], planes: j.planes[:0]}
 	return j
 }
 
@@ -766,7 +772,7 @@ func putConvJob[T scalar](j *convJob[T]) {
 	packers := j.packers[:cap(j.packers)]
 	clear(packers)
 	j.releaseKernels()
-	*j = convJob[T]{packers: packers[:0], pas: j.pas[:0], outSegs: j.outSegs[:0]}
+	*j = convJob[T]{packers: packers[:0], pas: j.pas[:0], outSegs: j.outSegs[:0], planes: j.planes[:0]}
 	var z T
 	convJobPools[unsafe.Sizeof(z)/8].Put(j)
 }
@@ -792,14 +798,11 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 		var beta T
 		if j.bias != nil {
 			for k, v := range j.bias[(i%d.Groups)*d.kg:][:d.kg] {
-				row := yg[k*d.ohw:][:d.ohw]
-				for i := range row {
-					row[i] = v
-				}
+				fill(yg[k*d.ohw:][:d.ohw], v)
 			}
 			beta = 1
 		}
-		igemm.GemmPackedA(j.inner, j.pas[i%d.Groups], d.ohw, 1, xg, d.hw, false, beta, yg, d.ohw)
+		igemm.GemmPackedARows(j.inner, j.pas[i%d.Groups], d.ohw, 1, xg, j.planes, beta, yg, d.ohw)
 	case jobPointwiseIG:
 		dxg, dyg, _ := unit(d, i, j.out, j.in, j.w)
 		igemm.GemmPackedA(j.inner, j.pas[i%d.Groups], d.ohw, 1, dyg, d.ohw, false, 0, dxg, d.hw)
@@ -821,6 +824,9 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 		j := getConvJob[T](jobPointwise, d, workers, inner)
 		defer putConvJob(j)
 		j.out, j.in, j.w, j.bias = y, x, w, bias
+		for c := range d.cg {
+			j.planes = append(j.planes, c*d.hw)
+		}
 		j.packKernels(false, d.kg, d.cg, w, d.kg*d.ckk, d.ckk)
 		b.dynamicTask(d.units(), j)
 		return
@@ -847,10 +853,7 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 	j.buf, j.out, j.in, j.bias = *buf, y, x, bias
 	if bias != nil {
 		for wk := range workers {
-			ones := j.buf[wk*j.per+j.f.size:][:j.f.flat]
-			for i := range ones {
-				ones[i] = 1
-			}
+			fill(j.buf[wk*j.per+j.f.size:][:j.f.flat], 1)
 		}
 	}
 	j.packKernels(false, d.kg, j.k, j.w, d.kg*j.k, j.k)

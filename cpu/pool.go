@@ -159,11 +159,7 @@ func (t *poolTask[T]) Run(_, lo, hi int) {
 		return
 	case poolGlobalAvgBackward:
 		for pl := lo; pl < hi; pl++ {
-			v := t.dy[pl] / T(hw)
-			row := t.out[pl*hw:][:hw]
-			for i := range row {
-				row[i] = v
-			}
+			fill(t.out[pl*hw:][:hw], t.dy[pl]/T(hw))
 		}
 		return
 	}
