@@ -138,11 +138,15 @@ type flatIm struct {
 	// rowStarts holds y·wq for y < oh: where each output row starts among
 	// the flattened positions.
 	rowStarts []int
-	// With stride 1, fillFlat's copy of each channel: the channels'
-	// offsets in the input and the segments of the input rows that lie in
-	// the plane.
-	chans   []int
-	rowSegs []igemm.Segment
+	// With stride 1, fillFlat's copy: the offsets of the input rows that
+	// lie in the planes (of their columns that do) and one segment per
+	// channel, so that the gather reads the input channel by channel, one
+	// sequential stream. (With a segment per row instead, it read row r of
+	// every channel, then row r+1: as many streams as channels, which the
+	// hardware prefetchers do not follow. A 64×56×56 float32 image not in
+	// cache took 126 µs that way, 50 µs this way; 25 µs from cache.)
+	rowOffs  []int
+	chanSegs []igemm.Segment
 	// bandSegs, made by getFlatIm, are the segments of the first band of
 	// output rows of the input gradient and the kernel gradient; band b's
 	// are the same, b·rows rows of the copy further down.
@@ -224,20 +228,20 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 	f.onesOffs = append(f.offs, f.size)
 	f.offs = f.offs[:len(f.offs):len(f.offs)]
 	if s == [2]int{1, 1} {
-		f.chans = make([]int, cin)
-		for c := range f.chans {
-			f.chans[c] = c * h * w
-		}
 		// Input row r is plane row r + p0; its columns [lo, hi) land
-		// inside the plane's wq columns from column lo + p1.
+		// inside the plane's wq columns from column lo + p1. The rows
+		// [r0, r1) that lie in the plane are the rows of one gather,
+		// each channel one segment of it.
 		lo, hi := max(0, -p[1]), min(w, f.wq-p[1])
-		for r := max(0, -p[0]); r < min(h, f.hq-p[0]); r++ {
-			if lo < hi {
-				f.rowSegs = append(f.rowSegs, igemm.Segment{Off: r*w + lo, Pos: (r+p[0])*f.wq + lo + p[1], Len: hi - lo})
+		r0, r1 := max(0, -p[0]), min(h, f.hq-p[0])
+		f.chanSegs = []igemm.Segment{}
+		if lo < hi && r0 < r1 {
+			for r := r0; r < r1; r++ {
+				f.rowOffs = append(f.rowOffs, r*w+lo)
 			}
-		}
-		if f.rowSegs == nil {
-			f.rowSegs = []igemm.Segment{} // no input element lies in the plane
+			for c := range cin {
+				f.chanSegs = append(f.chanSegs, igemm.Segment{Off: c * h * w, Pos: c*f.plane + (r0+p[0])*f.wq + lo + p[1], Len: hi - lo})
+			}
 		}
 	}
 	return f
@@ -248,9 +252,9 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 // input rows inside it are segments of one igemm.GatherSegments over the
 // zeroed copy.
 func fillFlat[T scalar](f *flatIm, xf, x []T) {
-	if f.rowSegs != nil {
+	if f.chanSegs != nil {
 		clear(xf)
-		igemm.GatherSegments(xf, x, f.chans, f.plane, f.rowSegs)
+		igemm.GatherSegments(xf, x, f.rowOffs, f.wq, f.chanSegs)
 		return
 	}
 	s0, s1 := f.s[0], f.s[1]
