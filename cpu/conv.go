@@ -26,11 +26,16 @@ import (
 // Over the copy's flattened planes the whole matrix is such runs: output
 // position (y, x) counted as y·wq + x, with wq the planes' width, tap t
 // reads element offs[t] + y·wq + x, so row t of the matrix is the copy from
-// offs[t] on. The forward pass therefore never forms the matrix:
-// igemm.GemmPackedARows reads its rows in place (rowsProduct), computing
-// wq − OW columns per output row more than needed (2 of 58 at 56×56), which
-// are dropped when the output is moved into place; the bias is one more row
-// of ones after the copy, with the bias as one more column of Wg.
+// offs[t] on. The forward pass therefore never forms the matrix: its GEMM
+// reads the rows in place (rowsProduct). Where the micro-kernels read a
+// tile across the wq − OW columns between two output rows in place
+// (igemm.GemmPackedARowsGap: AVX-512, rows at least about half a tile
+// wide), the tiles run over the output positions alone, straight into the
+// output; otherwise (igemm.GemmPackedARows) over the flattened positions,
+// computing wq − OW columns per output row more than needed (2 of 16 at
+// 14×14), which are dropped when the output is moved into place. The bias
+// is one more row of ones after the copy, with the bias as one more column
+// of Wg.
 //
 // With stride 1 the input gradient is a forward convolution too: the full
 // correlation of dY, padded by dilation·(KH−1) − pad (negative padding
@@ -587,15 +592,22 @@ func (p *imPacker[T]) Pack(dst []T, p0, kq, j0, cols, nr int) {
 // rowsProduct computes out = A·col for the copy at the start of buf, laid
 // out by fillFlat for j.f, where A (m×k) is pa and col the im2col matrix
 // whose tap rows start at offs in buf (j.f.offs, or j.f.onesOffs with the
-// row of ones after the copy): igemm.GemmPackedARows reads the rows in
-// place over the flattened positions (igemm.RowsSlack elements after the
-// ones let it read a partial last panel in place too), into buf after
-// those when the planes have columns past the output's (which it then
-// drops, with j.outSegs), else straight into out, [m, oh·ow].
+// row of ones after the copy). igemm.GemmPackedARowsGap reads the rows in
+// place, over runs of ow output positions with wq − ow elements between,
+// straight into out, [m, oh·ow], when j.gaps (see rowsScratch). Otherwise
+// igemm.GemmPackedARows reads them over the flattened positions
+// (igemm.RowsSlack elements after the ones let it read a partial last
+// panel in place too), into buf after those when the planes have columns
+// past the output's (which it then drops, with j.outSegs), else straight
+// into out.
 func (j *convJob[T]) rowsProduct(buf []T, pa *igemm.PackedA[T], m int, offs []int, out []T) {
 	f := j.f
 	n := f.flat
 	b := buf[:f.size+n+igemm.RowsSlack]
+	if j.gaps {
+		igemm.GemmPackedARowsGap(j.inner, pa, f.oh*f.ow, 1, b, offs, f.ow, f.wq-f.ow, 0, out, f.oh*f.ow)
+		return
+	}
 	if f.wq == f.ow {
 		igemm.GemmPackedARows(j.inner, pa, n, 1, b, offs, 0, out, n)
 		return
@@ -605,21 +617,26 @@ func (j *convJob[T]) rowsProduct(buf []T, pa *igemm.PackedA[T], m int, offs []in
 	igemm.GatherSegments(out, c, f.rowStarts, f.ow, j.outSegs)
 }
 
-// rowsScratch returns the per-worker scratch of rowsProduct with m output
-// rows: the copy, a row of ones, the slack and the flattened product. It sets
-// j.outSegs, the segments that move row r of the product's output rows
-// into out (for each output row y of igemm.GatherSegments: element y·wq of
-// row r to y·ow of out's row r).
-func (j *convJob[T]) rowsScratch(m int) int {
+// rowsScratch returns the per-worker scratch of rowsProduct with the
+// packed kernel pa: the copy, a row of ones, the slack and, unless the
+// product goes straight into the output, the flattened product. It sets
+// j.gaps, whether the product reads runs of output positions across the
+// planes' extra columns (when the planes have some and pa's kernels read
+// such tiles in place: they then compute no column to drop), and
+// j.outSegs, the segments that move row r of a flattened product into out
+// (for each output row y of igemm.GatherSegments: element y·wq of row r
+// to y·ow of out's row r).
+func (j *convJob[T]) rowsScratch(pa *igemm.PackedA[T]) int {
 	f := j.f
 	b := f.size + f.flat + igemm.RowsSlack
-	if f.wq == f.ow {
+	j.gaps = f.wq != f.ow && pa.ReadsGapsInPlace(f.ow)
+	if f.wq == f.ow || j.gaps {
 		return b
 	}
-	for r := range m {
+	for r := range pa.Rows() {
 		j.outSegs = append(j.outSegs, igemm.Segment{Off: r * f.flat, Pos: r * f.oh * f.ow, Len: f.ow})
 	}
-	return b + m*f.flat
+	return b + pa.Rows()*f.flat
 }
 
 // packKernels packs, once per call, the kernel matrix of each group for
@@ -745,6 +762,7 @@ type convJob[T scalar] struct {
 	packers  []imPacker[T]
 	pas      []*igemm.PackedA[T] // each group's kernel matrix, packed (packKernels)
 	outSegs  []igemm.Segment     // rowsProduct's moves of output rows (rowsScratch)
+	gaps     bool                // rowsProduct reads across the planes' extra columns (rowsScratch)
 	// planes holds c·H·W for the input channels c of a pointwise forward:
 	// the rows of its B, which igemm.GemmPackedARows reads in place, with
 	// no packed copy. (The input gradient, whose products are as deep as
@@ -851,7 +869,8 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 		}
 	}
 	j.f = d.flat(0)
-	j.per = j.rowsScratch(d.kg)
+	j.packKernels(false, d.kg, j.k, j.w, d.kg*j.k, j.k)
+	j.per = j.rowsScratch(j.pas[0])
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in, j.bias = *buf, y, x, bias
@@ -860,7 +879,6 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 			fill(j.buf[wk*j.per+j.f.size:][:j.f.flat], 1)
 		}
 	}
-	j.packKernels(false, d.kg, j.k, j.w, d.kg*j.k, j.k)
 	b.dynamicTask(d.units(), j)
 }
 
@@ -926,11 +944,11 @@ func convInputGradStride1[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 	defer putConvJob(j)
 	j.f = getFlatIm(d.kg, d.OH, d.OW, d.KH, d.KW, [2]int{1, 1},
 		[2]int{d.Dilation[0]*(d.KH-1) - d.Pad[0], d.Dilation[1]*(d.KW-1) - d.Pad[1]}, d.Dilation, d.H, d.W, 0)
-	j.per = j.rowsScratch(d.cg)
+	j.packKernels(false, d.cg, d.kg*kk, *wf, d.kg*d.ckk, d.kg*kk)
+	j.per = j.rowsScratch(j.pas[0])
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in, j.w = *buf, dx, dy, *wf
-	j.packKernels(false, d.cg, d.kg*kk, *wf, d.kg*d.ckk, d.kg*kk)
 	b.dynamicTask(d.units(), j)
 }
 

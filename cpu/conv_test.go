@@ -121,6 +121,7 @@ func TestConv2DReference(t *testing.T) {
 // The three conv ops against naiveConv on geometries that exercise every path:
 // pointwise, padding wider than the kernel reach, stride above the kernel,
 // dilation, rectangular kernels, groups and depthwise, batch 1 and odd sizes,
+// output rows wider than the micro-kernels' tiles,
 // each with 1 thread, one band and the input gradient as a forward
 // convolution (where the stride is 1), and with 3 threads, bands of two rows
 // and the input gradient by col2im.
@@ -136,6 +137,10 @@ func testConv2DReference[T scalar](t *testing.T) {
 		{5, 1, 4, 4, 2, 2, 2, 3, 3, 0, 0, 1, 1, 1},
 		{2, 6, 5, 5, 6, 1, 1, 2, 2, 0, 0, 1, 1, 3},
 		{1, 3, 3, 3, 3, 3, 3, 1, 1, 3, 3, 1, 1, 3},
+		// Output rows wider than a tile (igemm.GemmPackedARowsGap).
+		{2, 3, 4, 40, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+		{1, 2, 5, 45, 9, 3, 5, 1, 1, 0, 2, 1, 2, 1},
+		{1, 2, 3, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for ci, c := range cases {

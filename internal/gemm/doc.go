@@ -78,6 +78,11 @@
 // that loads row p of a panel from b+offs[p] (one more scalar load per k
 // step), so B is never packed at all. Over a zero-padded image with
 // flattened planes, a convolution's im2col matrix is exactly such a B.
+// GemmPackedARowsGap reads rows that skip a gap of elements after every
+// width columns, as a padded image's rows do: the AVX-512 sets have
+// variants that load the vector holding a gap in two parts, the second one
+// masked, so that a convolution's tiles run over its output positions
+// alone, straight into its output.
 //
 // # Threads
 //

@@ -255,6 +255,14 @@ func TestGemmPackedA(t *testing.T) {
 			pa := PackA(false, 3, 4, make([]float32, 12), 4)
 			GemmPackedARows(1, pa, 5, 1, make([]float32, 20), []int{0, 5, 10, 16}, 0, make([]float32, 15), 5)
 		}},
+		{"width 0 and gap 1", func() {
+			pa := PackA(false, 3, 4, make([]float32, 12), 4)
+			GemmPackedARowsGap(1, pa, 5, 1, make([]float32, 40), []int{0, 5, 10, 15}, 0, 1, 0, make([]float32, 15), 5)
+		}},
+		{"offset 15 with 7 columns, outside b of length 21", func() {
+			pa := PackA(false, 3, 4, make([]float32, 12), 4)
+			GemmPackedARowsGap(1, pa, 5, 1, make([]float32, 21), []int{0, 5, 10, 15}, 2, 1, 0, make([]float32, 15), 5)
+		}},
 	})
 }
 
@@ -301,6 +309,28 @@ func checkPacked[T Float](t *testing.T, threads int, cs gemmCase, rng *rand.Rand
 		GemmPackedARows(threads, pa, cs.n, T(cs.alpha), scattered, offs, T(cs.beta), got, in.ldc)
 		if !slices.Equal(got, want) {
 			t.Fatalf("%v, %d threads: GemmPackedARows differs from GemmPackedA", cs, threads)
+		}
+		// The rows again, each cut into runs of width columns with gap
+		// NaNs between (GemmPackedARowsGap): tiles that cross no gap, one
+		// gap inside either vector, and several gaps.
+		width := []int{1, 5, 17, 31, 32, 33, 56, 100, max(1, cs.n)}[rng.IntN(9)]
+		gap = 1 + rng.IntN(3)
+		span := cs.n + gap*(max(0, cs.n-1)/width)
+		offs = offs[:0]
+		scattered = make([]T, cs.k*span+2)
+		for i := range scattered {
+			scattered[i] = T(math.NaN())
+		}
+		for p, q := range rng.Perm(cs.k) {
+			offs = append(offs, q*span+1)
+			for j, v := range in.b[p*in.ldb:][:cs.n] {
+				scattered[offs[p]+j+gap*(j/width)] = v
+			}
+		}
+		got = slices.Clone(in.c)
+		GemmPackedARowsGap(threads, pa, cs.n, T(cs.alpha), scattered, offs, width, gap, T(cs.beta), got, in.ldc)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%v, %d threads, width %d, gap %d: GemmPackedARowsGap differs from GemmPackedA", cs, threads, width, gap)
 		}
 	}
 }

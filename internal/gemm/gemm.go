@@ -31,6 +31,10 @@ type microKernel[T float] struct {
 	// rows, when not nil, is fn reading row p of B at b[offs[p]:] instead
 	// of a packed panel (GemmPackedARows).
 	rows func(k int, a, b *T, offs *int, c *T, ldc int, alpha, beta T)
+	// gaps, when not nil, are rows for a tile whose columns break inside
+	// vector h (gaps[h]): from the lanes of mask on, they lie gap elements
+	// further on (GemmPackedARowsGap).
+	gaps []func(k int, a, b *T, offs *int, gap, mask int, c *T, ldc int, alpha, beta T)
 }
 
 // kernelSet is a named pair of float32 and float64 micro-kernels for one
@@ -277,6 +281,9 @@ func PackA[T Float](transA bool, m, k int, a []T, lda int) *PackedA[T] {
 	return p
 }
 
+// Rows returns m, the rows of op(A).
+func (p *PackedA[T]) Rows() int { return p.m }
+
 // Release returns p's memory to the pool; p must not be used after.
 func (p *PackedA[T]) Release() {
 	putBuf(p.buf)
@@ -320,18 +327,58 @@ func GemmPackedAPacker[T Float](threads int, pa *PackedA[T], n int, alpha T, pac
 // on bad sizes, a length of offs other than k included, and on an offset
 // that puts a row outside b.
 func GemmPackedARows[T Float](threads int, pa *PackedA[T], n int, alpha T, b []T, offs []int, beta T, c []T, ldc int) {
+	GemmPackedARowsGap(threads, pa, n, alpha, b, offs, max(1, n), 0, beta, c, ldc)
+}
+
+// GemmPackedARowsGap is GemmPackedARows over rows of B that have gaps:
+// each row is a run of width columns, then gap elements of b that B skips,
+// then the next width columns, and so on: B[p][j] = b[offs[p] + j +
+// gap·⌊j/width⌋]. Over a zero-padded image whose rows are width + gap
+// long, tap p of output position j (counted densely over rows of width
+// outputs) is such an element, so a convolution computes exactly its
+// output, with no columns between output rows to drop. The AVX-512
+// micro-kernels read a tile that crosses one gap in place (a masked load
+// of the vector holding the break); tiles that cross more gaps (width below
+// the tile's columns), the last partial panel and the other kernel sets
+// pack their panels. With gap 0 it is GemmPackedARows. It panics on bad
+// sizes, width < 1 and gap < 0 included, as GemmPackedARows does.
+func GemmPackedARowsGap[T Float](threads int, pa *PackedA[T], n int, alpha T, b []T, offs []int, width, gap int, beta T, c []T, ldc int) {
 	checkSizes(false, false, pa.m, n, pa.k, max(1, pa.k), max(1, n), ldc, pa.m*pa.k, -1, len(c))
 	if len(offs) != pa.k {
 		panic(fmt.Sprintf("gemm: GemmPackedARows with %d row offsets, expected k = %d", len(offs), pa.k))
 	}
+	if width < 1 || gap < 0 {
+		panic(fmt.Sprintf("gemm: GemmPackedARowsGap with width %d and gap %d, expected width ≥ 1 and gap ≥ 0", width, gap))
+	}
+	span := 0 // elements of b a row of B reaches
+	if n > 0 {
+		span = n + gap*((n-1)/width)
+	}
 	last := 0
 	for _, o := range offs {
-		if o < 0 || o+n > len(b) {
-			panic(fmt.Sprintf("gemm: GemmPackedARows row at offset %d with %d columns, outside b of length %d", o, n, len(b)))
+		if o < 0 || o+span > len(b) {
+			panic(fmt.Sprintf("gemm: GemmPackedARows row at offset %d with %d columns, outside b of length %d", o, span, len(b)))
 		}
 		last = max(last, o)
 	}
-	run(pa.kern, orThreads(threads), false, pa.m, n, pa.k, alpha, nil, 0, bSource[T]{b: b, offs: offs, readable: len(b) - last}, beta, c, ldc, pa)
+	run(pa.kern, orThreads(threads), false, pa.m, n, pa.k, alpha, nil, 0, bSource[T]{b: b, offs: offs, readable: len(b) - last, width: width, gap: gap}, beta, c, ldc, pa)
+}
+
+// ReadsGapsInPlace reports whether GemmPackedARowsGap with pa reads every
+// full panel of B in place for rows of width columns: whether pa's kernel
+// set reads a tile across a gap and no tile crosses two (width is at least
+// about half a tile's columns).
+func (p *PackedA[T]) ReadsGapsInPlace(width int) bool {
+	nr := p.kern.nr
+	if p.kern.gaps == nil || width < 1 {
+		return false
+	}
+	for t := range width { // the tiles' starts j mod width repeat within width tiles
+		if brk := width - t*nr%width; brk < nr && brk+width < nr {
+			return false
+		}
+	}
+	return true
 }
 
 // RowsSlack is the number of elements past each row's n columns that lets
@@ -339,25 +386,33 @@ func GemmPackedARows[T Float](threads int, pa *PackedA[T], n int, alpha T, b []T
 // less one for every kernel set.
 const RowsSlack = 31
 
-// packRows packs the kq×cols block of B whose rows are b[offs[p]+j0:]
-// (p < kq) into dst as consecutive panels of nr columns, like packB: with
-// one GatherSegments per group of panels, the columns past cols of the
-// last panel zero.
-func packRows[T float](dst, b []T, offs []int, j0, cols, nr int) {
+// packRows packs the kq×cols block of B whose rows are b[offs[p]:] (p <
+// kq), with width and gap as in GemmPackedARowsGap, from column j0 on into
+// dst as consecutive panels of nr columns, like packB: with one
+// GatherSegments per group of segments, a segment being the columns of a
+// panel between two gaps; the columns past cols of the last panel zero.
+func packRows[T float](dst, b []T, offs []int, j0, cols, nr, width, gap int) {
 	kq := len(offs)
 	panels := (cols + nr - 1) / nr
-	var buf [16]Segment
-	for t0 := 0; t0 < panels; t0 += len(buf) {
-		segs := buf[:0]
-		for t := t0; t < min(panels, t0+len(buf)); t++ {
-			w := min(nr, cols-t*nr)
-			if w < nr {
-				clear(dst[t*kq*nr:][:kq*nr])
-			}
-			segs = append(segs, Segment{Off: j0 + t*nr, Pos: t * kq * nr, Len: w})
+	var buf [32]Segment
+	segs := buf[:0]
+	for t := range panels {
+		w := min(nr, cols-t*nr)
+		if w < nr {
+			clear(dst[t*kq*nr:][:kq*nr])
 		}
-		GatherSegments(dst, b, offs, nr, segs)
+		for e := 0; e < w; {
+			j := j0 + t*nr + e
+			run := min(w-e, width-j%width)
+			if len(segs) == len(buf) {
+				GatherSegments(dst, b, offs, nr, segs)
+				segs = segs[:0]
+			}
+			segs = append(segs, Segment{Off: j + gap*(j/width), Pos: t*kq*nr + e, Len: run})
+			e += run
+		}
 	}
+	GatherSegments(dst, b, offs, nr, segs)
 }
 
 // bSource is where the driver gets op(B): a stored matrix b with row stride
@@ -373,6 +428,9 @@ type bSource[T float] struct {
 	// readable is how many elements of every row of b at offs can be read
 	// (len(b) less the largest offset).
 	readable int
+	// width and gap: the rows' runs of columns and the elements between
+	// them (GemmPackedARowsGap).
+	width, gap int
 }
 
 // run is the blocked driver behind Sgemm, Dgemm and GemmFunc, on checked
@@ -419,7 +477,7 @@ func run[T float](kern *microKernel[T], nthreads int, transA bool, m, n, k int, 
 	*s = slab[T]{
 		kern: kern, m: m, n: n, k: k, kc: kc, nkb: nkb,
 		alpha: alpha, beta: beta, a: a, lda: lda, transA: transA,
-		b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, offs: src.offs, readable: src.readable, c: c, ldc: ldc,
+		b: src.b, ldb: src.ldb, transB: src.trans, pack: src.pack, offs: src.offs, readable: src.readable, width: src.width, gap: src.gap, c: c, ldc: ldc,
 	}
 	if pre != nil {
 		s.ap = pre.buf.data
@@ -501,18 +559,51 @@ type slab[T float] struct {
 	pack        Packer[T] // when not nil, writes packed blocks of op(B)
 	offs        []int     // when not nil, B's rows are b[offs[p]:]
 	readable    int       // elements readable from each of those rows
+	width, gap  int       // runs of columns of those rows and the gaps between
 	c           []T
 	ldc         int
 	grid        grid
 	next        atomic.Int64
 }
 
-// rowsEdge reports whether the rows kernel reads the last panel of B, w < nr
-// columns from column j, in place: when it is more than half full (else
-// the half-width kernel on a packed copy computes less) and the rows of b
-// hold a full panel from j.
-func (s *slab[T]) rowsEdge(j, w int) bool {
-	return w > s.kern.nr/2 && j+s.kern.nr <= s.readable
+// Ways a rows kernel reads a panel of B (slab.inPlace).
+const (
+	packed = iota // from a packed copy
+	direct        // in place, no gap inside the tile
+	broken        // in place across one gap (kern.gaps)
+)
+
+// inPlace reports how the rows kernels read the panel of B of w ≤ nr
+// columns from column j. A full panel that crosses no gap is read in
+// place, and one that crosses one when the kernel set has gaps kernels. A
+// last panel w < nr is read in place when there are no gaps, it is more
+// than half full (else the half-width kernel on a packed copy computes
+// less) and the rows of b hold a full panel from j. For a broken panel it
+// also returns the element of b its tile starts at, relative to a row,
+// the vector holding the break and the mask of the lanes past it.
+func (s *slab[T]) inPlace(j, w int) (how, at, vb, mask int) {
+	nr := s.kern.nr
+	if s.kern.rows == nil {
+		return packed, 0, 0, 0
+	}
+	at = j + s.gap*(j/s.width)
+	if s.gap == 0 || s.n <= s.width {
+		if w == nr || w > nr/2 && at+nr <= s.readable {
+			return direct, at, 0, 0
+		}
+		return packed, 0, 0, 0
+	}
+	brk := s.width - j%s.width // columns before the first gap
+	switch {
+	case w < nr:
+		return packed, 0, 0, 0
+	case brk >= nr:
+		return direct, at, 0, 0
+	case s.kern.gaps == nil || brk+s.width < nr:
+		return packed, 0, 0, 0
+	}
+	lanes := nr / len(s.kern.gaps)
+	return broken, at, brk / lanes, (1<<lanes - 1) &^ (1<<(brk%lanes) - 1)
 }
 
 // claim returns the index of the next task to run, or grid.tasks() when all
@@ -537,16 +628,24 @@ func (s *slab[T]) work() {
 			// panels of B as it goes; only a partial last panel is packed
 			// ahead.
 			fuse := s.pack == nil && s.offs == nil && !s.transB && s.kern.fused != nil
-			// A rows kernel reads full panels of B in place; only a
-			// partial last panel is packed.
-			inPlace := s.offs != nil && s.kern.rows != nil
 			if s.pack != nil {
 				s.pack.Pack(bp.data[:(c1-c0)*nr*kq], p0, kq, j0, j1-j0, nr)
 			} else if s.offs != nil {
-				if !inPlace {
-					packRows(bp.data[:(c1-c0)*nr*kq], s.b, s.offs[p0:p0+kq], j0, j1-j0, nr)
-				} else if w := (j1 - j0) % nr; w != 0 && !s.rowsEdge(j1-w, w) {
-					packRows(bp.data[(c1-c0-1)*nr*kq:(c1-c0)*nr*kq], s.b, s.offs[p0:p0+kq], j1-w, w, nr)
+				// Pack the runs of panels that the rows kernels do not
+				// read in place.
+				for jp := c0; jp < c1; {
+					if how, _, _, _ := s.inPlace(jp*nr, min(nr, s.n-jp*nr)); how != packed {
+						jp++
+						continue
+					}
+					je := jp + 1
+					for ; je < c1; je++ {
+						if how, _, _, _ := s.inPlace(je*nr, min(nr, s.n-je*nr)); how != packed {
+							break
+						}
+					}
+					packRows(bp.data[(jp-c0)*nr*kq:(je-c0)*nr*kq], s.b, s.offs[p0:p0+kq], jp*nr, min(je*nr, s.n)-jp*nr, nr, s.width, s.gap)
+					jp = je
 				}
 			} else if !fuse {
 				packB(bp.data[:(c1-c0)*nr*kq], s.b, s.ldb, s.transB, p0, kq, j0, j1-j0, nr)
@@ -575,8 +674,14 @@ func (s *slab[T]) work() {
 					if full {
 						dst, ldd, bd = &s.c[i*s.ldc+j], s.ldc, bq
 					}
-					if inPlace && (w == nr || s.rowsEdge(j, w)) {
-						s.kern.rows(kq, &apr[0], &s.b[j], &s.offs[p0], dst, ldd, s.alpha, bd)
+					how, at, vb, mask := packed, 0, 0, 0
+					if s.offs != nil {
+						how, at, vb, mask = s.inPlace(j, w)
+					}
+					if how == direct {
+						s.kern.rows(kq, &apr[0], &s.b[at], &s.offs[p0], dst, ldd, s.alpha, bd)
+					} else if how == broken {
+						s.kern.gaps[vb](kq, &apr[0], &s.b[at], &s.offs[p0], s.gap, mask, dst, ldd, s.alpha, bd)
 					} else if fuse && r == r0 && w == nr {
 						s.kern.fused(kq, &apr[0], &s.b[p0*s.ldb+j], s.ldb, &bpj[0], dst, ldd, s.alpha, bd)
 					} else {

@@ -16,6 +16,12 @@ func sgemmAVX512Half(k int, a *float32, b *float32, c *float32, ldc int, alpha f
 // sgemmAVX512Rows is sgemmAVX512 reading row p of B at b+offs[p] (in elements) instead of a packed panel.
 func sgemmAVX512Rows(k int, a *float32, b *float32, offs *int, c *float32, ldc int, alpha float32, beta float32)
 
+// sgemmAVX512Gap0 is sgemmAVX512Rows reading columns 0·16+l of B, for the lanes l set in mask, and all later columns gap elements further on.
+func sgemmAVX512Gap0(k int, a *float32, b *float32, offs *int, gap int, mask int, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmAVX512Gap1 is sgemmAVX512Rows reading columns 1·16+l of B, for the lanes l set in mask, and all later columns gap elements further on.
+func sgemmAVX512Gap1(k int, a *float32, b *float32, offs *int, gap int, mask int, c *float32, ldc int, alpha float32, beta float32)
+
 // dgemmAVX512 computes a 8×16 tile of C = alpha·A·B + beta·C from k steps of packed panels (a: 8 per step, b: 16 per step); beta 0 does not read C. ldc is in elements.
 func dgemmAVX512(k int, a *float64, b *float64, c *float64, ldc int, alpha float64, beta float64)
 
@@ -27,6 +33,12 @@ func dgemmAVX512Half(k int, a *float64, b *float64, c *float64, ldc int, alpha f
 
 // dgemmAVX512Rows is dgemmAVX512 reading row p of B at b+offs[p] (in elements) instead of a packed panel.
 func dgemmAVX512Rows(k int, a *float64, b *float64, offs *int, c *float64, ldc int, alpha float64, beta float64)
+
+// dgemmAVX512Gap0 is dgemmAVX512Rows reading columns 0·8+l of B, for the lanes l set in mask, and all later columns gap elements further on.
+func dgemmAVX512Gap0(k int, a *float64, b *float64, offs *int, gap int, mask int, c *float64, ldc int, alpha float64, beta float64)
+
+// dgemmAVX512Gap1 is dgemmAVX512Rows reading columns 1·8+l of B, for the lanes l set in mask, and all later columns gap elements further on.
+func dgemmAVX512Gap1(k int, a *float64, b *float64, offs *int, gap int, mask int, c *float64, ldc int, alpha float64, beta float64)
 
 // sgemmAVX2 computes a 6×16 tile of C = alpha·A·B + beta·C from k steps of packed panels (a: 6 per step, b: 16 per step); beta 0 does not read C. ldc is in elements.
 func sgemmAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)

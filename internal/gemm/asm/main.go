@@ -80,6 +80,11 @@ func main() {
 		kernel(s, fused)
 		kernel(s, half)
 		kernel(s, rows)
+		if s.zmm {
+			for h := range s.nv {
+				kernel(s, gap+variant(h))
+			}
+		}
 	}
 	for _, w := range []int{32, 64, 128} {
 		copyPanels(w)
@@ -117,6 +122,14 @@ const (
 	// such as a convolution's implicit im2col matrix over a padded image,
 	// whose taps are shifted views of the image.
 	rows
+	// gap+h (named s.name+"Gap"+h, AVX-512 only) is rows where the
+	// columns from a break inside vector h on lie gap elements further
+	// on: vector h is loaded from b+offs[p] and then, in the lanes of
+	// mask, from gap elements further on; later vectors from there.
+	// Across the break the columns of B step from one image row to the
+	// next, over the columns of padding between (which rows computes and
+	// the caller drops).
+	gap
 )
 
 // kernel generates variant v of the micro-kernel of s.
@@ -135,6 +148,10 @@ func kernel(s spec, v variant) {
 		name += "Rows"
 		TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a, b *%s, offs *int, c *%s, ldc int, alpha, beta %s)", t, t, t))
 		Doc(fmt.Sprintf("%s is %s reading row p of B at b+offs[p] (in elements) instead of a packed panel.", name, s.name))
+	case gap, gap + 1, gap + 2, gap + 3:
+		name += fmt.Sprintf("Gap%d", v-gap)
+		TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a, b *%s, offs *int, gap, mask int, c *%s, ldc int, alpha, beta %s)", t, t, t))
+		Doc(fmt.Sprintf("%s is %sRows reading columns %d·%d+l of B, for the lanes l set in mask, and all later columns gap elements further on.", name, s.name, v-gap, lanes))
 	case half:
 		name += "Half"
 		nv /= 2
@@ -167,9 +184,21 @@ func kernel(s spec, v variant) {
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(shift, ldc)
-	var ldb, ldb3, bp, pf, offs Register
-	if v == rows {
+	var ldb, ldb3, bp, pf, offs, bg Register
+	inPlace := v >= rows // reads B at b+offs[p]
+	brk := -1            // vector holding the break (gap variants)
+	if inPlace {
 		offs = Load(Param("offs"), GP64())
+	}
+	if v >= gap {
+		brk = int(v - gap)
+		Comment("bg is b moved on by gap elements; K1 holds the lanes past the break.")
+		bg = Load(Param("gap"), GP64())
+		SHLQ(shift, bg)
+		ADDQ(b, bg)
+		mask := GP64()
+		Load(Param("mask"), mask)
+		KMOVW(mask.As32(), K1)
 	}
 	if v == fused {
 		ldb = Load(Param("ldb"), GP64())
@@ -214,7 +243,7 @@ func kernel(s spec, v variant) {
 	// rowAt returns the address of byte off of row p (< 4) of B from base.
 	// The rows variant loads the row's offset into a register first.
 	rowAt := func(base Register, p, off int) Mem {
-		if v == rows {
+		if inPlace {
 			o := GP64()
 			MOVQ(Mem{Base: offs, Disp: 8 * p}, o)
 			return Mem{Base: base, Index: o, Scale: uint8(es), Disp: off}
@@ -237,7 +266,21 @@ func kernel(s spec, v variant) {
 		}
 		row := rowAt(b, p, 0)
 		for j := 0; j < nv; j++ {
-			movu(row.Offset(j*lanes*es), bv[j])
+			switch {
+			case brk < 0 || j < brk:
+				movu(row.Offset(j*lanes*es), bv[j])
+			case j == brk:
+				// The whole vector, then the lanes past the break again
+				// from gap elements on (merge masking).
+				movu(row.Offset(j*lanes*es), bv[j])
+				g := row
+				g.Base = bg
+				movu(g.Offset(j*lanes*es), K1, bv[j])
+			default:
+				g := row
+				g.Base = bg
+				movu(g.Offset(j*lanes*es), bv[j])
+			}
 		}
 		if v == fused {
 			for j := 0; j < nv; j++ {
@@ -263,7 +306,7 @@ func kernel(s spec, v variant) {
 	// advance moves a and b (and bp, pf) on by steps k steps.
 	advance := func(steps int) {
 		ADDQ(U32(steps*mr*es), a)
-		if v == rows {
+		if inPlace {
 			ADDQ(U32(steps*8), offs)
 			return
 		}
