@@ -641,11 +641,7 @@ func (t *chanTask[T]) Run(_, lo, hi int) {
 		return
 	}
 	for c := lo; c < hi; c++ {
-		var s float64
-		for o := 0; o < g.Outer; o++ {
-			s += sum64(t.in[(o*g.C+c)*g.Inner:][:g.Inner])
-		}
-		t.out[c] = T(s)
+		t.out[c] = T(chanSum(*g, t.in, c))
 	}
 }
 
