@@ -29,13 +29,16 @@ import (
 // offs[t] on. The forward pass therefore never forms the matrix: its GEMM
 // reads the rows in place (rowsProduct). Where the micro-kernels read a
 // tile across the wq − OW columns between two output rows in place
-// (igemm.GemmPackedARowsGap: AVX-512, rows at least about half a tile
-// wide), the tiles run over the output positions alone, straight into the
-// output; otherwise (igemm.GemmPackedARows) over the flattened positions,
-// computing wq − OW columns per output row more than needed (2 of 16 at
-// 14×14), which are dropped when the output is moved into place. The bias
-// is one more row of ones after the copy, with the bias as one more column
-// of Wg.
+// (igemm.GemmPackedARowsGap: AVX-512, no tile spanning two row ends), the
+// tiles run over the output positions alone, straight into the output.
+// Narrower rows with enough output channels to fill the tiles' columns
+// compute the output transposed, output positions as the GEMM's rows
+// (igemm.GemmRowsA: AVX-512 broadcasts each position's entry from the copy
+// at its own offset), and transpose it into place. Otherwise the GEMM
+// (igemm.GemmPackedARows) runs over the flattened positions, computing
+// wq − OW columns per output row more than needed, which are dropped when
+// the output is moved into place. The bias is one more row of ones after
+// the copy, with the bias as one more column of Wg.
 //
 // With stride 1 the input gradient is a forward convolution too: the full
 // correlation of dY, padded by dilation·(KH−1) − pad (negative padding
@@ -143,6 +146,9 @@ type flatIm struct {
 	// rowStarts holds y·wq for y < oh: where each output row starts among
 	// the flattened positions.
 	rowStarts []int
+	// pixels holds y·wq + x for each output position (y, x), in order: its
+	// flattened position.
+	pixels []int
 	// With stride 1, fillFlat's copy: the offsets of the input rows that
 	// lie in the planes (of their columns that do) and one segment per
 	// channel, so that the gather reads the input channel by channel, one
@@ -217,8 +223,12 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 	f.size = cin * np * f.plane
 	f.flat = max(0, (oh-1)*f.wq+ow)
 	f.rowStarts = make([]int, oh)
+	f.pixels = make([]int, 0, oh*ow)
 	for y := range f.rowStarts {
 		f.rowStarts[y] = y * f.wq
+		for x := range ow {
+			f.pixels = append(f.pixels, y*f.wq+x)
+		}
 	}
 	f.offs = make([]int, 0, cin*kh*kw+1)
 	for c := range cin {
@@ -590,53 +600,85 @@ func (p *imPacker[T]) Pack(dst []T, p0, kq, j0, cols, nr int) {
 }
 
 // rowsProduct computes out = A·col for the copy at the start of buf, laid
-// out by fillFlat for j.f, where A (m×k) is pa and col the im2col matrix
-// whose tap rows start at offs in buf (j.f.offs, or j.f.onesOffs with the
-// row of ones after the copy). igemm.GemmPackedARowsGap reads the rows in
-// place, over runs of ow output positions with wq − ow elements between,
-// straight into out, [m, oh·ow], when j.gaps (see rowsScratch). Otherwise
-// igemm.GemmPackedARows reads them over the flattened positions
-// (igemm.RowsSlack elements after the ones let it read a partial last
-// panel in place too), into buf after those when the planes have columns
-// past the output's (which it then drops, with j.outSegs), else straight
-// into out.
-func (j *convJob[T]) rowsProduct(buf []T, pa *igemm.PackedA[T], m int, offs []int, out []T) {
+// out by fillFlat for j.f, where A (m×k) is group g's kernel matrix
+// (j.pas[g]) and col the im2col matrix whose tap rows start at offs in buf
+// (j.f.offs, or j.f.onesOffs with the row of ones after the copy). The
+// GEMM reads col in place, in one of three ways (see rowsScratch):
+//
+//   - j.gaps: igemm.GemmPackedARowsGap over runs of ow output positions
+//     with wq − ow elements between, straight into out, [m, oh·ow];
+//   - j.pixels: outᵀ = colᵀ·Aᵀ by igemm.GemmRowsA, output positions as
+//     rows (rows of a tile may span output rows, so narrow rows waste no
+//     column), into buf after the slack, then transposed into out;
+//   - otherwise igemm.GemmPackedARows over the flattened positions
+//     (igemm.RowsSlack elements after the ones let it read a partial last
+//     panel in place too): into buf after the slack when the planes have
+//     columns past the output's, which it then drops (with j.outSegs), else
+//     straight into out.
+func (j *convJob[T]) rowsProduct(buf []T, g, m int, offs []int, out []T) {
 	f := j.f
 	n := f.flat
 	b := buf[:f.size+n+igemm.RowsSlack]
-	if j.gaps {
-		igemm.GemmPackedARowsGap(j.inner, pa, f.oh*f.ow, 1, b, offs, f.ow, f.wq-f.ow, 0, out, f.oh*f.ow)
-		return
+	c := buf[len(b):]
+	switch {
+	case j.gaps:
+		igemm.GemmPackedARowsGap(j.inner, j.pas[g], f.oh*f.ow, 1, b, offs, f.ow, f.wq-f.ow, 0, out, f.oh*f.ow)
+	case j.pixels:
+		ohw := f.oh * f.ow
+		igemm.GemmRowsA(j.inner, ohw, 1, b, f.pixels, offs, j.pbs[g], 0, c[:ohw*m], m)
+		igemm.Transpose(out, ohw, c, m, ohw, m)
+	case f.wq == f.ow:
+		igemm.GemmPackedARows(j.inner, j.pas[g], n, 1, b, offs, 0, out, n)
+	default:
+		igemm.GemmPackedARows(j.inner, j.pas[g], n, 1, b, offs, 0, c[:m*n], n)
+		igemm.GatherSegments(out, c, f.rowStarts, f.ow, j.outSegs)
 	}
-	if f.wq == f.ow {
-		igemm.GemmPackedARows(j.inner, pa, n, 1, b, offs, 0, out, n)
-		return
-	}
-	c := buf[len(b):][:m*n]
-	igemm.GemmPackedARows(j.inner, pa, n, 1, b, offs, 0, c, n)
-	igemm.GatherSegments(out, c, f.rowStarts, f.ow, j.outSegs)
 }
 
-// rowsScratch returns the per-worker scratch of rowsProduct with the
-// packed kernel pa: the copy, a row of ones, the slack and, unless the
-// product goes straight into the output, the flattened product. It sets
-// j.gaps, whether the product reads runs of output positions across the
-// planes' extra columns (when the planes have some and pa's kernels read
-// such tiles in place: they then compute no column to drop), and
-// j.outSegs, the segments that move row r of a flattened product into out
-// (for each output row y of igemm.GatherSegments: element y·wq of row r
-// to y·ow of out's row r).
-func (j *convJob[T]) rowsScratch(pa *igemm.PackedA[T]) int {
+// minPixelDepth is the least k for which rowsProduct computes the output
+// transposed (see rowsScratch).
+const minPixelDepth = 256
+
+// rowsScratch chooses how rowsProduct multiplies by the packed kernels
+// j.pas, m×k, and returns the size of its per-worker scratch: the copy, a
+// row of ones, the slack and, unless the product goes straight into the
+// output, room for the product. When the planes have columns past the
+// output's (wq > ow), it reads runs of output positions across them when
+// the kernels read such tiles in place (j.gaps: they then compute no
+// column to drop); else output positions as rows (j.pixels, packing the
+// kernels transposed into j.pbs from w, group g's at g·stride with row
+// stride ld) when the micro-kernels read that A in place and m fills
+// their tiles' columns better than the flattened positions fill output
+// rows. Otherwise it sets j.outSegs, the segments that move row r of a
+// flattened product into out (for each output row y of
+// igemm.GatherSegments: element y·wq of row r to y·ow of out's row r).
+func (j *convJob[T]) rowsScratch(w []T, stride, ld int) int {
 	f := j.f
+	m, k := j.pas[0].Rows(), j.pas[0].Cols()
 	b := f.size + f.flat + igemm.RowsSlack
-	j.gaps = f.wq != f.ow && pa.ReadsGapsInPlace(f.ow)
-	if f.wq == f.ow || j.gaps {
+	if f.wq == f.ow {
 		return b
 	}
-	for r := range pa.Rows() {
+	if j.gaps = j.pas[0].ReadsGapsInPlace(f.ow); j.gaps {
+		return b
+	}
+	// Columns the pixel product computes per useful one, against the
+	// flattened product's wq per ow; and a product deep enough to pay for
+	// the transpose, one more pass over the output (N64_C32_K64 14×14, k =
+	// 289: 8–10% faster forward; N32_C16_K32 14×14, k = 145: no faster).
+	if nr := j.pas[0].PanelWidth(); (m+nr-1)/nr*nr*f.ow < m*f.wq && k >= minPixelDepth {
+		for g := range j.d.Groups {
+			j.pbs = append(j.pbs, igemm.PackB(true, k, m, w[g*stride:], ld))
+		}
+		if j.pixels = j.pbs[0].ReadsAInPlace(); j.pixels {
+			return b + m*f.oh*f.ow
+		}
+		j.releaseKernelsT()
+	}
+	for r := range m {
 		j.outSegs = append(j.outSegs, igemm.Segment{Off: r * f.flat, Pos: r * f.oh * f.ow, Len: f.ow})
 	}
-	return b + pa.Rows()*f.flat
+	return b + m*f.flat
 }
 
 // packKernels packs, once per call, the kernel matrix of each group for
@@ -661,6 +703,16 @@ func (j *convJob[T]) releaseKernels() {
 		j.pas[i] = nil
 	}
 	j.pas = j.pas[:0]
+	j.releaseKernelsT()
+}
+
+// releaseKernelsT returns the transposed kernels j.pbs to their pool.
+func (j *convJob[T]) releaseKernelsT() {
+	for i, pb := range j.pbs {
+		pb.Release()
+		j.pbs[i] = nil
+	}
+	j.pbs = j.pbs[:0]
 }
 
 // convDims is a convolution's geometry plus the sizes the kernels derive.
@@ -761,6 +813,8 @@ type convJob[T scalar] struct {
 	parts    []T
 	packers  []imPacker[T]
 	pas      []*igemm.PackedA[T] // each group's kernel matrix, packed (packKernels)
+	pbs      []*igemm.PackedB[T] // with pixels, each group's kernel matrix transposed (rowsScratch)
+	pixels   bool                // rowsProduct computes the output transposed (rowsScratch)
 	outSegs  []igemm.Segment     // rowsProduct's moves of output rows (rowsScratch)
 	gaps     bool                // rowsProduct reads across the planes' extra columns (rowsScratch)
 	// planes holds c·H·W for the input channels c of a pointwise forward:
@@ -785,7 +839,7 @@ func getConvJob[T scalar](kind int, d *convDims, workers, inner int) *convJob[T]
 	if cap(packers) < workers {
 		packers = make([]imPacker[T], workers)
 	}
-	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers], pas: j.pas[:0], outSegs: j.outSegs[:0], planes: j.planes[:0]}
+	*j = convJob[T]{kind: kind, d: *d, inner: inner, packers: packers[:workers], pas: j.pas[:0], pbs: j.pbs[:0], outSegs: j.outSegs[:0], planes: j.planes[:0]}
 	return j
 }
 
@@ -794,7 +848,7 @@ func putConvJob[T scalar](j *convJob[T]) {
 	packers := j.packers[:cap(j.packers)]
 	clear(packers)
 	j.releaseKernels()
-	*j = convJob[T]{packers: packers[:0], pas: j.pas[:0], outSegs: j.outSegs[:0], planes: j.planes[:0]}
+	*j = convJob[T]{packers: packers[:0], pas: j.pas[:0], pbs: j.pbs[:0], outSegs: j.outSegs[:0], planes: j.planes[:0]}
 	var z T
 	convJobPools[unsafe.Sizeof(z)/8].Put(j)
 }
@@ -814,7 +868,7 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 		if j.bias != nil {
 			offs = j.f.onesOffs
 		}
-		j.rowsProduct(buf, j.pas[g], d.kg, offs, yg)
+		j.rowsProduct(buf, g, d.kg, offs, yg)
 	case jobPointwise:
 		xg, yg, _ := unit(d, i, j.in, j.out, j.w)
 		var beta T
@@ -832,7 +886,7 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 		buf := j.buf[wk*j.per:][:j.per]
 		dxg, dyg, _ := unit(d, i, j.out, j.in, j.w)
 		fillFlat(j.f, buf[:j.f.size], dyg)
-		j.rowsProduct(buf, j.pas[i%d.Groups], d.cg, j.f.offs, dxg)
+		j.rowsProduct(buf, i%d.Groups, d.cg, j.f.offs, dxg)
 	case jobCol2imIG:
 		j.col2im(wk, i)
 	case jobKernelGrad:
@@ -870,7 +924,7 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 	}
 	j.f = d.flat(0)
 	j.packKernels(false, d.kg, j.k, j.w, d.kg*j.k, j.k)
-	j.per = j.rowsScratch(j.pas[0])
+	j.per = j.rowsScratch(j.w, d.kg*j.k, j.k)
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in, j.bias = *buf, y, x, bias
@@ -945,7 +999,7 @@ func convInputGradStride1[T scalar](b *Backend, d *convDims, dx, dy, w []T) {
 	j.f = getFlatIm(d.kg, d.OH, d.OW, d.KH, d.KW, [2]int{1, 1},
 		[2]int{d.Dilation[0]*(d.KH-1) - d.Pad[0], d.Dilation[1]*(d.KW-1) - d.Pad[1]}, d.Dilation, d.H, d.W, 0)
 	j.packKernels(false, d.cg, d.kg*kk, *wf, d.kg*d.ckk, d.kg*kk)
-	j.per = j.rowsScratch(j.pas[0])
+	j.per = j.rowsScratch(*wf, d.kg*d.ckk, d.kg*kk)
 	buf := getScratch[T](workers * j.per)
 	defer putScratch(buf)
 	j.buf, j.out, j.in, j.w = *buf, dx, dy, *wf

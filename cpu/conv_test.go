@@ -121,7 +121,8 @@ func TestConv2DReference(t *testing.T) {
 // The three conv ops against naiveConv on geometries that exercise every path:
 // pointwise, padding wider than the kernel reach, stride above the kernel,
 // dilation, rectangular kernels, groups and depthwise, batch 1 and odd sizes,
-// output rows wider than the micro-kernels' tiles,
+// output rows wider than the micro-kernels' tiles, narrow rows with many
+// channels,
 // each with 1 thread, one band and the input gradient as a forward
 // convolution (where the stride is 1), and with 3 threads, bands of two rows
 // and the input gradient by col2im.
@@ -141,6 +142,11 @@ func testConv2DReference[T scalar](t *testing.T) {
 		{2, 3, 4, 40, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
 		{1, 2, 5, 45, 9, 3, 5, 1, 1, 0, 2, 1, 2, 1},
 		{1, 2, 3, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+		// Narrow rows and 32 channels: output positions as rows
+		// (igemm.GemmRowsA), forward, input gradient and groups.
+		{1, 29, 4, 5, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+		{1, 32, 5, 6, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+		{1, 64, 4, 3, 64, 3, 3, 1, 1, 1, 1, 1, 1, 2},
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for ci, c := range cases {

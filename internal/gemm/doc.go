@@ -84,6 +84,12 @@
 // masked, so that a convolution's tiles run over its output positions
 // alone, straight into its output.
 //
+// GemmRowsA turns the idea around for A: each AVX-512 set has a variant
+// that broadcasts row i's element of step p from a+rows[i]+idx[p], with B
+// packed once (PackB). With output positions as the rows and taps as the
+// columns, a convolution's transposed im2col matrix is such an A, and rows
+// of a tile may span several output rows.
+//
 // # Threads
 //
 // A call uses up to Threads() goroutines (SetThreads; GOMAXPROCS by default),

@@ -332,5 +332,40 @@ func checkPacked[T Float](t *testing.T, threads int, cs gemmCase, rng *rand.Rand
 		if !slices.Equal(got, want) {
 			t.Fatalf("%v, %d threads, width %d, gap %d: GemmPackedARowsGap differs from GemmPackedA", cs, threads, width, gap)
 		}
+		checkRowsA(t, threads, cs, in, rng)
+	}
+}
+
+// checkRowsA checks GemmRowsA, with op(A) scattered through a slice of
+// NaNs as A[i][p] = a[rows[i] + idx[p]] (rows in shuffled order, columns
+// at shuffled distinct offsets), against the product on the stored A, bit
+// for bit.
+func checkRowsA[T Float](t *testing.T, threads int, cs gemmCase, in *inputs[T], rng *rand.Rand) {
+	t.Helper()
+	// Row i starts at rows[i]·stride; column p at idx[p] < stride.
+	stride := cs.k + 1 + rng.IntN(3)
+	idx := rng.Perm(stride)[:cs.k]
+	rows := rng.Perm(cs.m)
+	scattered := make([]T, cs.m*stride+1)
+	for i := range scattered {
+		scattered[i] = T(math.NaN())
+	}
+	for i := range rows {
+		rows[i] *= stride
+		for p := range cs.k {
+			if cs.transA {
+				scattered[rows[i]+idx[p]] = in.a[p*in.lda+i]
+			} else {
+				scattered[rows[i]+idx[p]] = in.a[i*in.lda+p]
+			}
+		}
+	}
+	want, got := slices.Clone(in.c), slices.Clone(in.c)
+	gemm(kernelFor[T](), threads, cs.transA, cs.transB, cs.m, cs.n, cs.k, T(cs.alpha), in.a, in.lda, in.b, in.ldb, T(cs.beta), want, in.ldc)
+	pb := PackB(cs.transB, cs.k, cs.n, in.b, in.ldb)
+	defer pb.Release()
+	GemmRowsA(threads, cs.m, T(cs.alpha), scattered, rows, idx, pb, T(cs.beta), got, in.ldc)
+	if !slices.Equal(got, want) {
+		t.Fatalf("%v, %d threads: GemmRowsA differs from the product on the stored A", cs, threads)
 	}
 }

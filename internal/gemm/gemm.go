@@ -35,6 +35,9 @@ type microKernel[T float] struct {
 	// vector h (gaps[h]): from the lanes of mask on, they lie gap elements
 	// further on (GemmPackedARowsGap).
 	gaps []func(k int, a, b *T, offs *int, gap, mask int, c *T, ldc int, alpha, beta T)
+	// rowsA, when not nil, is fn reading A[i][p] at a[rows[i]+idx[p]]
+	// instead of a packed panel (GemmRowsA).
+	rowsA func(k int, a *T, rows, idx *int, b, c *T, ldc int, alpha, beta T)
 }
 
 // kernelSet is a named pair of float32 and float64 micro-kernels for one
@@ -283,6 +286,14 @@ func PackA[T Float](transA bool, m, k int, a []T, lda int) *PackedA[T] {
 
 // Rows returns m, the rows of op(A).
 func (p *PackedA[T]) Rows() int { return p.m }
+
+// Cols returns k, the columns of op(A).
+func (p *PackedA[T]) Cols() int { return p.k }
+
+// PanelWidth returns the columns of C that one micro-kernel call of p's
+// kernel set computes: products with p compute n in panels of this many
+// columns.
+func (p *PackedA[T]) PanelWidth() int { return p.kern.nr }
 
 // Release returns p's memory to the pool; p must not be used after.
 func (p *PackedA[T]) Release() {
@@ -687,24 +698,30 @@ func (s *slab[T]) work() {
 					} else {
 						fn(kq, &apr[0], &bpj[0], dst, ldd, s.alpha, bd)
 					}
-					if full {
-						continue
-					}
-					for ii := range h {
-						cr := s.c[(i+ii)*s.ldc+j : (i+ii)*s.ldc+j+w]
-						er := edge[ii*nr : ii*nr+w]
-						if bq == 0 {
-							copy(cr, er)
-							continue
-						}
-						for jj := range cr {
-							cr[jj] = er[jj] + bq*cr[jj]
-						}
+					if !full {
+						mergeEdge(s.c[i*s.ldc+j:], s.ldc, edge, nr, h, w, bq)
 					}
 				}
 			}
 		}
 		t = s.claim()
+	}
+}
+
+// mergeEdge sets the h×w block of C at c (row stride ldc) to the scratch
+// tile edge (row stride nr) + beta·C, not reading C when beta is 0: the
+// tiles that overhang C are computed into edge.
+func mergeEdge[T float](c []T, ldc int, edge []T, nr, h, w int, beta T) {
+	for ii := range h {
+		cr := c[ii*ldc : ii*ldc+w]
+		er := edge[ii*nr : ii*nr+w]
+		if beta == 0 {
+			copy(cr, er)
+			continue
+		}
+		for jj := range cr {
+			cr[jj] = er[jj] + beta*cr[jj]
+		}
 	}
 }
 

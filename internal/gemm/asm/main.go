@@ -84,6 +84,7 @@ func main() {
 			for h := range s.nv {
 				kernel(s, gap+variant(h))
 			}
+			rowsA(s)
 		}
 	}
 	for _, w := range []int{32, 64, 128} {
@@ -162,9 +163,9 @@ func kernel(s spec, v variant) {
 		Doc(fmt.Sprintf("%s computes a %d×%d tile of C = alpha·A·B + beta·C from k steps of packed panels (a: %d per step, b: %d per step); beta 0 does not read C. ldc is in elements.", name, mr, nr, mr, nr))
 	}
 
-	bcast, fma, movu, mul, movs, ucomi := VBROADCASTSS, VFMADD231PS, VMOVUPS, VMULPS, VMOVSS, VUCOMISS
+	bcast, fma, movu := VBROADCASTSS, VFMADD231PS, VMOVUPS
 	if s.double {
-		bcast, fma, movu, mul, movs, ucomi = VBROADCASTSD, VFMADD231PD, VMOVUPD, VMULPD, VMOVSD, VUCOMISD
+		bcast, fma, movu = VBROADCASTSD, VFMADD231PD, VMOVUPD
 	}
 	zero := func(v VecVirtual) {
 		if s.zmm {
@@ -324,15 +325,26 @@ func kernel(s spec, v variant) {
 		LEAQ(Mem{Base: pf, Index: ldb, Scale: uint8(steps)}, pf)
 	}
 
-	Comment(fmt.Sprintf("Main loop: %d k steps per iteration.", s.unroll))
+	kLoop(name, s.unroll, k, step, advance)
+
+	Label(name + "_store")
+	storeTile(s, name, acc, c, ldc)
+}
+
+// kLoop generates a kernel's loop over its k steps (counted down in k):
+// unroll steps an iteration while that many are left, then one at a time,
+// each batch followed by advance(steps); it jumps to name+"_store" when
+// done.
+func kLoop(name string, unroll int, k Register, step, advance func(int)) {
+	Comment(fmt.Sprintf("Main loop: %d k steps per iteration.", unroll))
 	Label(name + "_loop")
-	CMPQ(k, U8(s.unroll))
+	CMPQ(k, U8(unroll))
 	JL(LabelRef(name + "_tail"))
-	for p := 0; p < s.unroll; p++ {
+	for p := 0; p < unroll; p++ {
 		step(p)
 	}
-	advance(s.unroll)
-	SUBQ(U8(s.unroll), k)
+	advance(unroll)
+	SUBQ(U8(unroll), k)
 	JMP(LabelRef(name + "_loop"))
 
 	Comment("Remaining k steps, one at a time.")
@@ -343,8 +355,19 @@ func kernel(s spec, v variant) {
 	advance(1)
 	DECQ(k)
 	JMP(LabelRef(name + "_tail"))
+}
 
-	Label(name + "_store")
+// storeTile generates the end of a kernel named name: C = alpha·acc +
+// beta·C for the tile of accumulators acc (mr rows of nv vectors), c
+// pointing at its first row and ldc holding the row stride in bytes; C is
+// not read when beta is 0 (and not NaN).
+func storeTile(s spec, name string, acc [][]VecVirtual, c, ldc Register) {
+	es, lanes := s.elem(), s.nr()/s.nv
+	bcast, fma, movu, mul, movs, ucomi := VBROADCASTSS, VFMADD231PS, VMOVUPS, VMULPS, VMOVSS, VUCOMISS
+	if s.double {
+		bcast, fma, movu, mul, movs, ucomi = VBROADCASTSD, VFMADD231PD, VMOVUPD, VMULPD, VMOVSD, VUCOMISD
+	}
+	mr, nv := len(acc), len(acc[0])
 	alpha := s.vec()
 	beta := s.vec()
 	bcast(paramAddr("alpha"), alpha)
@@ -382,6 +405,80 @@ func kernel(s spec, v variant) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// rowsA generates s.name+"RowsA", the kernel whose A is read in place
+// rather than from a packed panel: A[i][p] = a[rows[i] + idx[p]] for the mr
+// rows of the tile, B a packed panel as in the plain kernel. Row i's
+// address is computed once, so a k step loads idx[p] and broadcasts each
+// row's element from its own base at that offset: the same loads as the
+// plain kernel's, plus one. Over a zero-padded image, the im2col matrix
+// transposed (output positions × taps) is such an A: rows[i] the flattened
+// position of output i, idx[p] where tap p starts.
+func rowsA(s spec) {
+	es, mr, nr := s.elem(), s.mr, s.nr()
+	nv := s.nv
+	lanes := nr / nv
+	t := s.typ()
+	name := s.name + "RowsA"
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, rows, idx *int, b, c *%s, ldc int, alpha, beta %s)", t, t, t))
+	Doc(fmt.Sprintf("%s is %s reading A[i][p] at a+rows[i]+idx[p] (in elements) instead of a packed panel.", name, s.name))
+	bcast, fma, movu := VBROADCASTSS, VFMADD231PS, VMOVUPS
+	if s.double {
+		bcast, fma, movu = VBROADCASTSD, VFMADD231PD, VMOVUPD
+	}
+	k := Load(Param("k"), GP64())
+	a := Load(Param("a"), GP64())
+	rowsP := Load(Param("rows"), GP64())
+	Comment("base[i] is the address of row i of A.")
+	base := make([]GPVirtual, mr)
+	for i := range base {
+		base[i] = GP64()
+		MOVQ(Mem{Base: rowsP, Disp: 8 * i}, base[i])
+		LEAQ(Mem{Base: a, Index: base[i], Scale: uint8(es)}, base[i])
+	}
+	idx := Load(Param("idx"), GP64())
+	b := Load(Param("b"), GP64())
+	acc := make([][]VecVirtual, mr)
+	for i := range acc {
+		acc[i] = make([]VecVirtual, nv)
+		for j := range acc[i] {
+			acc[i][j] = s.vec()
+			VPXORD(acc[i][j], acc[i][j], acc[i][j])
+		}
+	}
+	bv := make([]VecVirtual, nv)
+	for j := range bv {
+		bv[j] = s.vec()
+	}
+	step := func(p int) {
+		o := GP64()
+		MOVQ(Mem{Base: idx, Disp: 8 * p}, o)
+		for j := range nv {
+			movu(Mem{Base: b, Disp: (p*nr + j*lanes) * es}, bv[j])
+		}
+		for i := range mr {
+			av := s.vec()
+			bcast(Mem{Base: base[i], Index: o, Scale: uint8(es)}, av)
+			for j := range nv {
+				fma(bv[j], av, acc[i][j])
+			}
+		}
+	}
+	kLoop(name, s.unroll, k, step, func(steps int) {
+		ADDQ(U32(steps*8), idx)
+		ADDQ(U32(steps*nr*es), b)
+	})
+
+	Label(name + "_store")
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	shift := U8(2)
+	if s.double {
+		shift = U8(3)
+	}
+	SHLQ(shift, ldc)
+	storeTile(s, name, acc, c, ldc)
 }
 
 // paramAddr returns the stack address of a scalar argument.
