@@ -59,6 +59,10 @@ func (p *PackedB[T]) Release() {
 // panels from the rows first.
 func (p *PackedB[T]) ReadsAInPlace() bool { return p.kern.rowsA != nil }
 
+// RowsAInPlace reports whether the kernel set in use (SetKernel) reads
+// GemmRowsA's A in place, for T.
+func RowsAInPlace[T Float]() bool { return kernelFor[T]().rowsA != nil }
+
 // GemmRowsA computes C = alpha·A·op(B) + beta·C where A (m×k) is read in
 // place, A[i][p] = a[rows[i] + idx[p]] (m row offsets and k column offsets,
 // in elements), and op(B) (k×n) is packed in pb. C is m×n with ldc ≥ n.
@@ -91,11 +95,28 @@ func GemmRowsA[T Float](threads, m int, alpha T, a []T, rows, idx []int, pb *Pac
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	t := rowsATask[T]{pb: pb, m: m, alpha: alpha, beta: beta, a: a, rows: rows, idx: idx, c: c, ldc: ldc}
+	var zero T
+	pool := &rowsATasks[unsafe.Sizeof(zero)/8]
+	t, _ := pool.Get().(*rowsATask[T])
+	if t == nil {
+		t = new(rowsATask[T])
+	}
+	*t = rowsATask[T]{pb: pb, m: m, alpha: alpha, beta: beta, a: a, rows: rows, idx: idx, c: c, ldc: ldc}
 	tiles := (m + pb.kern.mr - 1) / pb.kern.mr
 	workers := max(1, min(orThreads(threads), tiles, int(float64(m)*float64(n)*float64(k)/minWork)))
-	par.Ranges(workers, tiles, &t)
+	par.Ranges(workers, tiles, t)
+	*t = rowsATask[T]{}
+	pool.Put(t)
 }
+
+// rowOffsets recycles the arrays of a tile's row offsets that rowsATask.Run
+// passes to the micro-kernels (one on the stack would escape through the
+// kernel's function value).
+var rowOffsets = sync.Pool{New: func() any { return new([16]int) }}
+
+// rowsATasks recycle the tasks of GemmRowsA calls, so that a call
+// allocates nothing: [0] float32, [1] float64.
+var rowsATasks [2]sync.Pool
 
 // extent returns the least and the largest element of s (0, 0 when empty).
 func extent(s []int) (lo, hi int) {
@@ -131,7 +152,8 @@ func (t *rowsATask[T]) Run(_, lo, hi int) {
 	buf := getBuf[T](mr*nr + mr*pb.kc)
 	defer putBuf(buf)
 	edge, ap := buf.data[:mr*nr], buf.data[mr*nr:]
-	var rt [16]int // the tile's row offsets (mr ≤ 16)
+	rt := rowOffsets.Get().(*[16]int) // the tile's row offsets (mr ≤ 16)
+	defer rowOffsets.Put(rt)
 	for q := range pb.nkb {
 		p0 := q * pb.kc
 		kq := min(pb.kc, pb.k-p0)
