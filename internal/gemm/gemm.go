@@ -380,12 +380,11 @@ func GemmPackedARowsGap[T Float](threads int, pa *PackedA[T], n int, alpha T, b 
 // set reads a tile across a gap and no tile crosses two (width is at least
 // about half a tile's columns).
 func (p *PackedA[T]) ReadsGapsInPlace(width int) bool {
-	nr := p.kern.nr
 	if p.kern.gaps == nil || width < 1 {
 		return false
 	}
 	for t := range width { // the tiles' starts j mod width repeat within width tiles
-		if brk := width - t*nr%width; brk < nr && brk+width < nr {
+		if how, _, _, _ := gapTile(p.kern, t*p.kern.nr, p.kern.nr, width, 1); how == packed {
 			return false
 		}
 	}
@@ -585,35 +584,53 @@ const (
 )
 
 // inPlace reports how the rows kernels read the panel of B of w ≤ nr
-// columns from column j. A full panel that crosses no gap is read in
-// place, and one that crosses one when the kernel set has gaps kernels. A
-// last panel w < nr is read in place when there are no gaps, it is more
-// than half full (else the half-width kernel on a packed copy computes
-// less) and the rows of b hold a full panel from j. For a broken panel it
-// also returns the element of b its tile starts at, relative to a row,
-// the vector holding the break and the mask of the lanes past it.
+// columns from column j. Without gaps, a full panel is read in place, and
+// a last panel w < nr when it is more than half full (else the half-width
+// kernel on a packed copy computes less) and the rows of b hold a full
+// panel from j; with gaps, as gapTile says. It also returns the element of
+// b the tile starts at, relative to a row, and for a broken panel the
+// vector holding the break and the mask of the lanes past it.
 func (s *slab[T]) inPlace(j, w int) (how, at, vb, mask int) {
-	nr := s.kern.nr
 	if s.kern.rows == nil {
 		return packed, 0, 0, 0
 	}
-	at = j + s.gap*(j/s.width)
 	if s.gap == 0 || s.n <= s.width {
-		if w == nr || w > nr/2 && at+nr <= s.readable {
-			return direct, at, 0, 0
+		if w == s.kern.nr || w > s.kern.nr/2 && j+s.kern.nr <= s.readable {
+			return direct, j, 0, 0
 		}
 		return packed, 0, 0, 0
 	}
-	brk := s.width - j%s.width // columns before the first gap
+	return gapTile(s.kern, j, w, s.width, s.gap)
+}
+
+// packs reports whether the panel jp of B is packed rather than read in
+// place (inPlace).
+func (s *slab[T]) packs(jp int) bool {
+	how, _, _, _ := s.inPlace(jp*s.kern.nr, min(s.kern.nr, s.n-jp*s.kern.nr))
+	return how == packed
+}
+
+// gapTile reports how kern's rows kernels read the panel of B of w ≤ nr
+// columns from column j when B's rows are runs of width columns with gap
+// elements between (GemmPackedARowsGap): a full panel that crosses no gap
+// directly, one that crosses one gap with the gaps kernel of the vector
+// holding it; a last partial panel, and one that crosses two gaps, packed.
+// It returns the element of b the tile starts at, relative to a row, and
+// for a broken panel the vector holding the break and the mask of the
+// lanes past it.
+func gapTile[T float](kern *microKernel[T], j, w, width, gap int) (how, at, vb, mask int) {
+	nr := kern.nr
+	at = j + gap*(j/width)
+	brk := width - j%width // columns before the first gap
 	switch {
-	case w < nr:
+	case kern.rows == nil || w < nr:
 		return packed, 0, 0, 0
 	case brk >= nr:
 		return direct, at, 0, 0
-	case s.kern.gaps == nil || brk+s.width < nr:
+	case kern.gaps == nil || brk+width < nr:
 		return packed, 0, 0, 0
 	}
-	lanes := nr / len(s.kern.gaps)
+	lanes := nr / len(kern.gaps)
 	return broken, at, brk / lanes, (1<<lanes - 1) &^ (1<<(brk%lanes) - 1)
 }
 
@@ -645,15 +662,13 @@ func (s *slab[T]) work() {
 				// Pack the runs of panels that the rows kernels do not
 				// read in place.
 				for jp := c0; jp < c1; {
-					if how, _, _, _ := s.inPlace(jp*nr, min(nr, s.n-jp*nr)); how != packed {
+					if !s.packs(jp) {
 						jp++
 						continue
 					}
 					je := jp + 1
-					for ; je < c1; je++ {
-						if how, _, _, _ := s.inPlace(je*nr, min(nr, s.n-je*nr)); how != packed {
-							break
-						}
+					for je < c1 && s.packs(je) {
+						je++
 					}
 					packRows(bp.data[(jp-c0)*nr*kq:(je-c0)*nr*kq], s.b, s.offs[p0:p0+kq], jp*nr, min(je*nr, s.n)-jp*nr, nr, s.width, s.gap)
 					jp = je
