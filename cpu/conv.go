@@ -270,8 +270,9 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int) *flatIm {
 
 // fillFlat writes the phase-split, zero-padded copy of x [cin, h, w] into xf
 // (f.size elements). With stride 1 there is one plane per channel, and the
-// input rows inside it are segments of one igemm.GatherSegments over the
-// zeroed copy.
+// copy is one igemm.GatherSegments over the zeroed copy: its rows the input
+// rows inside the planes, its segments the channels (f.rowOffs,
+// f.chanSegs).
 func fillFlat[T scalar](f *flatIm, xf, x []T) {
 	if f.chanSegs != nil {
 		clear(xf)
@@ -820,9 +821,12 @@ type convJob[T scalar] struct {
 	packers  []imPacker[T]
 	pas      []*igemm.PackedA[T] // each group's kernel matrix, packed (packKernels)
 	pbs      []*igemm.PackedB[T] // with pixels, each group's kernel matrix transposed (rowsScratch)
-	pixels   bool                // rowsProduct computes the output transposed (rowsScratch)
-	outSegs  []igemm.Segment     // rowsProduct's moves of output rows (rowsScratch)
-	gaps     bool                // rowsProduct reads across the planes' extra columns (rowsScratch)
+	// pixels is set when the GEMMs read the im2col matrix as
+	// igemm.GemmRowsA's A: rowsProduct computes the output transposed
+	// (rowsScratch), the kernel gradient dWᵀ (convKernelGrad).
+	pixels  bool
+	outSegs []igemm.Segment // rowsProduct's moves of output rows (rowsScratch)
+	gaps    bool            // rowsProduct reads across the planes' extra columns (rowsScratch)
 	// planes holds c·H·W for the input channels c of a pointwise forward:
 	// the rows of its B, which igemm.GemmPackedARows reads in place, with
 	// no packed copy. (The input gradient, whose products are as deep as

@@ -121,9 +121,8 @@ func TestConv2DReference(t *testing.T) {
 // The three conv ops against naiveConv on geometries that exercise every path:
 // pointwise, padding wider than the kernel reach, stride above the kernel,
 // dilation, rectangular kernels, groups and depthwise, batch 1 and odd sizes,
-// output rows wider than the micro-kernels' tiles, narrow rows with many
-// channels,
-// each with 1 thread, one band and the input gradient as a forward
+// output rows wider than the micro-kernels' tiles and narrow rows with many
+// channels, each with 1 thread, one band and the input gradient as a forward
 // convolution (where the stride is 1), and with 3 threads, bands of two rows
 // and the input gradient by col2im.
 func testConv2DReference[T scalar](t *testing.T) {

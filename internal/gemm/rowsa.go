@@ -74,9 +74,9 @@ func RowsAInPlace[T Float]() bool { return kernelFor[T]().rowsA != nil }
 // computes its output transposed, a tile of mr output positions by nr
 // channels at a time, and with positions as rows, output rows narrower
 // than a tile waste nothing. The result is bit for bit that of Sgemm or
-// Dgemm on the stored A and op(B). It uses up to threads goroutines (threads < 1:
-// Threads()) and panics on bad sizes, a length of rows other than m or of
-// idx other than pb's k, and an element of A outside a.
+// Dgemm on the stored A and op(B). It uses up to threads goroutines
+// (threads < 1: Threads()) and panics on bad sizes, a length of rows other
+// than m or of idx other than pb's k, and an element of A outside a.
 func GemmRowsA[T Float](threads, m int, alpha T, a []T, rows, idx []int, pb *PackedB[T], beta T, c []T, ldc int) {
 	n, k := pb.n, pb.k
 	checkSizes(false, false, m, n, k, max(1, k), max(1, n), ldc, m*k, -1, len(c))
