@@ -243,11 +243,32 @@ func TestFillFlatVec(t *testing.T) {
 			continue
 		}
 		const cin = 3
-		f := newFlatIm(cin, g.h, g.w, g.k, g.k, [2]int{g.s0, g.s1}, [2]int{g.p0, g.p1}, [2]int{g.d, g.d}, oh, ow)
 		x := make([]float32, cin*g.h*g.w)
 		for i := range x {
 			x[i] = float32(r.NormFloat64())
 		}
+		// The padded layout: every tap of every output position reads
+		// its input element, or 0 in the padding.
+		fp := newFlatIm(cin, g.h, g.w, g.k, g.k, [2]int{g.s0, g.s1}, [2]int{g.p0, g.p1}, [2]int{g.d, g.d}, oh, ow, true)
+		xp := make([]float32, fp.size)
+		for j := range xp {
+			xp[j] = float32(math.NaN())
+		}
+		fillFlat(fp, xp, x)
+		for tap, off := range fp.offs {
+			c, i, j := tap/(g.k*g.k), tap/g.k%g.k, tap%g.k
+			for q, pix := range fp.pixels {
+				iy, ix := q/ow*g.s0-g.p0+i*g.d, q%ow*g.s1-g.p1+j*g.d
+				want := float32(0)
+				if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+					want = x[(c*g.h+iy)*g.w+ix]
+				}
+				if got := xp[off+pix]; math.Float32bits(got) != math.Float32bits(want) {
+					t.Fatalf("%+v padded: tap %d of output %d reads %v, want %v", g, tap, q, got, want)
+				}
+			}
+		}
+		f := newFlatIm(cin, g.h, g.w, g.k, g.k, [2]int{g.s0, g.s1}, [2]int{g.p0, g.p1}, [2]int{g.d, g.d}, oh, ow, false)
 		var copies, backs [2][]float32
 		for i, on := range []bool{false, true} {
 			vec.Enabled = on
