@@ -664,7 +664,9 @@ func (p *imPacker[T]) Pack(dst []T, p0, kq, j0, cols, nr int) {
 //     with wq − ow elements between, straight into out, [m, oh·ow];
 //   - j.pixels: outᵀ = colᵀ·Aᵀ by igemm.GemmRowsA, output positions as
 //     rows (rows of a tile may span output rows, so narrow rows waste no
-//     column), into buf after the slack, then transposed into out;
+//     column), stored transposed, straight into out (the kernels
+//     transpose each tile in registers: N64_C32_K64 14×14's forward spent
+//     10% of its time in a separate transpose before);
 //   - otherwise igemm.GemmPackedARows over the flattened positions
 //     (igemm.RowsSlack elements after the ones let it read a partial last
 //     panel in place too): into buf after the slack when the planes have
@@ -679,9 +681,7 @@ func (j *convJob[T]) rowsProduct(buf []T, g, m int, offs []int, out []T) {
 	case j.gaps:
 		igemm.GemmPackedARowsGap(j.inner, j.pas[g], f.oh*f.ow, 1, b, offs, f.ow, f.wq-f.ow, 0, out, f.oh*f.ow)
 	case j.pixels:
-		ohw := f.oh * f.ow
-		igemm.GemmRowsA(j.inner, ohw, 1, b, f.pixels, offs, j.pbs[g], 0, c[:ohw*m], m)
-		igemm.Transpose(out, ohw, c, m, ohw, m)
+		igemm.GemmRowsA(j.inner, f.oh*f.ow, 1, b, f.pixels, offs, j.pbs[g], 0, true, out, f.oh*f.ow)
 	case f.wq == f.ow:
 		igemm.GemmPackedARows(j.inner, j.pas[g], n, 1, b, offs, 0, out, n)
 	default:
@@ -727,7 +727,7 @@ func (j *convJob[T]) rowsScratch(w []T, stride, ld int) int {
 		}
 		if j.pixels = j.pbs[0].ReadsAInPlace(); j.pixels {
 			j.f = f.pixelLayout()
-			return j.f.size + j.f.flat + igemm.RowsSlack + m*f.oh*f.ow
+			return j.f.size + j.f.flat + igemm.RowsSlack
 		}
 		j.releaseKernelsT()
 	}
@@ -1179,8 +1179,12 @@ func (j *convJob[T]) kernelGrad(wk, grp int) {
 	// im2col matrix read in place as igemm.GemmRowsA's A (taps × output
 	// positions: rows at the taps' offsets, columns at the positions'),
 	// dYgᵀ packed band by band; each group's dWgᵀ is transposed into the
-	// partial at the end. Otherwise dWg += dYg·col(Xg)ᵀ with the
-	// transposed im2col matrix packed from the copy (packT).
+	// partial at the end. (Stored transposed by GemmRowsA straight into
+	// the partial instead, the kernel gradient measured 5–10% slower: it
+	// reads and writes its tiles once per k block of output positions,
+	// and transposed, a tile's columns are 32 half cache lines.)
+	// Otherwise dWg += dYg·col(Xg)ᵀ with the transposed im2col matrix
+	// packed from the copy (packT).
 	var wt []T
 	if j.pixels {
 		wt = j.buf[wk*j.per+j.size:][:len(dw)]
@@ -1198,7 +1202,7 @@ func (j *convJob[T]) kernelGrad(wk, grp int) {
 			if j.pixels {
 				g := u % d.Groups
 				pb := igemm.PackB(true, n, d.kg, dyg[y0*d.OW:], d.ohw)
-				igemm.GemmRowsA(j.inner, d.ckk, 1, xf[f.rowStarts[y0]:], f.offs, f.pixels[:n], pb, 1, wt[g*d.ckk*d.kg:][:d.ckk*d.kg], d.kg)
+				igemm.GemmRowsA(j.inner, d.ckk, 1, xf[f.rowStarts[y0]:], f.offs, f.pixels[:n], pb, 1, false, wt[g*d.ckk*d.kg:][:d.ckk*d.kg], d.kg)
 				pb.Release()
 				continue
 			}

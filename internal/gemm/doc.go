@@ -88,7 +88,9 @@
 // that broadcasts row i's element of step p from a+rows[i]+idx[p], with B
 // packed once (PackB). With output positions as the rows and taps as the
 // columns, a convolution's transposed im2col matrix is such an A, and rows
-// of a tile may span several output rows.
+// of a tile may span several output rows; a second variant stores each tile
+// transposed (8×16 blocks transposed in registers by unpacks and lane
+// shuffles), so that the product lands in the convolution's own layout.
 //
 // # Threads
 //

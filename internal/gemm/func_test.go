@@ -364,8 +364,34 @@ func checkRowsA[T Float](t *testing.T, threads int, cs gemmCase, in *inputs[T], 
 	gemm(kernelFor[T](), threads, cs.transA, cs.transB, cs.m, cs.n, cs.k, T(cs.alpha), in.a, in.lda, in.b, in.ldb, T(cs.beta), want, in.ldc)
 	pb := PackB(cs.transB, cs.k, cs.n, in.b, in.ldb)
 	defer pb.Release()
-	GemmRowsA(threads, cs.m, T(cs.alpha), scattered, rows, idx, pb, T(cs.beta), got, in.ldc)
+	GemmRowsA(threads, cs.m, T(cs.alpha), scattered, rows, idx, pb, T(cs.beta), false, got, in.ldc)
 	if !slices.Equal(got, want) {
 		t.Fatalf("%v, %d threads: GemmRowsA differs from the product on the stored A", cs, threads)
+	}
+	// C stored transposed, with a row stride past m and NaN between the
+	// rows, which must stay as they are.
+	ldt := max(1, cs.m+rng.IntN(3))
+	ct := make([]T, max(0, (cs.n-1)*ldt+cs.m))
+	for i := range ct {
+		ct[i] = T(math.NaN())
+	}
+	for i := range cs.m {
+		for j := range cs.n {
+			ct[j*ldt+i] = in.c[i*in.ldc+j]
+		}
+	}
+	GemmRowsA(threads, cs.m, T(cs.alpha), scattered, rows, idx, pb, T(cs.beta), true, ct, ldt)
+	for j := range cs.n {
+		for i := range ldt {
+			if i >= cs.m {
+				if j < cs.n-1 && !math.IsNaN(float64(ct[j*ldt+i])) {
+					t.Fatalf("%v, %d threads: transposed GemmRowsA wrote %v between rows, at (%d, %d)", cs, threads, ct[j*ldt+i], j, i)
+				}
+				continue
+			}
+			if g, w := ct[j*ldt+i], want[i*in.ldc+j]; g != w && !(g != g && w != w) {
+				t.Fatalf("%v, %d threads: transposed GemmRowsA gives %v at (%d, %d), the product on the stored A %v", cs, threads, g, i, j, w)
+			}
+		}
 	}
 }

@@ -38,6 +38,9 @@ type microKernel[T float] struct {
 	// rowsA, when not nil, is fn reading A[i][p] at a[rows[i]+idx[p]]
 	// instead of a packed panel (GemmRowsA).
 	rowsA func(k int, a *T, rows, idx *int, b, c *T, ldc int, alpha, beta T)
+	// rowsAT, with rowsA, is rowsA storing the tile transposed: C[i][j]
+	// at c[j·ldc+i].
+	rowsAT func(k int, a *T, rows, idx *int, b, c *T, ldc int, alpha, beta T)
 }
 
 // kernelSet is a named pair of float32 and float64 micro-kernels for one
@@ -736,6 +739,21 @@ func mergeEdge[T float](c []T, ldc int, edge []T, nr, h, w int, beta T) {
 		}
 		for jj := range cr {
 			cr[jj] = er[jj] + beta*cr[jj]
+		}
+	}
+}
+
+// mergeEdgeT is mergeEdge into C stored transposed: element (ii, jj) of
+// the tile goes to c[jj·ldc+ii].
+func mergeEdgeT[T float](c []T, ldc int, edge []T, nr, h, w int, beta T) {
+	for jj := range w {
+		cr := c[jj*ldc : jj*ldc+h]
+		for ii := range cr {
+			if beta == 0 {
+				cr[ii] = edge[ii*nr+jj]
+			} else {
+				cr[ii] = edge[ii*nr+jj] + beta*cr[ii]
+			}
 		}
 	}
 }

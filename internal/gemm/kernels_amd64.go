@@ -25,6 +25,9 @@ func sgemmAVX512Gap1(k int, a *float32, b *float32, offs *int, gap int, mask int
 // sgemmAVX512RowsA is sgemmAVX512 reading A[i][p] at a+rows[i]+idx[p] (in elements) instead of a packed panel.
 func sgemmAVX512RowsA(k int, a *float32, rows *int, idx *int, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// sgemmAVX512RowsAT is sgemmAVX512RowsA storing the tile transposed: C[i][j] at c+j·ldc+i.
+func sgemmAVX512RowsAT(k int, a *float32, rows *int, idx *int, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
 // dgemmAVX512 computes a 8×16 tile of C = alpha·A·B + beta·C from k steps of packed panels (a: 8 per step, b: 16 per step); beta 0 does not read C. ldc is in elements.
 func dgemmAVX512(k int, a *float64, b *float64, c *float64, ldc int, alpha float64, beta float64)
 
@@ -45,6 +48,9 @@ func dgemmAVX512Gap1(k int, a *float64, b *float64, offs *int, gap int, mask int
 
 // dgemmAVX512RowsA is dgemmAVX512 reading A[i][p] at a+rows[i]+idx[p] (in elements) instead of a packed panel.
 func dgemmAVX512RowsA(k int, a *float64, rows *int, idx *int, b *float64, c *float64, ldc int, alpha float64, beta float64)
+
+// dgemmAVX512RowsAT is dgemmAVX512RowsA storing the tile transposed: C[i][j] at c+j·ldc+i.
+func dgemmAVX512RowsAT(k int, a *float64, rows *int, idx *int, b *float64, c *float64, ldc int, alpha float64, beta float64)
 
 // sgemmAVX2 computes a 6×16 tile of C = alpha·A·B + beta·C from k steps of packed panels (a: 6 per step, b: 16 per step); beta 0 does not read C. ldc is in elements.
 func sgemmAVX2(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)

@@ -73,13 +73,20 @@ func RowsAInPlace[T Float]() bool { return kernelFor[T]().rowsA != nil }
 // entries start; with the kernel matrix transposed as B, a convolution
 // computes its output transposed, a tile of mr output positions by nr
 // channels at a time, and with positions as rows, output rows narrower
-// than a tile waste nothing. The result is bit for bit that of Sgemm or
-// Dgemm on the stored A and op(B). It uses up to threads goroutines
-// (threads < 1: Threads()) and panics on bad sizes, a length of rows other
-// than m or of idx other than pb's k, and an element of A outside a.
-func GemmRowsA[T Float](threads, m int, alpha T, a []T, rows, idx []int, pb *PackedB[T], beta T, c []T, ldc int) {
+// than a tile waste nothing. With transC, C is stored transposed, C[i][j]
+// at c[j·ldc+i] with ldc ≥ m (the convolution's output in its own layout):
+// the AVX-512 kernels transpose each tile in registers on the way out. The
+// result is bit for bit that of Sgemm or Dgemm on the stored A and op(B).
+// It uses up to threads goroutines (threads < 1: Threads()) and panics on
+// bad sizes, a length of rows other than m or of idx other than pb's k,
+// and an element of A outside a.
+func GemmRowsA[T Float](threads, m int, alpha T, a []T, rows, idx []int, pb *PackedB[T], beta T, transC bool, c []T, ldc int) {
 	n, k := pb.n, pb.k
-	checkSizes(false, false, m, n, k, max(1, k), max(1, n), ldc, m*k, -1, len(c))
+	if transC {
+		checkSizes(false, false, n, m, k, max(1, k), max(1, m), ldc, n*k, -1, len(c))
+	} else {
+		checkSizes(false, false, m, n, k, max(1, k), max(1, n), ldc, m*k, -1, len(c))
+	}
 	if len(rows) != m || len(idx) != k {
 		panic(fmt.Sprintf("gemm: GemmRowsA with %d row and %d column offsets, expected m = %d and k = %d", len(rows), len(idx), m, k))
 	}
@@ -92,7 +99,11 @@ func GemmRowsA[T Float](threads, m int, alpha T, a []T, rows, idx []int, pb *Pac
 		return
 	}
 	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
+		if transC {
+			scaleC(n, m, beta, c, ldc)
+		} else {
+			scaleC(m, n, beta, c, ldc)
+		}
 		return
 	}
 	var zero T
@@ -101,7 +112,7 @@ func GemmRowsA[T Float](threads, m int, alpha T, a []T, rows, idx []int, pb *Pac
 	if t == nil {
 		t = new(rowsATask[T])
 	}
-	*t = rowsATask[T]{pb: pb, m: m, alpha: alpha, beta: beta, a: a, rows: rows, idx: idx, c: c, ldc: ldc}
+	*t = rowsATask[T]{pb: pb, m: m, alpha: alpha, beta: beta, a: a, rows: rows, idx: idx, transC: transC, c: c, ldc: ldc}
 	tiles := (m + pb.kern.mr - 1) / pb.kern.mr
 	workers := max(1, min(orThreads(threads), tiles, int(float64(m)*float64(n)*float64(k)/minWork)))
 	par.Ranges(workers, tiles, t)
@@ -137,6 +148,7 @@ type rowsATask[T float] struct {
 	alpha, beta T
 	a           []T
 	rows, idx   []int
+	transC      bool
 	c           []T
 	ldc         int
 }
@@ -144,7 +156,8 @@ type rowsATask[T float] struct {
 // Run computes the tiles of rows [lo, hi): per k block, each tile against
 // every panel of B. A tile of fewer than mr rows repeats its last row's
 // offset and, like a panel of fewer than nr columns, goes through a scratch
-// tile.
+// tile; with transC, kernels that cannot store transposed put every tile
+// there.
 func (t *rowsATask[T]) Run(_, lo, hi int) {
 	pb := t.pb
 	kern := pb.kern
@@ -182,19 +195,51 @@ func (t *rowsATask[T]) Run(_, lo, hi int) {
 			for jp := range pb.pn {
 				j := jp * nr
 				w := min(nr, pb.n-j)
-				full := h == mr && w == nr
-				dst, ldd, bd := &edge[0], nr, T(0)
-				if full {
-					dst, ldd, bd = &t.c[i*t.ldc+j], t.ldc, bq
-				}
 				bp := &blk[jp*kq*nr]
-				if kern.rowsA != nil {
-					kern.rowsA(kq, &t.a[0], &rt[0], &t.idx[p0], bp, dst, ldd, t.alpha, bd)
-				} else {
-					kern.fn(kq, &ap[0], bp, dst, ldd, t.alpha, bd)
-				}
-				if !full {
-					mergeEdge(t.c[i*t.ldc+j:], t.ldc, edge, nr, h, w, bq)
+				switch full := h == mr && w == nr; {
+				case !t.transC:
+					dst, ldd, bd := &edge[0], nr, T(0)
+					if full {
+						dst, ldd, bd = &t.c[i*t.ldc+j], t.ldc, bq
+					}
+					if kern.rowsA != nil {
+						kern.rowsA(kq, &t.a[0], &rt[0], &t.idx[p0], bp, dst, ldd, t.alpha, bd)
+					} else {
+						kern.fn(kq, &ap[0], bp, dst, ldd, t.alpha, bd)
+					}
+					if !full {
+						mergeEdge(t.c[i*t.ldc+j:], t.ldc, edge, nr, h, w, bq)
+					}
+				case kern.rowsAT != nil:
+					// The tile transposed: nr rows of mr.
+					dst, ldd, bd := &edge[0], mr, T(0)
+					if full {
+						dst, ldd, bd = &t.c[j*t.ldc+i], t.ldc, bq
+					}
+					kern.rowsAT(kq, &t.a[0], &rt[0], &t.idx[p0], bp, dst, ldd, t.alpha, bd)
+					if !full {
+						mergeEdge(t.c[j*t.ldc+i:], t.ldc, edge, mr, w, h, bq)
+					}
+				default:
+					// Through edge: a full tile with C's elements
+					// moved in (so that beta is applied as the kernels
+					// apply it) and out, a partial one merged as
+					// mergeEdge merges.
+					ct, bd, bm := t.c[j*t.ldc+i:], T(0), bq
+					if full {
+						for jj := range nr {
+							for ii, v := range ct[jj*t.ldc:][:mr] {
+								edge[ii*nr+jj] = v
+							}
+						}
+						bd, bm = bq, 0
+					}
+					if kern.rowsA != nil {
+						kern.rowsA(kq, &t.a[0], &rt[0], &t.idx[p0], bp, &edge[0], nr, t.alpha, bd)
+					} else {
+						kern.fn(kq, &ap[0], bp, &edge[0], nr, t.alpha, bd)
+					}
+					mergeEdgeT(ct, t.ldc, edge, nr, h, w, bm)
 				}
 			}
 		}

@@ -84,7 +84,8 @@ func main() {
 			for h := range s.nv {
 				kernel(s, gap+variant(h))
 			}
-			rowsA(s)
+			rowsA(s, false)
+			rowsA(s, true)
 		}
 	}
 	for _, w := range []int{32, 64, 128} {
@@ -414,15 +415,22 @@ func storeTile(s spec, name string, acc [][]VecVirtual, c, ldc Register) {
 // row's element from its own base at that offset: the same loads as the
 // plain kernel's, plus one. Over a zero-padded image, the im2col matrix
 // transposed (output positions × taps) is such an A: rows[i] the flattened
-// position of output i, idx[p] where tap p starts.
-func rowsA(s spec) {
+// position of output i, idx[p] where tap p starts. With trans, the kernel
+// (s.name+"RowsAT") stores the tile transposed, C[i][j] at c+j·ldc+i, the
+// accumulators transposed in registers (storeTileT).
+func rowsA(s spec, trans bool) {
 	es, mr, nr := s.elem(), s.mr, s.nr()
 	nv := s.nv
 	lanes := nr / nv
 	t := s.typ()
 	name := s.name + "RowsA"
+	doc := fmt.Sprintf("%s is %s reading A[i][p] at a+rows[i]+idx[p] (in elements) instead of a packed panel.", name, s.name)
+	if trans {
+		name += "T"
+		doc = fmt.Sprintf("%s is %sRowsA storing the tile transposed: C[i][j] at c+j·ldc+i.", name, s.name)
+	}
 	TEXT(name, NOSPLIT, fmt.Sprintf("func(k int, a *%s, rows, idx *int, b, c *%s, ldc int, alpha, beta %s)", t, t, t))
-	Doc(fmt.Sprintf("%s is %s reading A[i][p] at a+rows[i]+idx[p] (in elements) instead of a packed panel.", name, s.name))
+	Doc(doc)
 	bcast, fma, movu := VBROADCASTSS, VFMADD231PS, VMOVUPS
 	if s.double {
 		bcast, fma, movu = VBROADCASTSD, VFMADD231PD, VMOVUPD
@@ -478,7 +486,183 @@ func rowsA(s spec) {
 		shift = U8(3)
 	}
 	SHLQ(shift, ldc)
+	if trans {
+		storeTileT(s, name, acc, c, ldc)
+		return
+	}
 	storeTile(s, name, acc, c, ldc)
+}
+
+// storeTileT is storeTile for a tile stored transposed, C[i][j] at
+// c+j·ldc+i (ldc in bytes), for the AVX-512 kernels with mr = 8 and two
+// vectors per row: each vector's 8×lanes block of accumulators is
+// transposed in registers by unpacks and 128-bit lane shuffles, into a
+// row of 8 elements per column j (float32: half a vector, float64: one).
+func storeTileT(s spec, name string, acc [][]VecVirtual, c, ldc Register) {
+	if len(acc) != 8 || len(acc[0]) != 2 || !s.zmm {
+		panic("storeTileT: needs an AVX-512 tile of 8 rows of two vectors")
+	}
+	lanes := s.nr() / s.nv
+	bcast, fma, movu, mul := VBROADCASTSS, VFMADD231PS, VMOVUPS, VMULPS
+	if s.double {
+		bcast, fma, movu, mul = VBROADCASTSD, VFMADD231PD, VMOVUPD, VMULPD
+	}
+	alpha := s.vec()
+	bcast(paramAddr("alpha"), alpha)
+	for i := range acc {
+		for j := range acc[i] {
+			mul(alpha, acc[i][j], acc[i][j])
+		}
+	}
+	// cols[v][e] is the transposed block of vector v, column e's rows
+	// (float32: columns e and e+lanes/2 in the halves of cols[v][e%8]).
+	cols := make([][]VecVirtual, 2)
+	for v := range cols {
+		cols[v] = transposeBlock(s, []VecVirtual{acc[0][v], acc[1][v], acc[2][v], acc[3][v], acc[4][v], acc[5][v], acc[6][v], acc[7][v]})
+	}
+	// Column j's row is at c + j·ldc; l4 holds 4·ldc, p walks the columns.
+	l4 := GP64()
+	MOVQ(ldc, l4)
+	SHLQ(U8(2), l4)
+	var l12 GPVirtual
+	if !s.double {
+		l12 = GP64()
+		LEAQ(Mem{Base: l4, Index: l4, Scale: 2}, l12)
+	}
+	p := GP64()
+	beta := s.vec()
+	bcast(paramAddr("beta"), beta)
+	// beta's bits without the sign, in a general register: the vector
+	// registers the test would take hold the tile.
+	bits := GP64()
+	if s.double {
+		MOVQ(paramAddr("beta"), bits)
+		SHLQ(U8(1), bits)
+	} else {
+		MOVL(paramAddr("beta"), bits.As32())
+		SHLL(U8(1), bits.As32())
+	}
+	for _, withBeta := range []bool{false, true} {
+		if withBeta {
+			Label(name + "_beta")
+		} else {
+			Comment("beta == ±0 means C is only written.")
+			TESTQ(bits, bits)
+			JNE(LabelRef(name + "_beta"))
+		}
+		for v := range 2 {
+			// p = c + (v·lanes)·ldc: lanes = 16 is 4·l4, 8 is 2·l4.
+			if v == 0 {
+				MOVQ(c, p)
+			} else {
+				LEAQ(Mem{Base: c, Index: l4, Scale: uint8(lanes / 4)}, p)
+			}
+			if s.double {
+				// cols[v][e] is column v·8+e: a whole vector.
+				for e := range 8 {
+					at := Mem{Base: p}
+					if withBeta {
+						fma(at, beta, cols[v][e])
+					}
+					movu(cols[v][e], at)
+					if e < 7 {
+						ADDQ(ldc, p)
+					}
+				}
+				continue
+			}
+			// float32: cols[v][e] for e < 4 holds columns e (low half)
+			// and e+4 (high half); cols[v][4+e] columns e+8 and e+12.
+			for e := range 4 {
+				for h, col := range []VecVirtual{cols[v][e], cols[v][4+e]} {
+					lo, hi := Mem{Base: p}, Mem{Base: p, Index: l4, Scale: 1}
+					if h == 1 {
+						lo, hi = Mem{Base: p, Index: l4, Scale: 2}, Mem{Base: p, Index: l12, Scale: 1}
+					}
+					if withBeta {
+						// C's two rows into one vector (a load into its
+						// low half alone would leave the register's
+						// liveness to avo's guess).
+						old := s.vec()
+						VBROADCASTF64X4(lo, old)
+						VINSERTF64X4(U8(1), hi, old, old)
+						fma(old, beta, col)
+					}
+					VMOVUPS(col.AsY(), lo)
+					VEXTRACTF64X4(U8(1), col, hi)
+				}
+				if e < 3 {
+					ADDQ(ldc, p)
+				}
+			}
+		}
+		VZEROUPPER()
+		RET()
+	}
+}
+
+// transposeBlock transposes the 8×lanes block held in the 8 vectors r (row
+// i in r[i]) and returns it by columns: float64, out[e] holds column e of
+// the block (lanes = 8); float32, out[e] for e < 4 holds columns e and e+4
+// in its halves, out[4+e] columns e+8 and e+12.
+func transposeBlock(s spec, r []VecVirtual) []VecVirtual {
+	t := make([]VecVirtual, 8)
+	for i := range t {
+		t[i] = s.vec()
+	}
+	if s.double {
+		// t[2q] holds rows 2q, 2q+1 of the even columns of each 128-bit
+		// lane, t[2q+1] of the odd ones.
+		for q := range 4 {
+			VUNPCKLPD(r[2*q+1], r[2*q], t[2*q])
+			VUNPCKHPD(r[2*q+1], r[2*q], t[2*q+1])
+		}
+		// Column 2L+h (h = 0 even, 1 odd) is lane L of t[h], t[2+h],
+		// t[4+h], t[6+h]. u[2k], u[2k+1] gather lanes 0 and 2, then 1
+		// and 3, of rows 0–3 (k = 0) and 4–7; the columns then go into
+		// the t registers, free by then.
+		out := make([]VecVirtual, 8)
+		for h := range 2 {
+			var u [4]VecVirtual
+			for k, src := range [][2]VecVirtual{{t[h], t[2+h]}, {t[4+h], t[6+h]}} {
+				u[2*k], u[2*k+1] = r[4*h+2*k], r[4*h+2*k+1]
+				VSHUFF64X2(U8(0b10_00_10_00), src[1], src[0], u[2*k])
+				VSHUFF64X2(U8(0b11_01_11_01), src[1], src[0], u[2*k+1])
+			}
+			for l, pair := range [][2]VecVirtual{{u[0], u[2]}, {u[1], u[3]}} {
+				lo, hi := t[2*l+h], t[4+2*l+h]
+				VSHUFF64X2(U8(0b10_00_10_00), pair[1], pair[0], lo)
+				VSHUFF64X2(U8(0b11_01_11_01), pair[1], pair[0], hi)
+				out[2*l+h], out[4+2*l+h] = lo, hi
+			}
+		}
+		return out
+	}
+	// float32: t[2q] pairs rows 2q, 2q+1 of columns 4L, 4L+1 of lane L,
+	// t[2q+1] of columns 4L+2, 4L+3.
+	for q := range 4 {
+		VUNPCKLPS(r[2*q+1], r[2*q], t[2*q])
+		VUNPCKHPS(r[2*q+1], r[2*q], t[2*q+1])
+	}
+	// u[e] holds rows 0–3 of column 4L+e in lane L, u[4+e] rows 4–7.
+	u := r
+	for k := range 2 {
+		ta, tb, tc, td := t[4*k], t[4*k+1], t[4*k+2], t[4*k+3]
+		VUNPCKLPD(tc, ta, u[4*k])
+		VUNPCKHPD(tc, ta, u[4*k+1])
+		VUNPCKLPD(td, tb, u[4*k+2])
+		VUNPCKHPD(td, tb, u[4*k+3])
+	}
+	// Columns e and e+4: [u[e].L0, u[e].L1, u[4+e].L0, u[4+e].L1] put in
+	// lane order 0, 2, 1, 3; columns e+8 and e+12 likewise from lanes 2
+	// and 3. They go into the t registers, free by then.
+	for e := range 4 {
+		VSHUFF32X4(U8(0b01_00_01_00), u[4+e], u[e], t[e])
+		VSHUFF32X4(U8(0b11_01_10_00), t[e], t[e], t[e])
+		VSHUFF32X4(U8(0b11_10_11_10), u[4+e], u[e], t[4+e])
+		VSHUFF32X4(U8(0b11_01_10_00), t[4+e], t[4+e], t[4+e])
+	}
+	return t
 }
 
 // paramAddr returns the stack address of a scalar argument.
