@@ -1124,6 +1124,18 @@ func (b *Backend) Conv2DKernelGrad(dw, x, dy *tensor.Tensor, p tensor.Conv2DPara
 	return nil
 }
 
+// kernelGradPixels reports whether the kernel gradient computes dWᵀ (taps
+// × output channels, tiles of mr×nr) rather than dW (output channels ×
+// taps): unless the tiles of dWᵀ hold more wasted elements. With few output
+// channels most columns of dWᵀ's tiles are padding, and the packed dYᵀ is
+// mostly zeros: N64_C1_K8 28×28 went from 25–27 to 35–40 GFLOP/s computing
+// dW; 1→5 (seed01's), 1→6 and 6→16 channels (LeNet-5's) measured within
+// noise of each other either way.
+func (d *convDims) kernelGradPixels(mr, nr int) bool {
+	up := func(x, m int) int { return (x + m - 1) / m * m }
+	return up(d.ckk, mr)*up(d.kg, nr) <= up(d.kg, mr)*up(d.ckk, nr)
+}
+
 // maxPartials bounds the elements of the kernel gradient's partial sums
 // (16 MiB of float32): with large kernels there are fewer groups of units.
 const maxPartials = 1 << 22
@@ -1139,7 +1151,7 @@ func convKernelGrad[T scalar](b *Backend, d *convDims, dw, x, dy []T) {
 		j.size = j.f.size
 	}
 	j.per = j.size
-	if j.f != nil && igemm.RowsAInPlace[T]() {
+	if j.f != nil && igemm.RowsAInPlace[T]() && d.kernelGradPixels(igemm.TileSize[T]()) {
 		// dWᵀ of each group, per worker (see kernelGrad), from the copy
 		// laid out for GemmRowsA.
 		j.pixels = true

@@ -59,6 +59,14 @@ func (p *PackedB[T]) Release() {
 // panels from the rows first.
 func (p *PackedB[T]) ReadsAInPlace() bool { return p.kern.rowsA != nil }
 
+// TileSize returns the rows and columns of the micro-kernels' tile in use
+// (SetKernel), for T: a product computes C in tiles of that size, so that
+// m and n that are not multiples of them waste part of the last tiles.
+func TileSize[T Float]() (mr, nr int) {
+	k := kernelFor[T]()
+	return k.mr, k.nr
+}
+
 // RowsAInPlace reports whether the kernel set in use (SetKernel) reads
 // GemmRowsA's A in place, for T.
 func RowsAInPlace[T Float]() bool { return kernelFor[T]().rowsA != nil }
