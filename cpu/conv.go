@@ -932,9 +932,7 @@ func (j *convJob[T]) Run(wk, i, _ int) {
 		xg, yg, _ := unit(d, i, j.in, j.out, j.w)
 		var beta T
 		if j.bias != nil {
-			for k, v := range j.bias[(i%d.Groups)*d.kg:][:d.kg] {
-				fill(yg[k*d.ohw:][:d.ohw], v)
-			}
+			fillRows(yg, d.ohw, j.bias[(i%d.Groups)*d.kg:][:d.kg])
 			beta = 1
 		}
 		igemm.GemmPackedARows(j.inner, j.pas[i%d.Groups], d.ohw, 1, xg, j.planes, beta, yg, d.ohw)

@@ -28,6 +28,9 @@ func reluGrad32(dx *float32, dy *float32, x *float32, segs int, stride int, nb i
 // add32 sets d = a + c over the runs.
 func add32(d *float32, a *float32, c *float32, segs int, stride int, nb int, mask uint16)
 
+// fill32 sets the elements of run r to v[r].
+func fill32(d *float32, v *float32, segs int, stride int, nb int, mask uint16)
+
 // sigmoid32 sets d = float32(1/(1+e^−a)) over the runs, computed in float64 as package vec's Sigmoid64.
 func sigmoid32(d *float32, a *float32, segs int, stride int, nb int, mask uint16)
 

@@ -121,6 +121,15 @@ func Add(d, a, c []float32) {
 	}
 }
 
+// Fill sets the elements of run r, d[r·stride : r·stride+n], to v[r], for
+// the len(v) runs. It panics when d is too short.
+func Fill(d []float32, stride, n int, v []float32) {
+	nb, mask := runs(d, len(v), stride, n, wide)
+	if len(v) > 0 {
+		fill32(first(d), &v[0], len(v), stride, nb, mask)
+	}
+}
+
 // pairMasks returns the full blocks of n pairs and the masks of the tail:
 // its pairs, and the first and second 16 of its 2·(n mod 16) elements.
 func pairMasks(n int) (nb int, mp, m0, m1 uint16) {

@@ -647,6 +647,55 @@ add32_done:
 	VZEROUPPER
 	RET
 
+// func fill32(d *float32, v *float32, segs int, stride int, nb int, mask uint16)
+// Requires: AVX, AVX512F
+TEXT ·fill32(SB), NOSPLIT, $0-42
+	MOVQ    v+8(FP), AX
+	MOVQ    d+0(FP), CX
+	MOVQ    segs+16(FP), DX
+	MOVQ    stride+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    nb+32(FP), SI
+	MOVWLZX mask+40(FP), DI
+	KMOVW   DI, K1
+
+fill32_seg:
+	TESTQ        DX, DX
+	JZ           fill32_done
+	MOVQ         CX, DI
+	VBROADCASTSS (AX), Z0
+	ADDQ         $0x04, AX
+	MOVQ         SI, R8
+
+fill32_unrolled:
+	CMPQ    R8, $0x04
+	JL      fill32_single
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z0, 64(DI)
+	VMOVUPS Z0, 128(DI)
+	VMOVUPS Z0, 192(DI)
+	ADDQ    $0x00000100, DI
+	SUBQ    $0x04, R8
+	JMP     fill32_unrolled
+
+fill32_single:
+	TESTQ   R8, R8
+	JZ      fill32_tail
+	VMOVUPS Z0, (DI)
+	ADDQ    $0x00000040, DI
+	DECQ    R8
+	JMP     fill32_single
+
+fill32_tail:
+	VMOVUPS Z0, K1, (DI)
+	ADDQ    BX, CX
+	DECQ    DX
+	JMP     fill32_seg
+
+fill32_done:
+	VZEROUPPER
+	RET
+
 // func sigmoid32(d *float32, a *float32, segs int, stride int, nb int, mask uint16)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512VL
 TEXT ·sigmoid32(SB), NOSPLIT, $0-42

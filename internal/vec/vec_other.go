@@ -20,6 +20,7 @@ func relu32(_, _ *float32, _, _, _ int, _ uint16)                               
 func reluGrad32(_, _, _ *float32, _, _, _ int, _ uint16)                        { unavailable() }
 func add32(_, _, _ *float32, _, _, _ int, _ uint16)                             { unavailable() }
 func sigmoid32(_, _ *float32, _, _, _ int, _ uint16)                            { unavailable() }
+func fill32(_, _ *float32, _, _, _ int, _ uint16)                               { unavailable() }
 func deal32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)                   { unavailable() }
 func evens32(_, _ *float32, _, _, _, _ int, _, _, _ uint16)                     { unavailable() }
 func weave32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)                  { unavailable() }

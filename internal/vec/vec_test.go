@@ -167,6 +167,32 @@ func TestElementwise(t *testing.T) {
 	}
 }
 
+// TestFill checks Fill on the runs of shapes: each run gets its value bit
+// for bit (NaN and −0 included), every other element stays as it was.
+func TestFill(t *testing.T) {
+	need(t)
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, sh := range shapes {
+		segs, stride, n := sh[0], sh[1], sh[2]
+		size := 0
+		if segs > 0 {
+			size = (segs-1)*stride + n
+		}
+		d, v := randSlice(r, size+1), randSlice(r, segs)
+		if segs > 1 {
+			v[0], v[1] = float32(math.NaN()), float32(math.Copysign(0, -1))
+		}
+		want := append([]float32(nil), d...)
+		refRuns(d, segs, stride, n, func(i int) { want[i] = v[i/max(stride, 1)] })
+		Fill(d[:size], stride, n, v)
+		for i := range d {
+			if math.Float32bits(d[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("segs=%d stride=%d n=%d: element %d is %g, want %g", segs, stride, n, i, d[i], want[i])
+			}
+		}
+	}
+}
+
 func TestRunsPanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

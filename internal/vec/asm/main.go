@@ -33,6 +33,7 @@ func main() {
 	relu()
 	reluGrad()
 	add()
+	fill()
 	sigmoid()
 	deal(true)
 	deal(false)
@@ -42,12 +43,14 @@ func main() {
 }
 
 // loop is the shape of one routine: its pointer parameters, the elements per
-// block (8 or 16) and how many blocks one iteration of the main loop does.
+// block (8 or 16) and how many blocks one iteration of the main loop does;
+// seg, when not nil, emits work at the start of each run.
 type loop struct {
 	name  string
 	ptrs  []string
 	block int
 	unrol int
+	seg   func()
 }
 
 // emit writes the loop over runs and blocks; body emits the work of one
@@ -79,6 +82,9 @@ func (l loop) emit(body func(p []GPVirtual, off, u int, tail bool)) {
 	JZ(LabelRef(l.name + "_done"))
 	for i := range p {
 		MOVQ(bases[i], p[i])
+	}
+	if l.seg != nil {
+		l.seg()
 	}
 	MOVQ(nb, c)
 	Label(l.name + "_unrolled")
@@ -193,7 +199,7 @@ func sum() {
 	TEXT(name, NOSPLIT, "func(x *float32, segs, stride, nb int, mask uint16) float64")
 	Doc(name + " returns Σ x over the runs, in float64.")
 	acc := zeros(unroll)
-	loop{name, []string{"x"}, 8, unroll}.emit(func(p []GPVirtual, off, u int, tail bool) {
+	loop{name, []string{"x"}, 8, unroll, nil}.emit(func(p []GPVirtual, off, u int, tail bool) {
 		v := ZMM()
 		widen(at(p[0], off), v, tail)
 		VADDPD(v, acc[u], acc[u])
@@ -209,7 +215,7 @@ func sqDev() {
 	Doc(name + " returns Σ (x − mu)² over the runs, in float64.")
 	mu := broadcast("mu")
 	acc := zeros(unroll)
-	loop{name, []string{"x"}, 8, unroll}.emit(func(p []GPVirtual, off, u int, tail bool) {
+	loop{name, []string{"x"}, 8, unroll, nil}.emit(func(p []GPVirtual, off, u int, tail bool) {
 		v := ZMM()
 		widen(at(p[0], off), v, tail)
 		if tail {
@@ -229,7 +235,7 @@ func affine() {
 	TEXT(name, NOSPLIT, "func(y, x *float32, segs, stride, nb int, mask uint16, mu, scale, shift float64)")
 	Doc(name + " sets y = float32((x − mu)·scale + shift) over the runs.")
 	mu, sc, sh := broadcast("mu"), broadcast("scale"), broadcast("shift")
-	loop{name, []string{"y", "x"}, 8, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+	loop{name, []string{"y", "x"}, 8, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		v := ZMM()
 		widen(at(p[1], off), v, tail)
 		VSUBPD(mu, v, v)
@@ -247,7 +253,7 @@ func gradSums() {
 	Doc(name + " returns Σ dy and Σ dy·(x − mu) over the runs, in float64.")
 	mu := broadcast("mu")
 	a, b := zeros(2), zeros(2)
-	loop{name, []string{"dy", "x"}, 8, 2}.emit(func(p []GPVirtual, off, u int, tail bool) {
+	loop{name, []string{"dy", "x"}, 8, 2, nil}.emit(func(p []GPVirtual, off, u int, tail bool) {
 		d, v := ZMM(), ZMM()
 		widen(at(p[0], off), d, tail) // 0 past the tail, so the product is 0 there
 		widen(at(p[1], off), v, tail)
@@ -266,7 +272,7 @@ func normGrad() {
 	TEXT(name, NOSPLIT, "func(dx, dy, x *float32, segs, stride, nb int, mask uint16, mu, invStd, mdy, mdyx, k float64)")
 	Doc(name + " sets dx = float32(k·((dy − mdy) − ((x − mu)·invStd)·mdyx)) over the runs.")
 	mu, is, mdy, mdyx, k := broadcast("mu"), broadcast("invStd"), broadcast("mdy"), broadcast("mdyx"), broadcast("k")
-	loop{name, []string{"dx", "dy", "x"}, 8, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+	loop{name, []string{"dx", "dy", "x"}, 8, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		v, g := ZMM(), ZMM()
 		widen(at(p[2], off), v, tail)
 		VSUBPD(mu, v, v)
@@ -307,7 +313,7 @@ func relu() {
 	TEXT(name, NOSPLIT, "func(d, a *float32, segs, stride, nb int, mask uint16)")
 	Doc(name + " sets d = max(a, 0) over the runs, as Go's max: NaN stays NaN and −0 becomes +0.")
 	zero := zeros(1)[0]
-	loop{name, []string{"d", "a"}, 16, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+	loop{name, []string{"d", "a"}, 16, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		v := ZMM()
 		load16(at(p[1], off), v, tail)
 		// MAXPS returns its second source (v) when either is NaN or
@@ -325,7 +331,7 @@ func reluGrad() {
 	TEXT(name, NOSPLIT, "func(dx, dy, x *float32, segs, stride, nb int, mask uint16)")
 	Doc(name + " sets dx = dy where x > 0, else +0, over the runs.")
 	zero := zeros(1)[0]
-	loop{name, []string{"dx", "dy", "x"}, 16, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+	loop{name, []string{"dx", "dy", "x"}, 16, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		v, g := ZMM(), ZMM()
 		load16(at(p[2], off), v, tail) // 0 past the tail: not > 0
 		VCMPPS(U8(0x1e), zero, v, K2)  // _CMP_GT_OQ: v > 0, false for NaN
@@ -340,12 +346,31 @@ func add() {
 	const name = "add32"
 	TEXT(name, NOSPLIT, "func(d, a, c *float32, segs, stride, nb int, mask uint16)")
 	Doc(name + " sets d = a + c over the runs.")
-	loop{name, []string{"d", "a", "c"}, 16, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+	loop{name, []string{"d", "a", "c"}, 16, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		v, w := ZMM(), ZMM()
 		load16(at(p[1], off), v, tail)
 		load16(at(p[2], off), w, tail)
 		VADDPS(w, v, v)
 		store16(v, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+func fill() {
+	const name = "fill32"
+	TEXT(name, NOSPLIT, "func(d, v *float32, segs, stride, nb int, mask uint16)")
+	Doc(name + " sets the elements of run r to v[r].")
+	vp := GP64()
+	Load(Param("v"), vp)
+	z := ZMM()
+	l := loop{name: name, ptrs: []string{"d"}, block: 16, unrol: unroll}
+	l.seg = func() {
+		VBROADCASTSS(Mem{Base: vp}, z)
+		ADDQ(U8(4), vp)
+	}
+	l.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		store16(z, at(p[0], off), tail)
 	})
 	VZEROUPPER()
 	RET()
@@ -372,7 +397,7 @@ func sigmoid() {
 	sign, floor, l2e := konst(math.Copysign(0, -1)), konst(vec.ExpFloor), konst(vec.Log2E)
 	hi, lo, one := konst(vec.Ln2Hi), konst(vec.Ln2Lo), konst(1)
 	zero := zeros(1)[0]
-	loop{name, []string{"d", "a"}, 8, unroll}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+	loop{name, []string{"d", "a"}, 8, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		x, t, n, e := ZMM(), ZMM(), ZMM(), ZMM()
 		widen(at(p[1], off), x, tail)
 		VORPD(sign, x, t)        // t = −|x|
