@@ -31,6 +31,18 @@ func add32(d *float32, a *float32, c *float32, segs int, stride int, nb int, mas
 // fill32 sets the elements of run r to v[r].
 func fill32(d *float32, v *float32, segs int, stride int, nb int, mask uint16)
 
+// sgd32 sets g = grad + wd·param, param = float32(param − lr·g) over the runs, in float64.
+func sgd32(param *float32, grad *float32, segs int, stride int, nb int, mask uint16, lr float64, wd float64)
+
+// sgdMomentum32 sets g = grad + wd·param, v = mom·vel + g, vel = float32(v), g = v, param = float32(param − lr·g) over the runs, in float64.
+func sgdMomentum32(param *float32, grad *float32, vel *float32, segs int, stride int, nb int, mask uint16, lr float64, wd float64, mom float64)
+
+// sgdNesterov32 sets g = grad + wd·param, v = mom·vel + g, vel = float32(v), g += mom·vel, param = float32(param − lr·g) over the runs, in float64.
+func sgdNesterov32(param *float32, grad *float32, vel *float32, segs int, stride int, nb int, mask uint16, lr float64, wd float64, mom float64)
+
+// adam32 sets p = decay·param, g = grad + wd·p, m' = b1·m + c1·g, v' = b2·v + c2·g·g, m = float32(m'), v = float32(v'), param = float32(p − lr·m'/(√v'·rs + eps)) over the runs, in float64.
+func adam32(param *float32, grad *float32, m *float32, v *float32, segs int, stride int, nb int, mask uint16, decay float64, wd float64, b1 float64, c1 float64, b2 float64, c2 float64, lr float64, rs float64, eps float64)
+
 // sigmoid32 sets d = float32(1/(1+e^−a)) over the runs, computed in float64 as package vec's Sigmoid64.
 func sigmoid32(d *float32, a *float32, segs int, stride int, nb int, mask uint16)
 

@@ -130,6 +130,43 @@ func Fill(d []float32, stride, n int, v []float32) {
 	}
 }
 
+// SGD applies one SGD step to param in place, in float64 rounded as the
+// scalar loop g = grad + wd·param; with vel (momentum mom): v = mom·vel +
+// g, vel = float32(v), then g = v, or with nesterov g += mom·vel (vel as
+// stored); param = float32(param − lr·g). grad and vel (when not nil) are
+// at least as long as param.
+func SGD(param, grad, vel []float32, lr, wd, mom float64, nesterov bool) {
+	n := len(param)
+	if vel != nil {
+		same(param, grad, vel)
+	} else {
+		same(param, grad)
+	}
+	if n == 0 {
+		return
+	}
+	nb, m := n/block, uint16(1)<<(n%block)-1
+	switch {
+	case vel == nil:
+		sgd32(&param[0], &grad[0], 1, n, nb, m, lr, wd)
+	case nesterov:
+		sgdNesterov32(&param[0], &grad[0], &vel[0], 1, n, nb, m, lr, wd, mom)
+	default:
+		sgdMomentum32(&param[0], &grad[0], &vel[0], 1, n, nb, m, lr, wd, mom)
+	}
+}
+
+// Adam applies one Adam step to param, m and v in place, in float64 rounded
+// as the scalar loop: p = decay·param, g = grad + wd·p, m' = b1·m + c1·g,
+// v' = b2·v + c2·g·g, m = float32(m'), v = float32(v'), param = float32(p −
+// lr·m'/(√v'·rs + eps)). grad, m and v are at least as long as param.
+func Adam(param, grad, m, v []float32, decay, wd, b1, c1, b2, c2, lr, rs, eps float64) {
+	same(param, grad, m, v)
+	if n := len(param); n > 0 {
+		adam32(&param[0], &grad[0], &m[0], &v[0], 1, n, n/block, uint16(1)<<(n%block)-1, decay, wd, b1, c1, b2, c2, lr, rs, eps)
+	}
+}
+
 // pairMasks returns the full blocks of n pairs and the masks of the tail:
 // its pairs, and the first and second 16 of its 2·(n mod 16) elements.
 func pairMasks(n int) (nb int, mp, m0, m1 uint16) {

@@ -696,6 +696,607 @@ fill32_done:
 	VZEROUPPER
 	RET
 
+// func sgd32(param *float32, grad *float32, segs int, stride int, nb int, mask uint16, lr float64, wd float64)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·sgd32(SB), NOSPLIT, $0-64
+	VBROADCASTSD lr+48(FP), Z0
+	VBROADCASTSD wd+56(FP), Z1
+	MOVQ         param+0(FP), AX
+	MOVQ         grad+8(FP), CX
+	MOVQ         segs+16(FP), DX
+	MOVQ         stride+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         nb+32(FP), SI
+	MOVWLZX      mask+40(FP), DI
+	KMOVW        DI, K1
+
+sgd32_seg:
+	TESTQ DX, DX
+	JZ    sgd32_done
+	MOVQ  AX, DI
+	MOVQ  CX, R8
+	MOVQ  SI, R9
+
+sgd32_unrolled:
+	CMPQ      R9, $0x04
+	JL        sgd32_single
+	VCVTPS2PD (DI), Z2
+	VCVTPS2PD (R8), Z3
+	VMULPD    Z2, Z1, Z4
+	VADDPD    Z4, Z3, Z3
+	VMULPD    Z0, Z3, Z3
+	VSUBPD    Z3, Z2, Z2
+	VCVTPD2PS Z2, Y2
+	VMOVUPS   Y2, (DI)
+	VCVTPS2PD 32(DI), Z2
+	VCVTPS2PD 32(R8), Z3
+	VMULPD    Z2, Z1, Z4
+	VADDPD    Z4, Z3, Z3
+	VMULPD    Z0, Z3, Z3
+	VSUBPD    Z3, Z2, Z2
+	VCVTPD2PS Z2, Y2
+	VMOVUPS   Y2, 32(DI)
+	VCVTPS2PD 64(DI), Z2
+	VCVTPS2PD 64(R8), Z3
+	VMULPD    Z2, Z1, Z4
+	VADDPD    Z4, Z3, Z3
+	VMULPD    Z0, Z3, Z3
+	VSUBPD    Z3, Z2, Z2
+	VCVTPD2PS Z2, Y2
+	VMOVUPS   Y2, 64(DI)
+	VCVTPS2PD 96(DI), Z2
+	VCVTPS2PD 96(R8), Z3
+	VMULPD    Z2, Z1, Z4
+	VADDPD    Z4, Z3, Z3
+	VMULPD    Z0, Z3, Z3
+	VSUBPD    Z3, Z2, Z2
+	VCVTPD2PS Z2, Y2
+	VMOVUPS   Y2, 96(DI)
+	ADDQ      $0x00000080, DI
+	ADDQ      $0x00000080, R8
+	SUBQ      $0x04, R9
+	JMP       sgd32_unrolled
+
+sgd32_single:
+	TESTQ     R9, R9
+	JZ        sgd32_tail
+	VCVTPS2PD (DI), Z2
+	VCVTPS2PD (R8), Z3
+	VMULPD    Z2, Z1, Z4
+	VADDPD    Z4, Z3, Z3
+	VMULPD    Z0, Z3, Z3
+	VSUBPD    Z3, Z2, Z2
+	VCVTPD2PS Z2, Y2
+	VMOVUPS   Y2, (DI)
+	ADDQ      $0x00000020, DI
+	ADDQ      $0x00000020, R8
+	DECQ      R9
+	JMP       sgd32_single
+
+sgd32_tail:
+	VCVTPS2PD.Z (DI), K1, Z2
+	VCVTPS2PD.Z (R8), K1, Z3
+	VMULPD      Z2, Z1, Z4
+	VADDPD      Z4, Z3, Z3
+	VMULPD      Z0, Z3, Z3
+	VSUBPD      Z3, Z2, Z2
+	VCVTPD2PS   Z2, Y2
+	VMOVUPS     Y2, K1, (DI)
+	ADDQ        BX, AX
+	ADDQ        BX, CX
+	DECQ        DX
+	JMP         sgd32_seg
+
+sgd32_done:
+	VZEROUPPER
+	RET
+
+// func sgdMomentum32(param *float32, grad *float32, vel *float32, segs int, stride int, nb int, mask uint16, lr float64, wd float64, mom float64)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·sgdMomentum32(SB), NOSPLIT, $0-80
+	VBROADCASTSD lr+56(FP), Z0
+	VBROADCASTSD wd+64(FP), Z1
+	VBROADCASTSD mom+72(FP), Z2
+	MOVQ         param+0(FP), AX
+	MOVQ         grad+8(FP), CX
+	MOVQ         vel+16(FP), DX
+	MOVQ         segs+24(FP), BX
+	MOVQ         stride+32(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         nb+40(FP), DI
+	MOVWLZX      mask+48(FP), R8
+	KMOVW        R8, K1
+
+sgdMomentum32_seg:
+	TESTQ BX, BX
+	JZ    sgdMomentum32_done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  DX, R10
+	MOVQ  DI, R11
+
+sgdMomentum32_unrolled:
+	CMPQ      R11, $0x04
+	JL        sgdMomentum32_single
+	VCVTPS2PD (R8), Z3
+	VCVTPS2PD (R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD (R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y4
+	VMOVUPS   Y4, (R10)
+	VMULPD    Z0, Z5, Z5
+	VSUBPD    Z5, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, (R8)
+	VCVTPS2PD 32(R8), Z3
+	VCVTPS2PD 32(R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD 32(R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y4
+	VMOVUPS   Y4, 32(R10)
+	VMULPD    Z0, Z5, Z5
+	VSUBPD    Z5, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, 32(R8)
+	VCVTPS2PD 64(R8), Z3
+	VCVTPS2PD 64(R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD 64(R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y4
+	VMOVUPS   Y4, 64(R10)
+	VMULPD    Z0, Z5, Z5
+	VSUBPD    Z5, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, 64(R8)
+	VCVTPS2PD 96(R8), Z3
+	VCVTPS2PD 96(R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD 96(R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y4
+	VMOVUPS   Y4, 96(R10)
+	VMULPD    Z0, Z5, Z5
+	VSUBPD    Z5, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, 96(R8)
+	ADDQ      $0x00000080, R8
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	SUBQ      $0x04, R11
+	JMP       sgdMomentum32_unrolled
+
+sgdMomentum32_single:
+	TESTQ     R11, R11
+	JZ        sgdMomentum32_tail
+	VCVTPS2PD (R8), Z3
+	VCVTPS2PD (R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD (R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y4
+	VMOVUPS   Y4, (R10)
+	VMULPD    Z0, Z5, Z5
+	VSUBPD    Z5, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, (R8)
+	ADDQ      $0x00000020, R8
+	ADDQ      $0x00000020, R9
+	ADDQ      $0x00000020, R10
+	DECQ      R11
+	JMP       sgdMomentum32_single
+
+sgdMomentum32_tail:
+	VCVTPS2PD.Z (R8), K1, Z3
+	VCVTPS2PD.Z (R9), K1, Z4
+	VMULPD      Z3, Z1, Z5
+	VADDPD      Z5, Z4, Z4
+	VCVTPS2PD.Z (R10), K1, Z5
+	VMULPD      Z2, Z5, Z5
+	VADDPD      Z4, Z5, Z5
+	VCVTPD2PS   Z5, Y4
+	VMOVUPS     Y4, K1, (R10)
+	VMULPD      Z0, Z5, Z5
+	VSUBPD      Z5, Z3, Z3
+	VCVTPD2PS   Z3, Y3
+	VMOVUPS     Y3, K1, (R8)
+	ADDQ        SI, AX
+	ADDQ        SI, CX
+	ADDQ        SI, DX
+	DECQ        BX
+	JMP         sgdMomentum32_seg
+
+sgdMomentum32_done:
+	VZEROUPPER
+	RET
+
+// func sgdNesterov32(param *float32, grad *float32, vel *float32, segs int, stride int, nb int, mask uint16, lr float64, wd float64, mom float64)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·sgdNesterov32(SB), NOSPLIT, $0-80
+	VBROADCASTSD lr+56(FP), Z0
+	VBROADCASTSD wd+64(FP), Z1
+	VBROADCASTSD mom+72(FP), Z2
+	MOVQ         param+0(FP), AX
+	MOVQ         grad+8(FP), CX
+	MOVQ         vel+16(FP), DX
+	MOVQ         segs+24(FP), BX
+	MOVQ         stride+32(FP), SI
+	SHLQ         $0x02, SI
+	MOVQ         nb+40(FP), DI
+	MOVWLZX      mask+48(FP), R8
+	KMOVW        R8, K1
+
+sgdNesterov32_seg:
+	TESTQ BX, BX
+	JZ    sgdNesterov32_done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  DX, R10
+	MOVQ  DI, R11
+
+sgdNesterov32_unrolled:
+	CMPQ      R11, $0x04
+	JL        sgdNesterov32_single
+	VCVTPS2PD (R8), Z3
+	VCVTPS2PD (R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD (R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y6
+	VMOVUPS   Y6, (R10)
+	VCVTPD2PS Z5, Y5
+	VCVTPS2PD Y5, Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z5, Z4, Z4
+	VMULPD    Z0, Z4, Z4
+	VSUBPD    Z4, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, (R8)
+	VCVTPS2PD 32(R8), Z3
+	VCVTPS2PD 32(R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD 32(R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y6
+	VMOVUPS   Y6, 32(R10)
+	VCVTPD2PS Z5, Y5
+	VCVTPS2PD Y5, Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z5, Z4, Z4
+	VMULPD    Z0, Z4, Z4
+	VSUBPD    Z4, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, 32(R8)
+	VCVTPS2PD 64(R8), Z3
+	VCVTPS2PD 64(R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD 64(R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y6
+	VMOVUPS   Y6, 64(R10)
+	VCVTPD2PS Z5, Y5
+	VCVTPS2PD Y5, Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z5, Z4, Z4
+	VMULPD    Z0, Z4, Z4
+	VSUBPD    Z4, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, 64(R8)
+	VCVTPS2PD 96(R8), Z3
+	VCVTPS2PD 96(R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD 96(R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y6
+	VMOVUPS   Y6, 96(R10)
+	VCVTPD2PS Z5, Y5
+	VCVTPS2PD Y5, Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z5, Z4, Z4
+	VMULPD    Z0, Z4, Z4
+	VSUBPD    Z4, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, 96(R8)
+	ADDQ      $0x00000080, R8
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	SUBQ      $0x04, R11
+	JMP       sgdNesterov32_unrolled
+
+sgdNesterov32_single:
+	TESTQ     R11, R11
+	JZ        sgdNesterov32_tail
+	VCVTPS2PD (R8), Z3
+	VCVTPS2PD (R9), Z4
+	VMULPD    Z3, Z1, Z5
+	VADDPD    Z5, Z4, Z4
+	VCVTPS2PD (R10), Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z4, Z5, Z5
+	VCVTPD2PS Z5, Y6
+	VMOVUPS   Y6, (R10)
+	VCVTPD2PS Z5, Y5
+	VCVTPS2PD Y5, Z5
+	VMULPD    Z2, Z5, Z5
+	VADDPD    Z5, Z4, Z4
+	VMULPD    Z0, Z4, Z4
+	VSUBPD    Z4, Z3, Z3
+	VCVTPD2PS Z3, Y3
+	VMOVUPS   Y3, (R8)
+	ADDQ      $0x00000020, R8
+	ADDQ      $0x00000020, R9
+	ADDQ      $0x00000020, R10
+	DECQ      R11
+	JMP       sgdNesterov32_single
+
+sgdNesterov32_tail:
+	VCVTPS2PD.Z (R8), K1, Z3
+	VCVTPS2PD.Z (R9), K1, Z4
+	VMULPD      Z3, Z1, Z5
+	VADDPD      Z5, Z4, Z4
+	VCVTPS2PD.Z (R10), K1, Z5
+	VMULPD      Z2, Z5, Z5
+	VADDPD      Z4, Z5, Z5
+	VCVTPD2PS   Z5, Y6
+	VMOVUPS     Y6, K1, (R10)
+	VCVTPD2PS   Z5, Y5
+	VCVTPS2PD   Y5, Z5
+	VMULPD      Z2, Z5, Z5
+	VADDPD      Z5, Z4, Z4
+	VMULPD      Z0, Z4, Z4
+	VSUBPD      Z4, Z3, Z3
+	VCVTPD2PS   Z3, Y3
+	VMOVUPS     Y3, K1, (R8)
+	ADDQ        SI, AX
+	ADDQ        SI, CX
+	ADDQ        SI, DX
+	DECQ        BX
+	JMP         sgdNesterov32_seg
+
+sgdNesterov32_done:
+	VZEROUPPER
+	RET
+
+// func adam32(param *float32, grad *float32, m *float32, v *float32, segs int, stride int, nb int, mask uint16, decay float64, wd float64, b1 float64, c1 float64, b2 float64, c2 float64, lr float64, rs float64, eps float64)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·adam32(SB), NOSPLIT, $0-136
+	VBROADCASTSD decay+64(FP), Z0
+	VBROADCASTSD wd+72(FP), Z1
+	VBROADCASTSD b1+80(FP), Z2
+	VBROADCASTSD c1+88(FP), Z3
+	VBROADCASTSD b2+96(FP), Z4
+	VBROADCASTSD c2+104(FP), Z5
+	VBROADCASTSD lr+112(FP), Z6
+	VBROADCASTSD rs+120(FP), Z7
+	VBROADCASTSD eps+128(FP), Z8
+	MOVQ         param+0(FP), AX
+	MOVQ         grad+8(FP), CX
+	MOVQ         m+16(FP), DX
+	MOVQ         v+24(FP), BX
+	MOVQ         segs+32(FP), SI
+	MOVQ         stride+40(FP), DI
+	SHLQ         $0x02, DI
+	MOVQ         nb+48(FP), R8
+	MOVWLZX      mask+56(FP), R9
+	KMOVW        R9, K1
+
+adam32_seg:
+	TESTQ SI, SI
+	JZ    adam32_done
+	MOVQ  AX, R9
+	MOVQ  CX, R10
+	MOVQ  DX, R11
+	MOVQ  BX, R12
+	MOVQ  R8, R13
+
+adam32_unrolled:
+	CMPQ      R13, $0x04
+	JL        adam32_single
+	VCVTPS2PD (R9), Z9
+	VMULPD    Z9, Z0, Z9
+	VCVTPS2PD (R10), Z10
+	VMULPD    Z9, Z1, Z13
+	VADDPD    Z13, Z10, Z10
+	VCVTPS2PD (R11), Z11
+	VMULPD    Z11, Z2, Z11
+	VMULPD    Z10, Z3, Z13
+	VADDPD    Z13, Z11, Z11
+	VCVTPS2PD (R12), Z12
+	VMULPD    Z12, Z4, Z12
+	VMULPD    Z10, Z5, Z13
+	VMULPD    Z10, Z13, Z13
+	VADDPD    Z13, Z12, Z12
+	VCVTPD2PS Z11, Y10
+	VMOVUPS   Y10, (R11)
+	VCVTPD2PS Z12, Y10
+	VMOVUPS   Y10, (R12)
+	VSQRTPD   Z12, Z13
+	VMULPD    Z7, Z13, Z13
+	VADDPD    Z8, Z13, Z13
+	VMULPD    Z6, Z11, Z11
+	VDIVPD    Z13, Z11, Z11
+	VSUBPD    Z11, Z9, Z9
+	VCVTPD2PS Z9, Y9
+	VMOVUPS   Y9, (R9)
+	VCVTPS2PD 32(R9), Z9
+	VMULPD    Z9, Z0, Z9
+	VCVTPS2PD 32(R10), Z10
+	VMULPD    Z9, Z1, Z13
+	VADDPD    Z13, Z10, Z10
+	VCVTPS2PD 32(R11), Z11
+	VMULPD    Z11, Z2, Z11
+	VMULPD    Z10, Z3, Z13
+	VADDPD    Z13, Z11, Z11
+	VCVTPS2PD 32(R12), Z12
+	VMULPD    Z12, Z4, Z12
+	VMULPD    Z10, Z5, Z13
+	VMULPD    Z10, Z13, Z13
+	VADDPD    Z13, Z12, Z12
+	VCVTPD2PS Z11, Y10
+	VMOVUPS   Y10, 32(R11)
+	VCVTPD2PS Z12, Y10
+	VMOVUPS   Y10, 32(R12)
+	VSQRTPD   Z12, Z13
+	VMULPD    Z7, Z13, Z13
+	VADDPD    Z8, Z13, Z13
+	VMULPD    Z6, Z11, Z11
+	VDIVPD    Z13, Z11, Z11
+	VSUBPD    Z11, Z9, Z9
+	VCVTPD2PS Z9, Y9
+	VMOVUPS   Y9, 32(R9)
+	VCVTPS2PD 64(R9), Z9
+	VMULPD    Z9, Z0, Z9
+	VCVTPS2PD 64(R10), Z10
+	VMULPD    Z9, Z1, Z13
+	VADDPD    Z13, Z10, Z10
+	VCVTPS2PD 64(R11), Z11
+	VMULPD    Z11, Z2, Z11
+	VMULPD    Z10, Z3, Z13
+	VADDPD    Z13, Z11, Z11
+	VCVTPS2PD 64(R12), Z12
+	VMULPD    Z12, Z4, Z12
+	VMULPD    Z10, Z5, Z13
+	VMULPD    Z10, Z13, Z13
+	VADDPD    Z13, Z12, Z12
+	VCVTPD2PS Z11, Y10
+	VMOVUPS   Y10, 64(R11)
+	VCVTPD2PS Z12, Y10
+	VMOVUPS   Y10, 64(R12)
+	VSQRTPD   Z12, Z13
+	VMULPD    Z7, Z13, Z13
+	VADDPD    Z8, Z13, Z13
+	VMULPD    Z6, Z11, Z11
+	VDIVPD    Z13, Z11, Z11
+	VSUBPD    Z11, Z9, Z9
+	VCVTPD2PS Z9, Y9
+	VMOVUPS   Y9, 64(R9)
+	VCVTPS2PD 96(R9), Z9
+	VMULPD    Z9, Z0, Z9
+	VCVTPS2PD 96(R10), Z10
+	VMULPD    Z9, Z1, Z13
+	VADDPD    Z13, Z10, Z10
+	VCVTPS2PD 96(R11), Z11
+	VMULPD    Z11, Z2, Z11
+	VMULPD    Z10, Z3, Z13
+	VADDPD    Z13, Z11, Z11
+	VCVTPS2PD 96(R12), Z12
+	VMULPD    Z12, Z4, Z12
+	VMULPD    Z10, Z5, Z13
+	VMULPD    Z10, Z13, Z13
+	VADDPD    Z13, Z12, Z12
+	VCVTPD2PS Z11, Y10
+	VMOVUPS   Y10, 96(R11)
+	VCVTPD2PS Z12, Y10
+	VMOVUPS   Y10, 96(R12)
+	VSQRTPD   Z12, Z13
+	VMULPD    Z7, Z13, Z13
+	VADDPD    Z8, Z13, Z13
+	VMULPD    Z6, Z11, Z11
+	VDIVPD    Z13, Z11, Z11
+	VSUBPD    Z11, Z9, Z9
+	VCVTPD2PS Z9, Y9
+	VMOVUPS   Y9, 96(R9)
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, R10
+	ADDQ      $0x00000080, R11
+	ADDQ      $0x00000080, R12
+	SUBQ      $0x04, R13
+	JMP       adam32_unrolled
+
+adam32_single:
+	TESTQ     R13, R13
+	JZ        adam32_tail
+	VCVTPS2PD (R9), Z9
+	VMULPD    Z9, Z0, Z9
+	VCVTPS2PD (R10), Z10
+	VMULPD    Z9, Z1, Z13
+	VADDPD    Z13, Z10, Z10
+	VCVTPS2PD (R11), Z11
+	VMULPD    Z11, Z2, Z11
+	VMULPD    Z10, Z3, Z13
+	VADDPD    Z13, Z11, Z11
+	VCVTPS2PD (R12), Z12
+	VMULPD    Z12, Z4, Z12
+	VMULPD    Z10, Z5, Z13
+	VMULPD    Z10, Z13, Z13
+	VADDPD    Z13, Z12, Z12
+	VCVTPD2PS Z11, Y10
+	VMOVUPS   Y10, (R11)
+	VCVTPD2PS Z12, Y10
+	VMOVUPS   Y10, (R12)
+	VSQRTPD   Z12, Z13
+	VMULPD    Z7, Z13, Z13
+	VADDPD    Z8, Z13, Z13
+	VMULPD    Z6, Z11, Z11
+	VDIVPD    Z13, Z11, Z11
+	VSUBPD    Z11, Z9, Z9
+	VCVTPD2PS Z9, Y9
+	VMOVUPS   Y9, (R9)
+	ADDQ      $0x00000020, R9
+	ADDQ      $0x00000020, R10
+	ADDQ      $0x00000020, R11
+	ADDQ      $0x00000020, R12
+	DECQ      R13
+	JMP       adam32_single
+
+adam32_tail:
+	VCVTPS2PD.Z (R9), K1, Z9
+	VMULPD      Z9, Z0, Z9
+	VCVTPS2PD.Z (R10), K1, Z10
+	VMULPD      Z9, Z1, Z13
+	VADDPD      Z13, Z10, Z10
+	VCVTPS2PD.Z (R11), K1, Z11
+	VMULPD      Z11, Z2, Z11
+	VMULPD      Z10, Z3, Z13
+	VADDPD      Z13, Z11, Z11
+	VCVTPS2PD.Z (R12), K1, Z12
+	VMULPD      Z12, Z4, Z12
+	VMULPD      Z10, Z5, Z13
+	VMULPD      Z10, Z13, Z13
+	VADDPD      Z13, Z12, Z12
+	VCVTPD2PS   Z11, Y10
+	VMOVUPS     Y10, K1, (R11)
+	VCVTPD2PS   Z12, Y10
+	VMOVUPS     Y10, K1, (R12)
+	VSQRTPD     Z12, Z13
+	VMULPD      Z7, Z13, Z13
+	VADDPD      Z8, Z13, Z13
+	VMULPD      Z6, Z11, Z11
+	VDIVPD      Z13, Z11, Z11
+	VSUBPD      Z11, Z9, Z9
+	VCVTPD2PS   Z9, Y9
+	VMOVUPS     Y9, K1, (R9)
+	ADDQ        DI, AX
+	ADDQ        DI, CX
+	ADDQ        DI, DX
+	ADDQ        DI, BX
+	DECQ        SI
+	JMP         adam32_seg
+
+adam32_done:
+	VZEROUPPER
+	RET
+
 // func sigmoid32(d *float32, a *float32, segs int, stride int, nb int, mask uint16)
 // Requires: AVX, AVX512DQ, AVX512F, AVX512VL
 TEXT ·sigmoid32(SB), NOSPLIT, $0-42

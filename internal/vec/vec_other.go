@@ -21,7 +21,13 @@ func reluGrad32(_, _, _ *float32, _, _, _ int, _ uint16)                        
 func add32(_, _, _ *float32, _, _, _ int, _ uint16)                             { unavailable() }
 func sigmoid32(_, _ *float32, _, _, _ int, _ uint16)                            { unavailable() }
 func fill32(_, _ *float32, _, _, _ int, _ uint16)                               { unavailable() }
-func deal32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)                   { unavailable() }
-func evens32(_, _ *float32, _, _, _, _ int, _, _, _ uint16)                     { unavailable() }
-func weave32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)                  { unavailable() }
-func weaveZero32(_, _ *float32, _, _, _, _ int, _, _, _ uint16)                 { unavailable() }
+func sgd32(_, _ *float32, _, _, _ int, _ uint16, _, _ float64)                  { unavailable() }
+func sgdMomentum32(_, _, _ *float32, _, _, _ int, _ uint16, _, _, _ float64)    { unavailable() }
+func sgdNesterov32(_, _, _ *float32, _, _, _ int, _ uint16, _, _, _ float64)    { unavailable() }
+func adam32(_, _, _, _ *float32, _, _, _ int, _ uint16, _, _, _, _, _, _, _, _, _ float64) {
+	unavailable()
+}
+func deal32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)   { unavailable() }
+func evens32(_, _ *float32, _, _, _, _ int, _, _, _ uint16)     { unavailable() }
+func weave32(_, _, _ *float32, _, _, _, _ int, _, _, _ uint16)  { unavailable() }
+func weaveZero32(_, _ *float32, _, _, _, _ int, _, _, _ uint16) { unavailable() }

@@ -193,6 +193,64 @@ func TestFill(t *testing.T) {
 	}
 }
 
+// TestOptimizers checks SGD (plain, momentum, Nesterov) and Adam against
+// the scalar loops of package cpu, bit for bit: every product is rounded
+// on its own (float64(x·y)), as the routines and an unfused build round it.
+func TestOptimizers(t *testing.T) {
+	need(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 100, 1001} {
+		param, grad, vel := randSlice(r, n), randSlice(r, n), randSlice(r, n)
+		mom, vv := randSlice(r, n), randSlice(r, n)
+		for i := range vv {
+			vv[i] = float32(math.Abs(float64(vv[i])))
+		}
+		const lr, wd, mu = 0.05, 1e-3, 0.9
+		for mode := range 3 {
+			p, v := append([]float32(nil), param...), append([]float32(nil), vel...)
+			wp, wv := append([]float32(nil), param...), append([]float32(nil), vel...)
+			var vs []float32
+			if mode > 0 {
+				vs = v
+			}
+			SGD(p, grad, vs, lr, wd, mu, mode == 2)
+			for i := range wp {
+				x := float64(wp[i])
+				g := float64(grad[i]) + float64(wd*x)
+				if mode > 0 {
+					u := float64(mu*float64(wv[i])) + g
+					wv[i] = float32(u)
+					if mode == 2 {
+						g += float64(mu * float64(wv[i]))
+					} else {
+						g = u
+					}
+				}
+				wp[i] = float32(x - float64(lr*g))
+			}
+			for i := range wp {
+				if math.Float32bits(p[i]) != math.Float32bits(wp[i]) || mode > 0 && math.Float32bits(v[i]) != math.Float32bits(wv[i]) {
+					t.Fatalf("n=%d mode %d: element %d is param %g vel %g, want %g and %g", n, mode, i, p[i], v[i], wp[i], wv[i])
+				}
+			}
+		}
+		const decay, b1, b2, rs, eps = 0.999, 0.9, 0.999, 1.7, 1e-8
+		p, m, v := append([]float32(nil), param...), append([]float32(nil), mom...), append([]float32(nil), vv...)
+		Adam(p, grad, m, v, decay, wd, b1, 1-b1, b2, 1-b2, lr, rs, eps)
+		for i := range p {
+			x := float64(decay * float64(param[i]))
+			g := float64(grad[i]) + float64(wd*x)
+			mi := float64(b1*float64(mom[i])) + float64((1-b1)*g)
+			vi := float64(b2*float64(vv[i])) + float64(float64((1-b2)*g)*g)
+			den := float64(math.Sqrt(vi)*rs) + eps
+			want := float32(x - float64(lr*mi)/den)
+			if math.Float32bits(p[i]) != math.Float32bits(want) || m[i] != float32(mi) || v[i] != float32(vi) {
+				t.Fatalf("n=%d Adam: element %d is %g (m %g, v %g), want %g (%g, %g)", n, i, p[i], m[i], v[i], want, float32(mi), float32(vi))
+			}
+		}
+	}
+}
+
 func TestRunsPanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

@@ -34,6 +34,10 @@ func main() {
 	reluGrad()
 	add()
 	fill()
+	for mode := range 3 {
+		sgd(mode)
+	}
+	adam()
 	sigmoid()
 	deal(true)
 	deal(false)
@@ -371,6 +375,98 @@ func fill() {
 	}
 	l.emit(func(p []GPVirtual, off, _ int, tail bool) {
 		store16(z, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// sgd generates the SGD step over the runs of param, grad and (mode > 0)
+// vel, in float64 with each operation rounded as package cpu's scalar loop
+// rounds it (no fused multiply-add): mode 0 plain, 1 with momentum, 2 with
+// Nesterov momentum.
+func sgd(mode int) {
+	name := []string{"sgd32", "sgdMomentum32", "sgdNesterov32"}[mode]
+	ptrs, sig := []string{"param", "grad"}, "func(param, grad *float32, segs, stride, nb int, mask uint16, lr, wd float64)"
+	doc := " sets g = grad + wd·param, param = float32(param − lr·g) over the runs, in float64."
+	if mode > 0 {
+		ptrs, sig = append(ptrs, "vel"), "func(param, grad, vel *float32, segs, stride, nb int, mask uint16, lr, wd, mom float64)"
+		doc = " sets g = grad + wd·param, v = mom·vel + g, vel = float32(v), g = v, param = float32(param − lr·g) over the runs, in float64."
+		if mode == 2 {
+			doc = " sets g = grad + wd·param, v = mom·vel + g, vel = float32(v), g += mom·vel, param = float32(param − lr·g) over the runs, in float64."
+		}
+	}
+	TEXT(name, NOSPLIT, sig)
+	Doc(name + doc)
+	lr, wd := broadcast("lr"), broadcast("wd")
+	var mom VecVirtual
+	if mode > 0 {
+		mom = broadcast("mom")
+	}
+	loop{name, ptrs, 8, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		pv, g, t := ZMM(), ZMM(), ZMM()
+		widen(at(p[0], off), pv, tail)
+		widen(at(p[1], off), g, tail)
+		VMULPD(pv, wd, t)
+		VADDPD(t, g, g)
+		if mode > 0 {
+			v := ZMM()
+			widen(at(p[2], off), v, tail)
+			VMULPD(mom, v, v)
+			VADDPD(g, v, v)
+			narrow(v, at(p[2], off), tail)
+			if mode == 2 {
+				// g += mom·float64(float32(v)): vel as stored.
+				y := YMM()
+				VCVTPD2PS(v, y)
+				VCVTPS2PD(y, v)
+				VMULPD(mom, v, v)
+				VADDPD(v, g, g)
+			} else {
+				g = v
+			}
+		}
+		VMULPD(lr, g, g)
+		VSUBPD(g, pv, pv)
+		narrow(pv, at(p[0], off), tail)
+	})
+	VZEROUPPER()
+	RET()
+}
+
+// adam generates the Adam step over the runs of param, grad, m and v, in
+// float64 rounded as package cpu's scalar loop (no fused multiply-add; the
+// square root and the division correctly rounded).
+func adam() {
+	const name = "adam32"
+	TEXT(name, NOSPLIT, "func(param, grad, m, v *float32, segs, stride, nb int, mask uint16, decay, wd, b1, c1, b2, c2, lr, rs, eps float64)")
+	Doc(name + " sets p = decay·param, g = grad + wd·p, m' = b1·m + c1·g, v' = b2·v + c2·g·g, m = float32(m'), v = float32(v'), param = float32(p − lr·m'/(√v'·rs + eps)) over the runs, in float64.")
+	decay, wd, b1, c1, b2, c2 := broadcast("decay"), broadcast("wd"), broadcast("b1"), broadcast("c1"), broadcast("b2"), broadcast("c2")
+	lr, rs, eps := broadcast("lr"), broadcast("rs"), broadcast("eps")
+	loop{name, []string{"param", "grad", "m", "v"}, 8, unroll, nil}.emit(func(p []GPVirtual, off, _ int, tail bool) {
+		pv, g, mv, vv, t := ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
+		widen(at(p[0], off), pv, tail)
+		VMULPD(pv, decay, pv)
+		widen(at(p[1], off), g, tail)
+		VMULPD(pv, wd, t)
+		VADDPD(t, g, g)
+		widen(at(p[2], off), mv, tail)
+		VMULPD(mv, b1, mv)
+		VMULPD(g, c1, t)
+		VADDPD(t, mv, mv)
+		widen(at(p[3], off), vv, tail)
+		VMULPD(vv, b2, vv)
+		VMULPD(g, c2, t)
+		VMULPD(g, t, t)
+		VADDPD(t, vv, vv)
+		narrow(mv, at(p[2], off), tail)
+		narrow(vv, at(p[3], off), tail)
+		VSQRTPD(vv, t)
+		VMULPD(rs, t, t)
+		VADDPD(eps, t, t)
+		VMULPD(lr, mv, mv)
+		VDIVPD(t, mv, mv)
+		VSUBPD(mv, pv, pv)
+		narrow(pv, at(p[0], off), tail)
 	})
 	VZEROUPPER()
 	RET()
