@@ -34,10 +34,10 @@ import (
 // Narrower rows with enough output channels to fill the tiles' columns
 // compute the output transposed, output positions as the GEMM's rows
 // (igemm.GemmRowsA: AVX-512 broadcasts each position's entry from the copy
-// at its own offset), and transpose it into place. Otherwise the GEMM
-// (igemm.GemmPackedARows) runs over the flattened positions, computing
-// wq − OW columns per output row more than needed, which are dropped when
-// the output is moved into place. The bias is one more row of ones after
+// at its own offset), each tile stored transposed into place. Otherwise
+// the GEMM (igemm.GemmPackedARows) runs over the flattened positions,
+// computing wq − OW columns per output row more than needed, which are
+// dropped when the output is moved into place. The bias is one more row of ones after
 // the copy, with the bias as one more column of Wg.
 //
 // With stride 1 the input gradient is a forward convolution too: the full
@@ -701,10 +701,6 @@ func (j *convJob[T]) rowsProduct(buf []T, g, m int, offs []int, out []T) {
 	}
 }
 
-// minPixelDepth is the least k for which rowsProduct computes the output
-// transposed (see rowsScratch).
-const minPixelDepth = 256
-
 // rowsScratch chooses how rowsProduct multiplies by the packed kernels
 // j.pas, m×k, and returns the size of its per-worker scratch: the copy, a
 // row of ones, the slack and, unless the product goes straight into the
@@ -729,10 +725,12 @@ func (j *convJob[T]) rowsScratch(w []T, stride, ld int) int {
 		return b
 	}
 	// Columns the pixel product computes per useful one, against the
-	// flattened product's wq per ow; and a product deep enough to pay for
-	// the transpose, one more pass over the output (N64_C32_K64 14×14, k =
-	// 289: 8–10% faster forward; N32_C16_K32 14×14, k = 145: no faster).
-	if nr := j.pas[0].PanelWidth(); (m+nr-1)/nr*nr*f.ow < m*f.wq && k >= minPixelDepth {
+	// flattened product's wq per ow. (While the transpose was a separate
+	// pass over the output, only products with k ≥ 256 paid for it; with
+	// the transpose in the micro-kernels' stores, the shallow ones gain
+	// too: N64_C1_K8 28×28 forward 36–45 → 59–60 GFLOP/s, N32_C16_K32
+	// 14×14 209–214 → 236–244.)
+	if nr := j.pas[0].PanelWidth(); (m+nr-1)/nr*nr*f.ow < m*f.wq {
 		for g := range j.d.Groups {
 			j.pbs = append(j.pbs, igemm.PackB(true, k, m, w[g*stride:], ld))
 		}
