@@ -21,10 +21,10 @@ package cpu
 
 import (
 	"fmt"
-	"github.com/vkcnn/vkcnn/internal/vec"
 	"runtime"
 	"sync/atomic"
 
+	"github.com/vkcnn/vkcnn/internal/vec"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 

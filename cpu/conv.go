@@ -37,8 +37,8 @@ import (
 // at its own offset), each tile stored transposed into place. Otherwise
 // the GEMM (igemm.GemmPackedARows) runs over the flattened positions,
 // computing wq − OW columns per output row more than needed, which are
-// dropped when the output is moved into place. The bias is one more row of ones after
-// the copy, with the bias as one more column of Wg.
+// dropped when the output is moved into place. The bias is one more row
+// of ones after the copy, with the bias as one more column of Wg.
 //
 // With stride 1 the input gradient is a forward convolution too: the full
 // correlation of dY, padded by dilation·(KH−1) − pad (negative padding
@@ -175,13 +175,13 @@ type flatIm struct {
 	// in order: y·wq + x (padded: y·s0·wq + x·s1).
 	pixels []int
 	// With one plane per channel (stride 1, or padded), fillFlat's copy:
-	// the offsets of the input rows that
-	// lie in the planes (of their columns that do) and one segment per
-	// channel, so that the gather reads the input channel by channel, one
-	// sequential stream. (With a segment per row instead, it read row r of
-	// every channel, then row r+1: as many streams as channels, which the
-	// hardware prefetchers do not follow. A 64×56×56 float32 image not in
-	// cache took 126 µs that way, 50 µs this way; 25 µs from cache.)
+	// the offsets of the input rows that lie in the planes (of their
+	// columns that do) and one segment per channel, so that the gather
+	// reads the input channel by channel, one sequential stream. (With a
+	// segment per row instead, it read row r of every channel, then row
+	// r+1: as many streams as channels, which the hardware prefetchers do
+	// not follow. A 64×56×56 float32 image not in cache took 126 µs that
+	// way, 50 µs this way; 25 µs from cache.)
 	rowOffs  []int
 	chanSegs []igemm.Segment
 	// bandSegs, made by getFlatIm, are the segments of the first band of
@@ -328,9 +328,9 @@ func newFlatIm(cin, h, w, kh, kw int, s, p, d [2]int, oh, ow int, padded bool) *
 
 // fillFlat writes the zero-padded copy of x [cin, h, w], laid out as f says,
 // into xf (f.size elements). With one plane per channel (stride 1, or
-// padded), the copy is one igemm.GatherSegments over the zeroed copy: its rows the input
-// rows inside the planes, its segments the channels (f.rowOffs,
-// f.chanSegs).
+// padded), the copy is one igemm.GatherSegments over the zeroed copy: its
+// rows the input rows inside the planes, its segments the channels
+// (f.rowOffs, f.chanSegs).
 func fillFlat[T scalar](f *flatIm, xf, x []T) {
 	if f.chanSegs != nil {
 		clear(xf)
@@ -730,7 +730,7 @@ func (j *convJob[T]) rowsScratch(w []T, stride, ld int) int {
 	// the transpose in the micro-kernels' stores, the shallow ones gain
 	// too: N64_C1_K8 28×28 forward 36–45 → 59–60 GFLOP/s, N32_C16_K32
 	// 14×14 209–214 → 236–244.)
-	if nr := j.pas[0].PanelWidth(); (m+nr-1)/nr*nr*f.ow < m*f.wq {
+	if roundUp(m, j.pas[0].PanelWidth())*f.ow < m*f.wq {
 		for g := range j.d.Groups {
 			j.pbs = append(j.pbs, igemm.PackB(true, k, m, w[g*stride:], ld))
 		}
@@ -973,7 +973,7 @@ func convForward[T scalar](b *Backend, d *convDims, y, x, w, bias []T) {
 		for c := range d.cg {
 			j.planes = append(j.planes, c*d.hw)
 		}
-		if mr, nr := igemm.TileSize[T](); igemm.RowsAInPlace[T]() && roundUp(d.ohw, mr)*roundUp(d.kg, nr) < roundUp(d.kg, mr)*roundUp(d.ohw, nr) {
+		if igemm.RowsAInPlace[T]() && tileElems[T](d.ohw, d.kg) < tileElems[T](d.kg, d.ohw) {
 			// Output positions as rows, stored transposed (see
 			// rowsProduct's pixels): fewer wasted columns when the
 			// positions fill the column panels worse than the channels
@@ -1146,15 +1146,13 @@ func (b *Backend) Conv2DKernelGrad(dw, x, dy *tensor.Tensor, p tensor.Conv2DPara
 	return nil
 }
 
-// kernelGradPixels reports whether the kernel gradient computes dWᵀ (taps
-// × output channels, tiles of mr×nr) rather than dW (output channels ×
-// taps): unless the tiles of dWᵀ hold more wasted elements. With few output
-// channels most columns of dWᵀ's tiles are padding, and the packed dYᵀ is
-// mostly zeros: N64_C1_K8 28×28 went from 25–27 to 35–40 GFLOP/s computing
-// dW; 1→5 (seed01's), 1→6 and 6→16 channels (LeNet-5's) measured within
-// noise of each other either way.
-func (d *convDims) kernelGradPixels(mr, nr int) bool {
-	return roundUp(d.ckk, mr)*roundUp(d.kg, nr) <= roundUp(d.kg, mr)*roundUp(d.ckk, nr)
+// tileElems returns the elements that the micro-kernels' tiles of T cover
+// when they compute an m×n product: m and n rounded up to the tile's rows
+// and columns. Comparing tileElems(m, n) with tileElems(n, m) tells whether
+// a product wastes less computed as it is or transposed.
+func tileElems[T scalar](m, n int) int {
+	mr, nr := igemm.TileSize[T]()
+	return roundUp(m, mr) * roundUp(n, nr)
 }
 
 // roundUp returns x rounded up to a multiple of m.
@@ -1175,7 +1173,12 @@ func convKernelGrad[T scalar](b *Backend, d *convDims, dw, x, dy []T) {
 		j.size = j.f.size
 	}
 	j.per = j.size
-	if j.f != nil && igemm.RowsAInPlace[T]() && d.kernelGradPixels(igemm.TileSize[T]()) {
+	// dWᵀ (taps × output channels) rather than dW, unless its tiles hold
+	// more wasted elements: with few output channels most columns of dWᵀ's
+	// tiles are padding, and the packed dYᵀ is mostly zeros (N64_C1_K8
+	// 28×28 went from 25–27 to 35–40 GFLOP/s computing dW; 1→5 (seed01's),
+	// 1→6 and 6→16 channels (LeNet-5's) measured within noise either way).
+	if j.f != nil && igemm.RowsAInPlace[T]() && tileElems[T](d.ckk, d.kg) <= tileElems[T](d.kg, d.ckk) {
 		// dWᵀ of each group, per worker (see kernelGrad), from the copy
 		// laid out for GemmRowsA.
 		j.pixels = true

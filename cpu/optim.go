@@ -1,9 +1,9 @@
 package cpu
 
 import (
-	"github.com/vkcnn/vkcnn/internal/vec"
 	"math"
 
+	"github.com/vkcnn/vkcnn/internal/vec"
 	"github.com/vkcnn/vkcnn/tensor"
 )
 
