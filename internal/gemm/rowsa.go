@@ -186,6 +186,15 @@ func (t *rowsATask[T]) Run(_, lo, hi int) {
 			bq = 1
 		}
 		blk := pb.buf.data[p0*pb.pn*nr:]
+		// tile computes the current tile against the panel bp of B, not
+		// transposed, into dst (row stride ldd) with beta bd.
+		tile := func(bp, dst *T, ldd int, bd T) {
+			if kern.rowsA != nil {
+				kern.rowsA(kq, &t.a[0], &rt[0], &t.idx[p0], bp, dst, ldd, t.alpha, bd)
+			} else {
+				kern.fn(kq, &ap[0], bp, dst, ldd, t.alpha, bd)
+			}
+		}
 		for r := lo; r < hi; r++ {
 			i := r * mr
 			h := min(mr, t.m-i)
@@ -210,11 +219,7 @@ func (t *rowsATask[T]) Run(_, lo, hi int) {
 					if full {
 						dst, ldd, bd = &t.c[i*t.ldc+j], t.ldc, bq
 					}
-					if kern.rowsA != nil {
-						kern.rowsA(kq, &t.a[0], &rt[0], &t.idx[p0], bp, dst, ldd, t.alpha, bd)
-					} else {
-						kern.fn(kq, &ap[0], bp, dst, ldd, t.alpha, bd)
-					}
+					tile(bp, dst, ldd, bd)
 					if !full {
 						mergeEdge(t.c[i*t.ldc+j:], t.ldc, edge, nr, h, w, bq)
 					}
@@ -242,11 +247,7 @@ func (t *rowsATask[T]) Run(_, lo, hi int) {
 						}
 						bd, bm = bq, 0
 					}
-					if kern.rowsA != nil {
-						kern.rowsA(kq, &t.a[0], &rt[0], &t.idx[p0], bp, &edge[0], nr, t.alpha, bd)
-					} else {
-						kern.fn(kq, &ap[0], bp, &edge[0], nr, t.alpha, bd)
-					}
+					tile(bp, &edge[0], nr, bd)
 					mergeEdgeT(ct, t.ldc, edge, nr, h, w, bm)
 				}
 			}

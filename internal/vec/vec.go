@@ -145,7 +145,7 @@ func SGD(param, grad, vel []float32, lr, wd, mom float64, nesterov bool) {
 	if n == 0 {
 		return
 	}
-	nb, m := n/block, uint16(1)<<(n%block)-1
+	nb, m := runs(param, 1, n, n, block)
 	switch {
 	case vel == nil:
 		sgd32(&param[0], &grad[0], 1, n, nb, m, lr, wd)
@@ -163,7 +163,8 @@ func SGD(param, grad, vel []float32, lr, wd, mom float64, nesterov bool) {
 func Adam(param, grad, m, v []float32, decay, wd, b1, c1, b2, c2, lr, rs, eps float64) {
 	same(param, grad, m, v)
 	if n := len(param); n > 0 {
-		adam32(&param[0], &grad[0], &m[0], &v[0], 1, n, n/block, uint16(1)<<(n%block)-1, decay, wd, b1, c1, b2, c2, lr, rs, eps)
+		nb, mask := runs(param, 1, n, n, block)
+		adam32(&param[0], &grad[0], &m[0], &v[0], 1, n, nb, mask, decay, wd, b1, c1, b2, c2, lr, rs, eps)
 	}
 }
 

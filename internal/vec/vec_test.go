@@ -24,6 +24,14 @@ var shapes = [][3]int{
 	{4, 33, 33}, {5, 64, 49}, {7, 196, 196}, {3, 800, 784}, {2, 1000, 100},
 }
 
+// runsLen returns the elements that segs runs of n, stride apart, span.
+func runsLen(segs, stride, n int) int {
+	if segs == 0 {
+		return 0
+	}
+	return (segs-1)*stride + n
+}
+
 func randSlice(r *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
 	for i := range s {
@@ -51,10 +59,7 @@ func TestReductions(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range shapes {
 		segs, stride, n := s[0], s[1], s[2]
-		size := 0
-		if segs > 0 {
-			size = (segs-1)*stride + n
-		}
+		size := runsLen(segs, stride, n)
 		x, dy := randSlice(r, size+3), randSlice(r, size+3)
 		x, dy = x[:size], dy[:size]
 		var sum, abs float64
@@ -81,10 +86,7 @@ func TestAffineAndNormGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, s := range shapes {
 		segs, stride, n := s[0], s[1], s[2]
-		size := 0
-		if segs > 0 {
-			size = (segs-1)*stride + n
-		}
+		size := runsLen(segs, stride, n)
 		// One guard element after the end, which nothing may write.
 		x, dy := randSlice(r, size), randSlice(r, size)
 		y, dx := randSlice(r, size+1), randSlice(r, size+1)
@@ -174,10 +176,7 @@ func TestFill(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, sh := range shapes {
 		segs, stride, n := sh[0], sh[1], sh[2]
-		size := 0
-		if segs > 0 {
-			size = (segs-1)*stride + n
-		}
+		size := runsLen(segs, stride, n)
 		d, v := randSlice(r, size+1), randSlice(r, segs)
 		if segs > 1 {
 			v[0], v[1] = float32(math.NaN()), float32(math.Copysign(0, -1))

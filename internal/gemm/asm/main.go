@@ -514,8 +514,9 @@ func storeTileT(s spec, name string, acc [][]VecVirtual, c, ldc Register) {
 			mul(alpha, acc[i][j], acc[i][j])
 		}
 	}
-	// cols[v][e] is the transposed block of vector v, column e's rows
-	// (float32: columns e and e+lanes/2 in the halves of cols[v][e%8]).
+	// cols[v] is the block of vector v by columns, as transposeBlock
+	// returns it (float64: column e in cols[v][e]; float32: two columns
+	// per vector, in its halves).
 	cols := make([][]VecVirtual, 2)
 	for v := range cols {
 		cols[v] = transposeBlock(s, []VecVirtual{acc[0][v], acc[1][v], acc[2][v], acc[3][v], acc[4][v], acc[5][v], acc[6][v], acc[7][v]})
